@@ -1,0 +1,98 @@
+"""The child side of the isolated runner: apply a thread configuration, run one workload, write JSON.
+
+Runs either inside a process forked from the zygote or as ``python -m cifar.child SPEC`` (SPEC: a JSON
+file or inline JSON); the second form is also how to rerun any child by hand — the runner logs that
+command for every failure. Without ``result_path`` the result is printed to stdout.
+
+A spec is plain JSON::
+
+    {"target": "cifar.workloads:matmul", "params": {"rounds": 5},
+     "threads": {"intra_op_parallelism_threads": 1, "inter_op_parallelism_threads": 1, "api": "tf2"},
+     "result_path": "/tmp/x/result.json"}
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+
+
+def _write_json_atomic(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def load_target(target: str):
+    """``"package.module:function"`` -> the function."""
+    module_name, _, func_name = target.partition(":")
+    if not module_name or not func_name:
+        raise ValueError(f"target must look like 'module:function', got {target!r}")
+    return getattr(importlib.import_module(module_name), func_name)
+
+
+def execute(spec: dict) -> dict:
+    """Apply the spec's threads (if any), run its target, return the target's dict plus process facts."""
+    wall_start = time.perf_counter()
+    session = None
+    config = None
+    if spec.get("threads") is not None:
+        from cifar import threads
+
+        config = threads.ThreadConfig.from_dict(spec["threads"])
+        session = threads.apply_thread_config(config)
+        threads.set_current_session(session)
+    result = dict(load_target(spec["target"])(**spec.get("params", {})))
+    if config is not None:
+        from cifar import threads
+
+        result["threads_requested"] = config.to_dict()
+        result["threads_applied"] = threads.read_back(session)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.setdefault("process", {}).update(
+        {
+            "pid": os.getpid(),
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "peak_rss_bytes": usage.ru_maxrss * 1024,  # Linux reports KiB
+            "child_wall_seconds": time.perf_counter() - wall_start,
+        }
+    )
+    return result
+
+
+def _report(spec: dict, payload: dict) -> None:
+    if spec.get("result_path"):
+        _write_json_atomic(spec["result_path"], payload)
+    else:
+        print(json.dumps(payload, indent=2))
+
+
+def main(spec: dict) -> int:
+    """Run `spec`, write its result (or the traceback) to ``spec["result_path"]``; return the exit code."""
+    try:
+        result = execute(spec)
+    except BaseException as err:  # noqa: BLE001 - everything must reach the parent as text
+        error = {"type": type(err).__name__, "message": str(err), "traceback": traceback.format_exc()}
+        _report(spec, {"error": error})
+        return 1
+    _report(spec, {"result": result})
+    return 0
+
+
+def _load_spec(arg: str) -> dict:
+    if arg.lstrip().startswith("{"):
+        return json.loads(arg)
+    with open(arg) as f:
+        return json.load(f)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m cifar.child SPEC  (a JSON file, or inline JSON)")
+    sys.exit(main(_load_spec(sys.argv[1])))

@@ -1,0 +1,335 @@
+"""Run one workload under one thread configuration in its own process, and get plain JSON back.
+
+Two modes:
+
+``zygote`` (default)
+    A long-lived process imports TensorFlow once, never runs an op, and forks a fresh child per request
+    (a few ms instead of a ~2.3 s interpreter start). Forking is only safe because the zygote never runs
+    an op: TensorFlow's thread pools start with the first op, and forking a process with live pools
+    hangs or crashes the child (TF issues #2448, #51832).
+``spawn``
+    ``python -m cifar.child SPEC.json`` per request: slower, but nothing is shared. For comparison and as a
+    fallback.
+
+Every wait has a timeout; a hung child is killed (SIGKILL) and `ChildTimeout` raised. The caller's process
+never imports TensorFlow.
+
+>>> from cifar.runner import Runner
+>>> from cifar.threads import ThreadConfig
+>>> with Runner() as runner:                                   # doctest: +SKIP
+...     result = runner.run("cifar.workloads:matmul", {"rounds": 5}, ThreadConfig(1, 1))
+>>> result["threads_applied"]                                  # doctest: +SKIP
+{'intra_op_parallelism_threads': 1, 'inter_op_parallelism_threads': 1, 'os_threads': 9}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cifar.threads import ThreadConfig
+
+log = logging.getLogger(__name__)
+
+MODES = ("zygote", "spawn")
+DEFAULT_TIMEOUT_SECONDS = 600.0
+#: How long the zygote may take to import its preloads before it is considered broken.
+ZYGOTE_START_TIMEOUT_SECONDS = 120.0
+STDERR_TAIL_LINES = 20
+
+
+class ChildError(RuntimeError):
+    """A child did not return a result. ``command`` reruns it by hand; ``stderr_tail`` is its last output."""
+
+    def __init__(self, message: str, command: str = "", stderr_tail: str = ""):
+        self.command = command
+        self.stderr_tail = stderr_tail
+        full = message
+        if command:
+            full += f"\n  rerun by hand: {command}"
+        if stderr_tail:
+            full += f"\n  last lines of stderr:\n{_indent(stderr_tail)}"
+        super().__init__(full)
+
+
+class ChildFailed(ChildError):
+    """The child raised; ``traceback`` is the child's own traceback text."""
+
+    def __init__(self, error: dict, command: str = "", stderr_tail: str = ""):
+        self.error_type = error.get("type", "")
+        self.traceback = error.get("traceback", "")
+        super().__init__(f"child raised {self.error_type}: {error.get('message', '')}\n{_indent(self.traceback)}", command, stderr_tail)
+
+
+class ChildCrashed(ChildError):
+    """The child exited non-zero without reporting an error, or was killed by a signal."""
+
+    def __init__(self, returncode: int, command: str = "", stderr_tail: str = ""):
+        self.returncode = returncode
+        self.signal_name = signal.Signals(-returncode).name if returncode < 0 else None
+        how = f"was killed by {self.signal_name}" if self.signal_name else f"exited with code {returncode}"
+        super().__init__(f"child {how} without a result", command, stderr_tail)
+
+
+class ChildTimeout(ChildError, TimeoutError):
+    """The child ran past its timeout and was killed."""
+
+
+class ZygoteError(ChildError):
+    """The zygote process failed to start or died; the next `Runner.run` starts a new one."""
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip().splitlines())
+
+
+def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def child_env(base: dict | None = None) -> dict:
+    """The environment children run in: the parent's, plus the parent's import path."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    # numpy's OpenBLAS would start its own thread pool in every child and compete with TensorFlow's
+    # pools, blurring what the thread settings under test do. TensorFlow does not use OpenBLAS.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    return env
+
+
+class Runner:
+    """Runs ``module:function`` targets in isolated child processes; see the module docstring.
+
+    ``preload``: modules the zygote imports before forking (``("tensorflow",)`` for real workloads,
+    ``()`` for tests that must not pay for TensorFlow).
+    """
+
+    def __init__(
+        self,
+        mode: str = "zygote",
+        preload: tuple[str, ...] = ("tensorflow",),
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        workdir: str | os.PathLike | None = None,
+    ):
+        if mode not in MODES:
+            raise ValueError(f"runner mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.preload = tuple(preload)
+        self.timeout = float(timeout)
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="cifar-runner-")
+        self.workdir = Path(workdir or self._tmp.name)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._zygote: subprocess.Popen | None = None
+        self._zygote_log: Path | None = None
+        self._count = 0
+        self.zygote_starts = 0
+
+    # -- public ---------------------------------------------------------------------------------------
+    def run(self, target: str, params: dict | None = None, threads: ThreadConfig | None = None,
+            timeout: float | None = None) -> dict:
+        """Run ``target(**params)`` in a fresh child under `threads`; return its JSON-able result dict.
+
+        Adds ``runner`` (mode, isolation overhead in seconds). Raises `ChildFailed`, `ChildCrashed`,
+        `ChildTimeout` or `ZygoteError`.
+        """
+        self._count += 1
+        stem = self.workdir / f"child-{self._count:05d}"
+        spec = {
+            "target": target,
+            "params": params or {},
+            "threads": threads.to_dict() if threads is not None else None,
+            "result_path": str(stem) + ".result.json",
+        }
+        spec_path = Path(str(stem) + ".spec.json")
+        spec_path.write_text(json.dumps(spec))
+        log_path = Path(str(stem) + ".stderr.log")
+        # Self-contained (inline spec, result printed) so it still works after the workdir is gone.
+        rerun = {k: v for k, v in spec.items() if k != "result_path"}
+        command = shlex.join([sys.executable, "-m", "cifar.child", json.dumps(rerun)])
+        limit = self.timeout if timeout is None else float(timeout)
+        started = time.perf_counter()
+        try:
+            if self.mode == "zygote":
+                returncode = self._run_forked(spec, log_path, limit, command)
+            else:
+                returncode = self._run_spawned(spec_path, log_path, limit, command)
+            elapsed = time.perf_counter() - started
+            return self._collect(spec, returncode, log_path, command, elapsed)
+        except ChildError:
+            log.warning("child failed; rerun by hand: %s", command)
+            raise
+
+    def start(self) -> None:
+        """Start the zygote now (otherwise the first `run` does); no-op in spawn mode."""
+        if self.mode == "zygote" and not self._zygote_alive():
+            self._start_zygote()
+
+    def close(self) -> None:
+        if self._zygote is not None:
+            try:
+                self._zygote.stdin.close()
+                self._zygote.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._zygote.kill()
+                self._zygote.wait()
+            self._zygote.stdout.close()
+            self._zygote = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- collecting ------------------------------------------------------------------------------------
+    def _collect(self, spec: dict, returncode: int, log_path: Path, command: str, elapsed: float) -> dict:
+        result_path = Path(spec["result_path"])
+        payload = None
+        if result_path.exists():
+            try:
+                payload = json.loads(result_path.read_text())
+            except json.JSONDecodeError:
+                payload = None
+        if payload and "error" in payload:
+            raise ChildFailed(payload["error"], command, _tail(log_path))
+        if returncode != 0 or payload is None or "result" not in payload:
+            raise ChildCrashed(returncode if returncode != 0 else 1, command, _tail(log_path))
+        result = payload["result"]
+        child_wall = result.get("process", {}).get("child_wall_seconds", 0.0)
+        result["runner"] = {
+            "mode": self.mode,
+            "parent_wall_seconds": elapsed,
+            # Time the parent waited beyond what the child itself spent running: fork or interpreter
+            # start, imports not preloaded, writing and reading the result.
+            "isolation_overhead_seconds": max(0.0, elapsed - child_wall),
+        }
+        return result
+
+    # -- spawn -----------------------------------------------------------------------------------------
+    def _run_spawned(self, spec_path: Path, log_path: Path, limit: float, command: str) -> int:
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cifar.child", str(spec_path)],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=child_env(),
+            )
+            try:
+                return proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise ChildTimeout(f"child ran past its {limit:g} s timeout and was killed", command, _tail(log_path)) from None
+
+    # -- zygote ----------------------------------------------------------------------------------------
+    def _zygote_alive(self) -> bool:
+        return self._zygote is not None and self._zygote.poll() is None
+
+    def _start_zygote(self) -> None:
+        if self._zygote is not None:
+            self._discard_zygote()
+        self.zygote_starts += 1
+        self._zygote_log = self.workdir / f"zygote-{self.zygote_starts}.stderr.log"
+        with open(self._zygote_log, "wb") as log_file:
+            self._zygote = subprocess.Popen(
+                [sys.executable, "-m", "cifar.zygote", json.dumps(list(self.preload))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=child_env(),
+            )
+        message = self._read_message(ZYGOTE_START_TIMEOUT_SECONDS)
+        if message is None or not message.get("ready"):
+            tail = _tail(self._zygote_log)
+            self._discard_zygote()
+            raise ZygoteError(f"zygote did not start (preload={list(self.preload)})", "", tail)
+
+    def _discard_zygote(self) -> None:
+        proc, self._zygote = self._zygote, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def _read_message(self, limit: float) -> dict | None:
+        """One JSON line from the zygote within `limit` seconds; None on EOF or timeout."""
+        stdout = self._zygote.stdout
+        ready, _, _ = select.select([stdout], [], [], limit)
+        if not ready:
+            return None
+        line = stdout.readline()
+        if not line:
+            return None
+        return json.loads(line)
+
+    def _run_forked(self, spec: dict, log_path: Path, limit: float, command: str) -> int:
+        if not self._zygote_alive():
+            self._start_zygote()
+        try:
+            self._zygote.stdin.write((json.dumps({"spec": spec, "log_path": str(log_path)}) + "\n").encode())
+            self._zygote.stdin.flush()
+        except BrokenPipeError:
+            self._discard_zygote()
+            raise ZygoteError("zygote died before the request was sent; it restarts on the next run", command) from None
+        deadline = time.monotonic() + limit
+        started = self._read_message(limit)
+        if started is None:
+            tail = _tail(self._zygote_log) if self._zygote_log else ""
+            self._discard_zygote()
+            raise ZygoteError("zygote died or stopped answering while forking", command, tail)
+        pid = started["pid"]
+        done = self._read_message(max(0.0, deadline - time.monotonic()))
+        if done is None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            # The zygote reaps the killed child and reports it; wait briefly so it stays usable.
+            if self._read_message(10.0) is None:
+                self._discard_zygote()
+            raise ChildTimeout(f"child pid {pid} ran past its {limit:g} s timeout and was killed", command, _tail(log_path))
+        return done["returncode"]
+
+
+def measure_isolation_overhead(children: int = 20, modes: tuple[str, ...] = MODES, timeout: float = 120.0) -> dict:
+    """Wall time to get one fresh, configured, TensorFlow-ready child per mode, interleaved across modes.
+
+    Each child applies a thread configuration and imports TensorFlow (free in a zygote child, paid by a
+    spawned one) and returns; the parent's wall time per child is the per-configuration isolation cost.
+    The zygote's own start (once per session) is reported separately.
+    """
+    configs = [ThreadConfig(1, 1), ThreadConfig(2, 1)]
+    runners = {mode: Runner(mode=mode, timeout=timeout) for mode in modes}
+    seconds: dict[str, list[float]] = {mode: [] for mode in modes}
+    try:
+        zygote_start = None
+        if "zygote" in runners:
+            started = time.perf_counter()
+            runners["zygote"].start()
+            zygote_start = time.perf_counter() - started
+        for i in range(children):
+            for mode in (modes if i % 2 == 0 else modes[::-1]):
+                result = runners[mode].run("cifar.workloads:environment", {}, configs[i % len(configs)])
+                seconds[mode].append(result["runner"]["parent_wall_seconds"])
+    finally:
+        for runner in runners.values():
+            runner.close()
+    return {"children": children, "zygote_start_seconds": zygote_start, "seconds": seconds}

@@ -1,0 +1,201 @@
+"""Thread configuration: what to set (`ThreadConfig`), a grid of them, and applying one.
+
+A `ThreadConfig` is plain data: building one never touches TensorFlow or the environment. Only
+`apply_thread_config` imports TensorFlow, and only the isolated child process calls it, before any op
+has run — the only moment TensorFlow accepts the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+APIS = ("tf2", "compat_v1")
+
+#: The seed article's setting: ``set_intra_op_parallelism_threads(4)``, ``set_inter_op_parallelism_threads(2)``.
+ARTICLE = (4, 2)
+
+
+class ThreadConfigError(RuntimeError):
+    """The thread setting could not be applied (typically: TensorFlow's runtime already started)."""
+
+
+def _check_count(name: str, value: object) -> None:
+    # bool is an int subclass: True would silently mean 1 thread.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a non-negative int (0 = TensorFlow decides), got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 (0 = TensorFlow decides), got {value!r}")
+
+
+@dataclass(frozen=True)
+class ThreadConfig:
+    """TensorFlow's two CPU thread pools, as in ``tf.config.threading``; 0 means "TensorFlow decides".
+
+    >>> ThreadConfig(2, 1).id
+    'intra2-inter1'
+    >>> ThreadConfig().id
+    'default'
+    >>> ThreadConfig(4, 2, api="compat_v1").id
+    'intra4-inter2-v1'
+
+    ``api`` selects how the child applies it: ``"tf2"`` (``tf.config.threading.set_*``) or
+    ``"compat_v1"`` (a TF1 ``tf.compat.v1.ConfigProto`` passed to a ``tf.compat.v1.Session``).
+    """
+
+    intra_op_parallelism_threads: int = 0
+    inter_op_parallelism_threads: int = 0
+    api: str = "tf2"
+
+    def __post_init__(self) -> None:
+        _check_count("intra_op_parallelism_threads", self.intra_op_parallelism_threads)
+        _check_count("inter_op_parallelism_threads", self.inter_op_parallelism_threads)
+        if self.api not in APIS:
+            raise ValueError(f"api must be one of {APIS}, got {self.api!r}")
+
+    @property
+    def id(self) -> str:
+        intra, inter = self.intra_op_parallelism_threads, self.inter_op_parallelism_threads
+        base = "default" if (intra, inter) == (0, 0) else f"intra{intra}-inter{inter}"
+        return base + ("-v1" if self.api == "compat_v1" else "")
+
+    @property
+    def total_threads(self) -> int:
+        """Threads asked for in both pools (0 when either is left to TensorFlow)."""
+        if 0 in (self.intra_op_parallelism_threads, self.inter_op_parallelism_threads):
+            return 0
+        return self.intra_op_parallelism_threads + self.inter_op_parallelism_threads
+
+    def to_dict(self) -> dict:
+        return {
+            "intra_op_parallelism_threads": self.intra_op_parallelism_threads,
+            "inter_op_parallelism_threads": self.inter_op_parallelism_threads,
+            "api": self.api,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ThreadConfig":
+        return cls(d["intra_op_parallelism_threads"], d["inter_op_parallelism_threads"], d.get("api", "tf2"))
+
+
+_GRID_ITEM = re.compile(r"^(\d+)x(\d+)$")
+
+
+def parse_grid(text: str) -> list[ThreadConfig]:
+    """Parse ``"1x1,2x1,4x2,default"`` (intra x inter) into configurations, in order, without duplicates.
+
+    >>> [c.id for c in parse_grid("1x1,4x2,default")]
+    ['intra1-inter1', 'intra4-inter2', 'default']
+    """
+    configs: list[ThreadConfig] = []
+    for item in (part.strip() for part in text.split(",")):
+        if item in ("default", "0x0"):
+            config = ThreadConfig()
+        else:
+            match = _GRID_ITEM.match(item)
+            if not match:
+                raise ValueError(f"bad thread configuration {item!r}: expected INTRAxINTER (e.g. 2x1) or 'default'")
+            config = ThreadConfig(int(match[1]), int(match[2]))
+        if config not in configs:
+            configs.append(config)
+    if not configs:
+        raise ValueError(f"empty thread grid {text!r}")
+    return configs
+
+
+def core_counts() -> tuple[int, int]:
+    """(physical, logical) cores this process may use: psutil's counts, bounded by the CPU affinity."""
+    import psutil
+
+    logical = psutil.cpu_count(logical=True) or 1
+    physical = psutil.cpu_count(logical=False) or logical
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        allowed = logical
+    return min(physical, allowed), min(logical, allowed)
+
+
+def thread_grid(physical: int | None = None, logical: int | None = None) -> list[ThreadConfig]:
+    """The standard grid: 1 thread, physical cores, logical cores, 2x logical (oversubscribed),
+    the article's (4, 2), and TensorFlow's default — deduplicated, in that order.
+
+    >>> [c.id for c in thread_grid(physical=2, logical=4)]
+    ['intra1-inter1', 'intra2-inter2', 'intra4-inter4', 'intra8-inter8', 'intra4-inter2', 'default']
+    """
+    if physical is None or logical is None:
+        physical, logical = core_counts()
+    configs: list[ThreadConfig] = []
+    for intra, inter in ((1, 1), (physical, physical), (logical, logical), (2 * logical, 2 * logical), ARTICLE, (0, 0)):
+        config = ThreadConfig(intra, inter)
+        if config not in configs:
+            configs.append(config)
+    return configs
+
+
+def is_oversubscribed(config: ThreadConfig, logical: int) -> bool:
+    """True when either pool asks for more threads than there are logical cores."""
+    return max(config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) > logical
+
+
+def apply_thread_config(config: ThreadConfig):
+    """Apply `config` to this process's TensorFlow. Call it in the child, before any op has run.
+
+    Returns the ``tf.compat.v1.Session`` for ``api="compat_v1"`` (TF1 code runs its graph in it),
+    else None. Raises `ThreadConfigError` if TensorFlow's runtime has already started.
+
+    >>> apply_thread_config(ThreadConfig(2, 1))  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    if config.api == "compat_v1":
+        # The TF1 way: the settings travel in a ConfigProto to a Session, which only graph code uses.
+        tf.compat.v1.disable_eager_execution()
+        proto = tf.compat.v1.ConfigProto(
+            intra_op_parallelism_threads=config.intra_op_parallelism_threads,
+            inter_op_parallelism_threads=config.inter_op_parallelism_threads,
+        )
+        return tf.compat.v1.Session(config=proto)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(config.intra_op_parallelism_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(config.inter_op_parallelism_threads)
+    except RuntimeError as err:
+        raise ThreadConfigError(
+            f"cannot apply {config.id}: TensorFlow's runtime already started in this process ({err}). "
+            "Thread pools can only be set before the first op runs — set them first, or run each "
+            "configuration in its own process (cifar.runner)."
+        ) from err
+    return None
+
+
+_session = None
+
+
+def set_current_session(session) -> None:
+    """Remember the compat_v1 Session the child created, for graph-mode workloads to run in."""
+    global _session
+    _session = session
+
+
+def current_session():
+    """The ``tf.compat.v1.Session`` of an ``api="compat_v1"`` child, else None."""
+    return _session
+
+
+def read_back(session=None) -> dict:
+    """What TensorFlow reports it uses, plus this process's OS thread count (psutil)."""
+    import psutil
+    import tensorflow as tf
+
+    applied = {
+        "intra_op_parallelism_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_parallelism_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
+    if session is not None:
+        applied = {
+            "intra_op_parallelism_threads": session._config.intra_op_parallelism_threads,
+            "inter_op_parallelism_threads": session._config.inter_op_parallelism_threads,
+        }
+    applied["os_threads"] = psutil.Process().num_threads()
+    return applied

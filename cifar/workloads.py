@@ -1,0 +1,263 @@
+"""Workloads: what a child process measures. Each returns a plain dict with per-round durations.
+
+A round is a fixed amount of work (``items_per_round`` items); warm-up rounds run first and are not
+recorded. Every workload returns the same keys (see `measure`), so results can be compared and recorded
+in pytest-benchmark's stats. Run them through `cifar.runner.Runner`, never in pytest's process:
+
+>>> runner.run("cifar.workloads:matmul", {"rounds": 5}, ThreadConfig(1, 1))   # doctest: +SKIP
+
+=============== ===================================================== =====================
+workload        one round                                             items
+=============== ===================================================== =====================
+``matmul``      the article's 30 x tf.matmul((2000,1024), (1024,1024)) matrix products
+``conv2d``      ``steps`` forward+backward passes of two conv layers   images
+``train_step``  ``steps`` compiled training steps on one fixed batch   images
+``pipeline``    ``batches`` batches pulled from a tf.data pipeline     images
+``epoch``       one short epoch: ``steps`` steps of ``model.fit``      images
+=============== ===================================================== =====================
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import time
+
+WORKLOADS = ("matmul", "conv2d", "train_step", "pipeline", "epoch")
+MATMUL_SHAPES = ((2000, 1024), (1024, 1024))
+MATMUL_PRODUCTS = 30
+#: Above this share of the machine's CPU time used by other processes, a measurement is "contended".
+CONTENTION_THRESHOLD = 0.10
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class ContentionProbe:
+    """CPU time the rest of the machine used while we measured: system busy time minus our own."""
+
+    def __enter__(self) -> "ContentionProbe":
+        import psutil
+
+        self._psutil = psutil
+        self._cpus = psutil.cpu_count() or 1
+        self._sys0 = psutil.cpu_times()
+        self._own0 = _own_cpu_seconds()
+        self._wall0 = time.perf_counter()
+        return self
+
+    @staticmethod
+    def _busy(t) -> float:
+        return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+    def __exit__(self, *exc) -> None:
+        sys1 = self._psutil.cpu_times()
+        wall = time.perf_counter() - self._wall0
+        own = _own_cpu_seconds() - self._own0
+        busy = self._busy(sys1) - self._busy(self._sys0)
+        others = max(0.0, busy - own)
+        steal = getattr(sys1, "steal", 0.0) - getattr(self._sys0, "steal", 0.0)
+        capacity = max(wall * self._cpus, 1e-9)
+        self.result = {
+            "wall_seconds": wall,
+            "own_cpu_seconds": own,
+            "other_cpu_seconds": others,
+            "steal_seconds": steal,
+            "other_fraction": others / capacity,
+            "steal_fraction": steal / capacity,
+            "contended": (others + steal) / capacity > CONTENTION_THRESHOLD,
+        }
+
+
+def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int, unit: str = "images") -> dict:
+    """Call ``run_round()`` warm-up + `rounds` times; time each recorded round with ``perf_counter``."""
+    if rounds < 1 or warmup_rounds < 0:
+        raise ValueError(f"need rounds >= 1 and warmup_rounds >= 0, got {rounds}, {warmup_rounds}")
+    for _ in range(warmup_rounds):
+        run_round()
+    durations = []
+    with ContentionProbe() as probe:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            run_round()
+            durations.append(time.perf_counter() - start)
+    return summarize(durations, items_per_round, unit, warmup_rounds, probe.result)
+
+
+def summarize(durations: list[float], items_per_round: int, unit: str, warmup_rounds: int, contention: dict) -> dict:
+    median = statistics.median(durations)
+    return {
+        "durations_seconds": durations,
+        "rounds": len(durations),
+        "warmup_rounds": warmup_rounds,
+        "items_per_round": items_per_round,
+        "unit": unit,
+        "items_per_s_median": items_per_round / median,
+        "cpu_seconds_per_1000_items": 1000.0 * contention["own_cpu_seconds"] / (items_per_round * len(durations)),
+        "contention": contention,
+    }
+
+
+def _fixed_batch(batch_size: int, data: str, seed: int = 0):
+    from cifar.data import load_cifar10
+
+    ds = load_cifar10(data, n_train=max(batch_size, 1024), n_test=16, seed=seed)
+    return ds.x_train[:batch_size].astype("float32") / 255.0, ds.y_train[:batch_size], ds.source
+
+
+# -- the workloads -------------------------------------------------------------------------------------
+def matmul(rounds: int = 10, warmup_rounds: int = 2, products: int = MATMUL_PRODUCTS) -> dict:
+    """The article's loop: `products` x ``tf.matmul`` of (2000x1024)·(1024x1024), fp32, forced to finish."""
+    import tensorflow as tf
+
+    from cifar.threads import current_session
+
+    (m, k), (_, n) = MATMUL_SHAPES
+    session = current_session()
+    if session is not None:  # compat_v1: the same products, run one at a time in the TF1 Session
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        with session.graph.as_default():
+            # Constants, not random ops: a random op would be recomputed on every session.run.
+            a = tf.constant(rng.standard_normal((m, k), dtype=np.float32))
+            b = tf.constant(rng.standard_normal((k, n), dtype=np.float32))
+            product = tf.matmul(a, b)
+
+        def run_round():
+            for _ in range(products):
+                session.run(product.op)  # .op: compute the product without copying it out
+    else:
+        a = tf.random.normal((m, k), seed=1)
+        b = tf.random.normal((k, n), seed=2)
+
+        def run_round():
+            c = None
+            for _ in range(products):
+                c = tf.matmul(a, b)
+            c[0, 0].numpy()  # block until the last product is really computed
+
+    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=products, unit="products")
+    result["gflop_per_s_median"] = result["items_per_s_median"] * 2 * m * k * n / 1e9
+    result["workload"] = {"name": "matmul", "products": products}
+    return result
+
+
+def conv2d(rounds: int = 10, warmup_rounds: int = 2, steps: int = 5, batch_size: int = 128) -> dict:
+    """Forward + backward of two 3x3 conv layers (3->32->64 channels) on a CIFAR-shaped batch."""
+    import tensorflow as tf
+
+    x = tf.random.uniform((batch_size, 32, 32, 3), seed=1)
+    w1 = tf.Variable(tf.random.normal((3, 3, 3, 32), stddev=0.1, seed=2))
+    w2 = tf.Variable(tf.random.normal((3, 3, 32, 64), stddev=0.1, seed=3))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            h = tf.nn.relu(tf.nn.conv2d(x, w1, 1, "SAME"))
+            loss = tf.reduce_mean(tf.square(tf.nn.conv2d(h, w2, 1, "SAME")))
+        return tape.gradient(loss, [w1, w2])
+
+    def run_round():
+        grads = None
+        for _ in range(steps):
+            grads = step()
+        grads[1].numpy()
+
+    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=steps * batch_size)
+    result["workload"] = {"name": "conv2d", "steps": steps, "batch_size": batch_size}
+    return result
+
+
+def train_step(model: str = "seed_cnn", rounds: int = 10, warmup_rounds: int = 2, steps: int = 10,
+               batch_size: int = 128, data: str = "synthetic") -> dict:
+    """`steps` x ``model.train_on_batch`` on one fixed batch: the compute ceiling, no input pipeline."""
+    from cifar.models import build_model
+
+    x, y, source = _fixed_batch(batch_size, data)
+    net = build_model(model)
+
+    def run_round():
+        for _ in range(steps):
+            net.train_on_batch(x, y)
+
+    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=steps * batch_size)
+    result["workload"] = {"name": "train_step", "model": model, "steps": steps, "batch_size": batch_size,
+                          "data_source": source}
+    return result
+
+
+def pipeline(pipeline: dict | None = None, rounds: int = 10, warmup_rounds: int = 2, batches: int = 20,
+             data: str = "synthetic", n_train: int = 10_000) -> dict:
+    """Pull `batches` batches per round from the tf.data pipeline alone (no model)."""
+    from cifar.data import load_cifar10
+    from cifar.pipeline import PipelineOptions, make_pipeline
+
+    options = PipelineOptions(**(pipeline or {}))
+    ds = load_cifar10(data, n_train=n_train, n_test=16)
+    iterator = iter(make_pipeline(ds.x_train, ds.y_train, options, repeat=True))
+
+    def run_round():
+        for _ in range(batches):
+            next(iterator)
+
+    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=batches * options.batch_size)
+    result["workload"] = {"name": "pipeline", "pipeline": options.to_dict(), "pipeline_id": options.id,
+                          "batches": batches, "batch_size": options.batch_size, "data_source": ds.source}
+    return result
+
+
+def epoch(model: str = "seed_cnn", pipeline: dict | None = None, rounds: int = 5, warmup_rounds: int = 1,
+          steps: int = 40, data: str = "synthetic", n_train: int = 10_000) -> dict:
+    """Short epochs of ``model.fit`` over the pipeline: one round = one epoch of `steps` steps.
+
+    One ``fit`` call runs all epochs; a callback times each, and the first `warmup_rounds` epochs (which
+    include tracing the train function) are dropped.
+    """
+    import keras
+
+    from cifar.data import load_cifar10
+    from cifar.models import build_model
+    from cifar.pipeline import PipelineOptions, make_pipeline
+
+    options = PipelineOptions(**(pipeline or {}))
+    ds = load_cifar10(data, n_train=n_train, n_test=16)
+    train = make_pipeline(ds.x_train, ds.y_train, options, repeat=True)
+    net = build_model(model)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.durations = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.durations.append(time.perf_counter() - self._start)
+
+    timer = EpochTimer()
+    with ContentionProbe() as probe:
+        # The probe covers warm-up epochs too; fit gives no hook between them that would not itself run
+        # inside the timed epoch.
+        net.fit(train, epochs=warmup_rounds + rounds, steps_per_epoch=steps, verbose=0, callbacks=[timer],
+                shuffle=False)  # the pipeline shuffles
+    result = summarize(timer.durations[warmup_rounds:], steps * options.batch_size, "images", warmup_rounds, probe.result)
+    result["workload"] = {"name": "epoch", "model": model, "pipeline": options.to_dict(), "pipeline_id": options.id,
+                          "steps": steps, "batch_size": options.batch_size, "data_source": ds.source}
+    return result
+
+
+def environment() -> dict:
+    """TensorFlow facts for machine info: version, oneDNN, CPU features (run in a child)."""
+    import tensorflow as tf
+
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return {
+        "tensorflow_version": tf.__version__,
+        "onednn_enabled": onednn != "0" if onednn is not None else True,
+        "keras_version": __import__("keras").__version__,
+    }

@@ -1,0 +1,61 @@
+"""The zygote: imports the preloads, never runs a TensorFlow op, forks one child per request.
+
+Protocol (JSON lines): the zygote writes ``{"ready": true}`` once; then for each request line
+``{"spec": {...}, "log_path": "..."}`` on stdin it forks, writes ``{"pid": N}``, waits for the child and
+writes ``{"pid": N, "returncode": R}`` (negative R: killed by signal -R). EOF on stdin ends it.
+Started by `cifar.runner.Runner`; not meant to be run by hand (rerun a child with ``python -m cifar.child``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+
+
+def _child(spec: dict, log_path: str, protocol_fds: tuple[int, ...]) -> None:
+    for fd in protocol_fds:
+        os.close(fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    code = 1
+    try:
+        from cifar import child
+
+        code = child.main(spec)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Skip atexit handlers and buffers inherited from the zygote: they belong to the zygote.
+        os._exit(code)
+
+
+def main(preload: list[str]) -> None:
+    # Replies go to the real stdout; anything else printed (imports, warnings) goes to stderr so it cannot
+    # corrupt the protocol.
+    reply = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    started = time.perf_counter()
+    for name in preload:
+        importlib.import_module(name)
+    import cifar.child  # noqa: F401 - imported once here, so children start without it
+
+    reply.write(json.dumps({"ready": True, "pid": os.getpid(), "preload_seconds": time.perf_counter() - started}) + "\n")
+    for line in requests:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request["spec"], request["log_path"], (reply.fileno(), requests.fileno()))
+        reply.write(json.dumps({"pid": pid}) + "\n")
+        _, status = os.waitpid(pid, 0)
+        reply.write(json.dumps({"pid": pid, "returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]) if len(sys.argv) > 1 else [])

@@ -1,0 +1,126 @@
+"""The runner with tiny non-TensorFlow workers (tests/workers.py): return, raise, hang, exit, SIGSEGV."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cifar.runner import ChildCrashed, ChildFailed, ChildTimeout, Runner
+
+MODES = ["zygote", "spawn"]
+
+
+@pytest.fixture(params=MODES)
+def runner(request, tmp_path):
+    with Runner(mode=request.param, preload=(), timeout=20, workdir=tmp_path) as r:
+        yield r
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie still answers kill(0); read its state.
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[1].split()[0] == "Z"
+
+
+def test_returns_plain_dict_from_another_process(runner):
+    result = runner.run("tests.workers:returns", {"value": 7})
+    assert result["value"] == 7
+    assert result["pid"] != os.getpid()
+    assert result["process"]["pid"] == result["pid"]
+    assert result["process"]["cpu_seconds"] >= 0
+    assert result["process"]["peak_rss_bytes"] > 1_000_000
+    assert result["runner"]["mode"] == runner.mode
+    assert result["runner"]["isolation_overhead_seconds"] >= 0
+
+
+def test_each_run_is_a_fresh_process(runner):
+    pids = {runner.run("tests.workers:returns")["pid"] for _ in range(3)}
+    assert len(pids) == 3
+
+
+def test_child_exception_comes_back_with_its_traceback(runner):
+    with pytest.raises(ChildFailed) as info:
+        runner.run("tests.workers:raises", {"message": "kaboom"})
+    err = info.value
+    assert err.error_type == "ValueError"
+    assert "kaboom" in str(err)
+    assert "tests/workers.py" in err.traceback and "raise ValueError" in err.traceback
+    assert "python -m cifar.child" in err.command
+
+
+def test_non_zero_exit_reports_code_and_stderr(runner):
+    with pytest.raises(ChildCrashed) as info:
+        runner.run("tests.workers:exits", {"code": 3})
+    assert info.value.returncode == 3
+    assert info.value.signal_name is None
+    assert "exited with code 3" in str(info.value)
+    assert "about to exit" in info.value.stderr_tail
+
+
+def test_signal_death_reports_signal_name(runner):
+    with pytest.raises(ChildCrashed) as info:
+        runner.run("tests.workers:segfaults")
+    assert info.value.signal_name == "SIGSEGV"
+    assert "SIGSEGV" in str(info.value)
+    assert "about to segfault" in info.value.stderr_tail
+
+
+def test_hang_is_killed_at_the_timeout(runner):
+    started = time.monotonic()
+    with pytest.raises(ChildTimeout) as info:
+        runner.run("tests.workers:hangs", timeout=1.0)
+    assert isinstance(info.value, TimeoutError)
+    assert time.monotonic() - started < 10
+    # The runner stays usable after a timeout, and the hung child is not left running.
+    result = runner.run("tests.workers:returns")
+    assert result["value"] == 1
+
+
+def test_hung_child_process_is_killed(tmp_path):
+    with Runner(mode="zygote", preload=(), timeout=20, workdir=tmp_path) as runner:
+        runner.start()
+        zygote_pid = runner._zygote.pid
+        with pytest.raises(ChildTimeout) as info:
+            runner.run("tests.workers:hangs", timeout=1.0)
+        pid = int(str(info.value).split("pid ")[1].split()[0])
+        assert _gone(pid)
+        assert runner._zygote.pid == zygote_pid  # the zygote survived and reaped it
+
+
+def test_dead_zygote_is_restarted(tmp_path):
+    with Runner(mode="zygote", preload=(), timeout=20, workdir=tmp_path) as runner:
+        runner.run("tests.workers:returns")
+        runner._zygote.kill()
+        runner._zygote.wait()
+        result = runner.run("tests.workers:returns", {"value": 5})
+        assert result["value"] == 5
+        assert runner.zygote_starts == 2
+
+
+def test_rerun_command_works_by_hand(tmp_path):
+    with Runner(mode="zygote", preload=(), timeout=20, workdir=tmp_path) as runner:
+        with pytest.raises(ChildFailed) as info:
+            runner.run("tests.workers:raises", {"message": "again"})
+        command = info.value.command
+    # The workdir is gone now; the logged command must still reproduce the failure.
+    proc = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert '"again"' in proc.stdout
+
+
+def test_bad_mode_is_rejected():
+    with pytest.raises(ValueError, match="'fork'"):
+        Runner(mode="fork")
+
+
+def test_importing_the_package_does_not_import_tensorflow():
+    code = ("import sys, cifar, cifar.runner, cifar.threads, cifar.data, cifar.pipeline, cifar.models, "
+            "cifar.workloads, cifar.child, cifar.train, cifar.__main__; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

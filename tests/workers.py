@@ -1,0 +1,31 @@
+"""Tiny non-TensorFlow child targets for testing the runner: return, raise, hang, exit, crash."""
+
+import os
+import signal
+import sys
+import time
+
+
+def returns(value=1):
+    return {"value": value, "pid": os.getpid(), "tensorflow_imported": "tensorflow" in sys.modules}
+
+
+def raises(message="boom"):
+    raise ValueError(message)
+
+
+def hangs(seconds=3600):
+    time.sleep(seconds)
+    return {}
+
+
+def exits(code=3):
+    print("about to exit", file=sys.stderr, flush=True)
+    os._exit(code)
+
+
+def segfaults():
+    print("about to segfault", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGSEGV)
+    time.sleep(10)
+    return {}
