@@ -65,7 +65,8 @@ def _overhead(args) -> int:
     from cifar.runner import measure_isolation_overhead
 
     report = measure_isolation_overhead(args.children)
-    table = Table(title=f"Isolation overhead per configuration ({args.children} children per mode, interleaved)")
+    table = Table(title="Isolation overhead per configuration",
+                  caption=f"{args.children} children per mode, interleaved")
     for column in ("mode", "median ms", "min ms", "max ms"):
         table.add_column(column, justify="right" if column != "mode" else "left")
     for mode, values in report["seconds"].items():
