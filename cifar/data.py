@@ -214,16 +214,21 @@ def synthetic_cifar10(n_train: int = TRAIN_SIZE, n_test: int = TEST_SIZE, seed: 
     # Templates differ only by a faint pattern on mid-grey, buried in noise: learnable in a few hundred
     # steps, but far from trivially (a linear read-out of one pixel is not enough).
     coarse = 128.0 + rng.uniform(-SIGNAL, SIGNAL, size=(NUM_CLASSES, 4, 4, 3))
-    templates = coarse.repeat(8, axis=1).repeat(8, axis=2)  # (10, 32, 32, 3)
+    templates = coarse.repeat(8, axis=1).repeat(8, axis=2).astype(np.float32)  # (10, 32, 32, 3)
 
     def make(n: int) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.integers(0, NUM_CLASSES, size=n).astype(np.uint8)
         images = np.empty((n, *IMAGE_SHAPE), dtype=np.uint8)
-        for start in range(0, n, 5000):  # in chunks: float64 noise for 50k images would be 1.2 GB
+        for start in range(0, n, 5000):  # in chunks: noise for 50k images at once would be 600 MB
             stop = min(n, start + 5000)
-            noise = rng.normal(0.0, NOISE, size=(stop - start, *IMAGE_SHAPE))
-            shift = rng.normal(0.0, 30.0, size=(stop - start, 1, 1, 1))
-            images[start:stop] = np.clip(templates[labels[start:stop]] + noise + shift, 0, 255).astype(np.uint8)
+            # In place, float32: np.clip on a fresh float64 array made this 10x slower (0.7 s per 10k images).
+            pixels = rng.standard_normal(size=(stop - start, *IMAGE_SHAPE), dtype=np.float32)
+            pixels *= np.float32(NOISE)
+            pixels += templates[labels[start:stop]]
+            pixels += rng.standard_normal(size=(stop - start, 1, 1, 1), dtype=np.float32) * np.float32(30.0)
+            np.maximum(pixels, 0, out=pixels)
+            np.minimum(pixels, 255, out=pixels)
+            images[start:stop] = pixels
         return images, labels
 
     x_train, y_train = make(n_train)

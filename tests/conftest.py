@@ -17,3 +17,4 @@ def no_tensorflow_in_pytest_process():
     """Everything TensorFlow runs in children; this process must stay free of it."""
     yield
     assert "tensorflow" not in sys.modules, "a test imported TensorFlow into pytest's own process"
+

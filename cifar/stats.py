@@ -1,0 +1,56 @@
+"""Statistics on per-round durations: medians, ratios with bootstrap confidence intervals (scipy).
+
+Durations are seconds per round (lower is better); a "speedup" of B over A is median(A) / median(B).
+
+>>> from cifar.stats import speedup
+>>> round(speedup([2.0, 2.1, 1.9], [1.0, 1.05, 0.95]).ratio, 2)
+2.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Ratio:
+    ratio: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.ratio:.2f}x [{self.low:.2f}, {self.high:.2f}]"
+
+
+def _median_ratio(a, b, axis=-1):
+    return np.median(a, axis=axis) / np.median(b, axis=axis)
+
+
+def median_ratio_ci(numerator: list[float], denominator: list[float], confidence: float = CONFIDENCE,
+                    n_resamples: int = 2000, seed: int = 0) -> Ratio:
+    """median(numerator) / median(denominator), with a percentile-bootstrap interval resampling both sides.
+
+    With one value on a side the interval collapses to the point estimate: there is nothing to resample.
+    """
+    from scipy import stats
+
+    a = np.asarray(numerator, dtype=float)
+    b = np.asarray(denominator, dtype=float)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("median_ratio_ci needs at least one value on each side")
+    point = float(np.median(a) / np.median(b))
+    if a.size < 2 or b.size < 2:
+        return Ratio(point, point, point)
+    result = stats.bootstrap((a, b), _median_ratio, vectorized=True, paired=False, confidence_level=confidence,
+                             n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
+    ci = result.confidence_interval
+    return Ratio(point, float(ci.low), float(ci.high))
+
+
+def speedup(baseline_durations: list[float], durations: list[float], **kwargs) -> Ratio:
+    """How many times faster `durations` are than `baseline_durations` (> 1: faster)."""
+    return median_ratio_ci(baseline_durations, durations, **kwargs)

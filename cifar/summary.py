@@ -1,0 +1,133 @@
+"""The end-of-session summary: best configuration per case, epoch verdicts, oversubscription, contention.
+
+Input is the list of what each benchmark recorded (``extra_info`` plus ``durations_seconds``); pure
+functions, so tests feed them fake results.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from cifar.stats import Ratio, speedup
+
+BASELINE_CONFIG = "default"
+
+
+@dataclass(frozen=True)
+class BestRow:
+    case: str
+    best: str
+    items_per_s: float
+    unit: str
+    speedup: Ratio | None  # over default; None when default was not measured
+    baseline: str
+
+
+@dataclass(frozen=True)
+class EpochVerdict:
+    case: str
+    threads: str
+    epoch_images_per_s: float
+    pipeline_images_per_s: float
+    train_step_images_per_s: float
+    verdict: str  # "input-bound" or "compute-bound"
+
+    @property
+    def efficiency(self) -> float:
+        """Epoch throughput as a share of the slower of the two ceilings."""
+        return self.epoch_images_per_s / min(self.pipeline_images_per_s, self.train_step_images_per_s)
+
+
+def _by_case(entries: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for entry in entries:
+        out.setdefault(entry["case"], []).append(entry)
+    return out
+
+
+def best_configurations(entries: list[dict]) -> list[BestRow]:
+    """Per case: the configuration with the highest median throughput, and its speedup over default."""
+    rows = []
+    for case, group in _by_case(entries).items():
+        best = max(group, key=lambda e: e["items_per_s_median"])
+        baseline = next((e for e in group if e["threads"] == BASELINE_CONFIG), None)
+        ratio = speedup(baseline["durations_seconds"], best["durations_seconds"]) if baseline else None
+        rows.append(BestRow(case, best["threads"], best["items_per_s_median"], best["unit"], ratio,
+                            BASELINE_CONFIG if baseline else "-"))
+    return rows
+
+
+def slower_oversubscribed(entries: list[dict]) -> list[tuple[str, str, Ratio]]:
+    """Oversubscribed configurations measurably slower than default (the whole CI below 1)."""
+    out = []
+    for case, group in _by_case(entries).items():
+        baseline = next((e for e in group if e["threads"] == BASELINE_CONFIG), None)
+        if baseline is None:
+            continue
+        for entry in group:
+            if entry.get("oversubscribed"):
+                ratio = speedup(baseline["durations_seconds"], entry["durations_seconds"])
+                if ratio.high < 1.0:
+                    out.append((case, entry["threads"], ratio))
+    return out
+
+
+def epoch_verdicts(entries: list[dict]) -> list[EpochVerdict]:
+    """For each epoch result: compare with the pipeline alone and the train step alone, same threads.
+
+    Input-bound: the pipeline alone delivers fewer images/s than the model can train on; compute-bound:
+    the other way round. Both stages share the same cores, so the epoch is below both ceilings.
+    """
+    index = {(e["case"], e["threads"]): e for e in entries}
+    verdicts = []
+    for entry in entries:
+        if entry["workload"] != "epoch":
+            continue
+        pipeline = index.get((f"pipeline-{entry['pipeline_id']}", entry["threads"]))
+        step = index.get((f"train_step-{entry['model']}", entry["threads"]))
+        if pipeline is None or step is None:
+            continue
+        p, s = pipeline["items_per_s_median"], step["items_per_s_median"]
+        verdicts.append(EpochVerdict(entry["case"], entry["threads"], entry["items_per_s_median"], p, s,
+                                     "input-bound" if p < s else "compute-bound"))
+    return verdicts
+
+
+def contended(entries: list[dict]) -> list[dict]:
+    return [e for e in entries if e.get("contended")]
+
+
+def render_summary(entries: list[dict], width: int = 120) -> str:
+    """The summary as text (rich tables), for pytest's terminal summary."""
+    from rich.console import Console
+    from rich.table import Table
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
+    console.rule("cifar thread benchmarks: summary")
+    table = Table(title="Best configuration per case", caption="median throughput; speedup over default with a 95 % bootstrap CI")
+    for column in ("case", "best", "median", "speedup vs default"):
+        table.add_column(column)
+    for row in best_configurations(entries):
+        table.add_row(row.case, row.best, f"{row.items_per_s:,.0f} {row.unit}/s",
+                      str(row.speedup) if row.speedup else "default not measured")
+    console.print(table)
+    verdicts = epoch_verdicts(entries)
+    if verdicts:
+        table = Table(title="Epoch: input-bound or compute-bound? (images/s, same threads)")
+        for column in ("epoch", "threads", "epoch", "pipeline alone", "train step alone", "verdict", "epoch / slower"):
+            table.add_column(column)
+        for v in verdicts:
+            table.add_row(v.case, v.threads, f"{v.epoch_images_per_s:,.0f}", f"{v.pipeline_images_per_s:,.0f}",
+                          f"{v.train_step_images_per_s:,.0f}", v.verdict, f"{v.efficiency:.0%}")
+        console.print(table)
+    for case, threads, ratio in slower_oversubscribed(entries):
+        console.print(f"oversubscribed: {case} {threads} is slower than default: speedup {ratio}")
+    busy = contended(entries)
+    if busy:
+        worst = max(busy, key=lambda e: e["contention_other_fraction"])
+        console.print(f"WARNING: {len(busy)} result(s) measured while other processes used > 10 % of the CPU "
+                      f"(worst: {worst['case']} {worst['threads']}, {worst['contention_other_fraction']:.0%}); "
+                      "marked contended in extra_info — rerun them on a quiet machine before trusting them.")
+    return buffer.getvalue()

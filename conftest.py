@@ -1,0 +1,66 @@
+"""Command-line options of the benchmark suite, and pytest-benchmark's machine info.
+
+Options are registered here (the root conftest) so that both ``pytest benchmarks/`` and ``pytest`` accept
+them; only ``benchmarks/`` uses them. ``pytest --help`` lists them under "cifar thread benchmarks".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cifar.bench import ENVIRONMENT, SETTINGS
+from cifar.suite import DATA_CHOICES, SuiteSettings
+from cifar.threads import parse_grid
+
+
+# tests/ runs pytest inside pytest to check what pytest-benchmark saves; plugins can only be named here.
+pytest_plugins = ["pytester"]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("cifar", "cifar thread benchmarks")
+    group.addoption("--thread-grid", default="auto",
+                    help="thread configurations, INTRAxINTER comma-separated (e.g. 1x1,2x1,4x2,default), "
+                         "or 'auto': 1, physical, logical, 2x logical, the article's 4x2, default [auto]")
+    group.addoption("--quick", action="store_true", help="a small suite (3 configurations, seed_cnn only): ~1 minute")
+    group.addoption("--data", default="auto", help=f"{' | '.join(DATA_CHOICES)} | PATH to CIFAR-10 [auto]")
+    group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20 [both; --quick: seed_cnn]")
+    group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [40; --quick: 10]")
+    group.addoption("--runner", default="zygote", help="zygote (fork from a TensorFlow-preloaded process) | spawn")
+
+
+def settings_from_options(config) -> SuiteSettings:
+    """Validate the options into `SuiteSettings`; a bad value is a usage error naming it."""
+    try:
+        grid_text = config.getoption("thread_grid")
+        grid = None if grid_text == "auto" else tuple(parse_grid(grid_text))
+        models = config.getoption("models")
+        steps = config.getoption("epoch_steps")
+        if steps is not None:
+            try:
+                steps = int(steps)
+            except ValueError:
+                raise ValueError(f"--epoch-steps must be an integer, got {steps!r}") from None
+        return SuiteSettings(
+            quick=config.getoption("quick"),
+            data=config.getoption("data"),
+            models=None if models is None else tuple(m.strip() for m in models.split(",") if m.strip()),
+            epoch_steps=steps,
+            grid=grid,
+            runner=config.getoption("runner"),
+        )
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
+def pytest_configure(config):
+    config.stash[SETTINGS] = settings_from_options(config)
+    # Keep every round in saved runs (not just the statistics): the regression gate tests distributions.
+    if hasattr(config.option, "benchmark_save_data"):
+        config.option.benchmark_save_data = True
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    from cifar.bench import machine_info as cifar_machine_info
+
+    machine_info["cifar"] = cifar_machine_info(config.stash.get(ENVIRONMENT, {}))

@@ -1,0 +1,191 @@
+"""Recording child timings into pytest-benchmark, merging passes, interleaving, options, the suite."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cifar.bench import Campaign, merge_results
+from cifar.runner import ChildCrashed
+from cifar.suite import Case, SuiteSettings, build_cases
+from cifar.threads import ThreadConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RECORDING_TEST = """
+from cifar.bench import record
+
+DURATIONS = {durations!r}
+
+def test_child(benchmark):
+    benchmark.group = "g"
+    record(benchmark, DURATIONS, {{"threads": "intra1-inter1", "images_per_s_median": 123.0}})
+"""
+
+
+def _run_recording(pytester, durations, *args):
+    pytester.makepyfile(test_rec=RECORDING_TEST.format(durations=durations))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_saved_json_holds_exactly_the_child_durations(pytester):
+    durations = [0.5, 0.25, 0.125, 0.375]
+    result = _run_recording(pytester, durations, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1)
+    bench = json.loads((pytester.path / "out.json").read_text())["benchmarks"][0]
+    assert bench["stats"]["data"] == durations
+    assert bench["stats"]["rounds"] == 4 and bench["stats"]["iterations"] == 1
+    assert bench["stats"]["min"] == 0.125 and bench["stats"]["max"] == 0.5
+    assert bench["stats"]["median"] == pytest.approx(0.3125)
+    assert bench["stats"]["ops"] == pytest.approx(1 / 0.3125)  # github-action-benchmark reads ops
+    assert bench["fullname"] == "test_rec.py::test_child"
+    assert bench["extra_info"] == {"threads": "intra1-inter1", "images_per_s_median": 123.0}
+    assert bench["group"] == "g"
+
+
+def test_compare_fail_sees_recorded_durations(pytester):
+    _run_recording(pytester, [0.1, 0.1, 0.1], "--benchmark-autosave").assert_outcomes(passed=1)
+    same = _run_recording(pytester, [0.1, 0.1, 0.1], "--benchmark-compare", "--benchmark-compare-fail=median:5%")
+    assert same.ret == 0
+    slower = _run_recording(pytester, [0.2, 0.2, 0.2], "--benchmark-compare", "--benchmark-compare-fail=median:5%")
+    assert slower.ret != 0
+    assert "Performance has regressed" in slower.stdout.str() + slower.stderr.str()
+
+
+def test_record_rejects_nonsense(pytester):
+    pytester.makepyfile(test_bad="""
+import pytest
+from cifar.bench import record
+
+def test_empty(benchmark):
+    with pytest.raises(ValueError, match="no durations"):
+        record(benchmark, [], {})
+
+def test_negative(benchmark):
+    with pytest.raises(ValueError, match="positive"):
+        record(benchmark, [0.1, -1.0], {})
+""")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def fake_result(durations, items=100, contended=False, other=0.01, rss=1000, os_threads=5):
+    return {
+        "durations_seconds": list(durations),
+        "rounds": len(durations),
+        "warmup_rounds": 1,
+        "items_per_round": items,
+        "unit": "images",
+        "items_per_s_median": items / sorted(durations)[len(durations) // 2],
+        "cpu_seconds_per_1000_items": 2.0,
+        "contention": {"other_fraction": other, "steal_fraction": 0.0, "contended": contended},
+        "process": {"peak_rss_bytes": rss, "cpu_seconds": 1.0},
+        "threads_applied": {"intra_op_parallelism_threads": 1, "inter_op_parallelism_threads": 1,
+                            "os_threads": os_threads},
+        "runner": {"mode": "zygote", "isolation_overhead_seconds": 0.01},
+        "workload": {"name": "matmul"},
+    }
+
+
+def test_merge_results_concatenates_passes_and_keeps_worst_case_facts():
+    merged = merge_results([fake_result([1.0, 2.0], rss=10, other=0.02),
+                            fake_result([3.0], contended=True, rss=30, other=0.2, os_threads=6)])
+    assert merged["durations_seconds"] == [1.0, 2.0, 3.0]
+    assert merged["passes"] == 2 and merged["rounds"] == 3
+    assert merged["items_per_s_median"] == pytest.approx(100 / 2.0)
+    assert merged["process"]["peak_rss_bytes"] == 30
+    assert merged["contention"]["contended"] is True and merged["contention"]["other_fraction"] == 0.2
+    assert merged["os_threads_per_pass"] == [5, 6]
+
+
+class FakeRunner:
+    def __init__(self, fail_for=()):
+        self.calls = []
+        self.fail_for = set(fail_for)
+
+    def run(self, target, params, config):
+        self.calls.append((params.get("rounds"), config.id if config else None))
+        if config is not None and config.id in self.fail_for:
+            raise ChildCrashed(-11, "python -m cifar.child ...", "segfault")
+        return fake_result([0.1] * params.get("rounds", 1))
+
+    def close(self):
+        pass
+
+
+GRID = (ThreadConfig(1, 1), ThreadConfig(2, 2), ThreadConfig())
+
+
+def test_campaign_interleaves_configurations_in_alternating_order():
+    runner = FakeRunner()
+    campaign = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=runner)
+    case = Case("matmul", "matmul", {"rounds": 4}, passes=3)
+    result = campaign.result(case, ThreadConfig(2, 2))
+    order = [config for _, config in runner.calls]
+    assert order == ["intra1-inter1", "intra2-inter2", "default", "default", "intra2-inter2", "intra1-inter1",
+                     "intra1-inter1", "intra2-inter2", "default"]
+    assert result["passes"] == 3 and len(result["durations_seconds"]) == 12
+    campaign.result(case, ThreadConfig())  # cached: no new children
+    assert len(runner.calls) == 9
+
+
+def test_campaign_failure_is_raised_for_its_configuration_only():
+    runner = FakeRunner(fail_for={"intra2-inter2"})
+    campaign = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=runner)
+    case = Case("matmul", "matmul", {"rounds": 2}, passes=2)
+    with pytest.raises(ChildCrashed):
+        campaign.result(case, ThreadConfig(2, 2))
+    assert campaign.result(case, ThreadConfig(1, 1))["passes"] == 2
+    assert [c for _, c in runner.calls].count("intra2-inter2") == 1  # not retried after failing
+
+
+def test_campaign_smoke_mode_runs_only_the_requested_configuration_small():
+    runner = FakeRunner()
+    campaign = Campaign(SuiteSettings(grid=GRID), interleave=False, runner=runner)
+    campaign.result(Case("epoch", "seed_cnn", {"rounds": 5, "steps": 40}, passes=2), ThreadConfig())
+    assert runner.calls == [(1, "default")]
+
+
+def test_suite_cases_have_unique_readable_ids():
+    for quick in (True, False):
+        cases = build_cases(SuiteSettings(quick=quick))
+        names = [c.name for c in cases]
+        assert len(set(names)) == len(names)
+        assert {c.workload for c in cases} == {"matmul", "conv2d", "train_step", "pipeline", "epoch"}
+    full = build_cases(SuiteSettings())
+    assert len([c for c in full if c.workload == "pipeline"]) == 12  # 2 variants x 3 npc x 2 pools
+    assert {c.id for c in full if c.workload == "epoch"} == {"seed_cnn", "resnet20"}
+    assert {c.id for c in build_cases(SuiteSettings(quick=True)) if c.workload == "epoch"} == {"seed_cnn"}
+
+
+def test_quick_grid_is_a_subset_of_the_full_grid():
+    quick, full = SuiteSettings(quick=True).thread_configs(), SuiteSettings().thread_configs()
+    assert set(quick) <= set(full) and ThreadConfig() in quick and ThreadConfig(1, 1) in quick
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--thread-grid", "2y"], "bad thread configuration '2y'"),
+     (["--runner", "fork"], "--runner must be one of ('zygote', 'spawn'), got 'fork'"),
+     (["--models", "vgg"], "unknown model 'vgg'"),
+     (["--epoch-steps", "many"], "--epoch-steps must be an integer, got 'many'"),
+     (["--epoch-steps", "0"], "--epoch-steps must be >= 1, got 0"),
+     (["--data", "/no/such/place"], "got '/no/such/place'")],
+    ids=["grid", "runner", "models", "steps-text", "steps-zero", "data"],
+)
+def test_bad_option_is_a_usage_error_naming_the_value(args, message):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 4  # pytest's usage-error exit code
+    assert message in proc.stderr
+
+
+def test_collection_ids_follow_the_grid():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", "--quick",
+                           "--thread-grid", "1x1,default"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]" in ids
+    assert "benchmarks/test_pipeline.py::test_pipeline[batched-npc1-default]" in ids
+    assert len(ids) == 2 * 8

@@ -1,0 +1,72 @@
+"""The end-of-session summary on fake child results."""
+
+import pytest
+
+from cifar.summary import best_configurations, contended, epoch_verdicts, render_summary, slower_oversubscribed
+
+
+def entry(case, threads, durations, items=1280, workload=None, oversubscribed=False, contended=False, **extra):
+    median = sorted(durations)[len(durations) // 2]
+    return {"case": case, "workload": workload or case.split("-")[0], "threads": threads,
+            "durations_seconds": durations, "items_per_s_median": items / median, "unit": "images",
+            "oversubscribed": oversubscribed, "contended": contended,
+            "contention_other_fraction": 0.3 if contended else 0.01, **extra}
+
+
+def test_best_configuration_and_speedup_over_default():
+    entries = [entry("matmul", "default", [1.0, 1.02, 0.98, 1.01, 0.99]),
+               entry("matmul", "intra1-inter1", [2.0, 2.04, 1.96, 2.02, 1.98]),
+               entry("matmul", "intra2-inter2", [0.5, 0.51, 0.49, 0.505, 0.495])]
+    (row,) = best_configurations(entries)
+    assert row.best == "intra2-inter2"
+    assert row.speedup.ratio == pytest.approx(2.0)
+    assert row.speedup.low <= 2.0 <= row.speedup.high
+    assert 1.8 < row.speedup.low and row.speedup.high < 2.2
+
+
+def test_without_default_no_speedup_is_claimed():
+    (row,) = best_configurations([entry("conv2d", "intra1-inter1", [1.0, 1.1])])
+    assert row.speedup is None
+
+
+def test_oversubscribed_is_called_out_only_when_clearly_slower():
+    entries = [entry("conv2d", "default", [1.0, 1.01, 0.99, 1.0]),
+               entry("conv2d", "intra8-inter8", [1.5, 1.52, 1.48, 1.5], oversubscribed=True),
+               entry("matmul", "default", [1.0, 1.2, 0.8, 1.0]),
+               entry("matmul", "intra8-inter8", [1.0, 1.3, 0.9, 1.05], oversubscribed=True)]
+    slower = slower_oversubscribed(entries)
+    assert [(case, threads) for case, threads, _ in slower] == [("conv2d", "intra8-inter8")]
+    assert slower[0][2].ratio == pytest.approx(1 / 1.5)
+
+
+@pytest.mark.parametrize(("pipeline_s", "step_s", "verdict"), [(0.5, 0.1, "input-bound"), (0.05, 0.2, "compute-bound")])
+def test_epoch_verdict_from_pipeline_and_train_step(pipeline_s, step_s, verdict):
+    entries = [
+        entry("epoch-seed_cnn", "default", [0.6, 0.6, 0.6], workload="epoch", model="seed_cnn", pipeline_id="seed-npcAUTO"),
+        entry("pipeline-seed-npcAUTO", "default", [pipeline_s] * 3, workload="pipeline"),
+        entry("train_step-seed_cnn", "default", [step_s] * 3, workload="train_step"),
+    ]
+    (v,) = epoch_verdicts(entries)
+    assert v.verdict == verdict
+    assert v.efficiency == pytest.approx(max(pipeline_s, step_s) / 0.6)
+
+
+def test_epoch_without_matching_pipeline_gets_no_verdict():
+    entries = [entry("epoch-seed_cnn", "default", [0.6], workload="epoch", model="seed_cnn", pipeline_id="seed-npcAUTO"),
+               entry("train_step-seed_cnn", "default", [0.1], workload="train_step")]
+    assert epoch_verdicts(entries) == []
+
+
+def test_contended_results_warn_in_the_summary():
+    entries = [entry("matmul", "default", [1.0, 1.0]), entry("matmul", "intra1-inter1", [2.0, 2.1], contended=True)]
+    assert [e["threads"] for e in contended(entries)] == ["intra1-inter1"]
+    text = render_summary(entries)
+    assert "WARNING: 1 result(s)" in text and "matmul intra1-inter1" in text
+    assert "default" in text and "2.0" not in text.split("WARNING")[0].split("matmul")[0]
+
+
+def test_render_summary_has_every_case():
+    entries = [entry("matmul", "default", [1.0]), entry("conv2d", "default", [0.5]),
+               entry("conv2d", "intra1-inter1", [0.7])]
+    text = render_summary(entries)
+    assert "matmul" in text and "conv2d" in text and "WARNING" not in text
