@@ -9,12 +9,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: bench test install clean
+.PHONY: bench test install clean gate gate-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,6 +24,16 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests/ $(ARGS)
+
+# Quick benchmarks, then the noise-aware gate against this machine's baseline (baselines/<fingerprint>/).
+gate: $(STAMP)
+	mkdir -p reports
+	$(BIN)/python -m pytest benchmarks/ --quick --benchmark-json=reports/run.json $(ARGS)
+	$(BIN)/python -m cifar gate reports/run.json --report reports/gate.json
+
+# Real A/A and A/B sessions (10 % and 5 % slowdowns injected): the gate's false alarms and power (~15 min).
+gate-check: $(STAMP)
+	$(BIN)/python -m cifar gate-check --keep reports/gate-check-sessions
 
 clean:
 	rm -rf $(VENV) .pytest_cache

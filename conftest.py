@@ -64,3 +64,13 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     from cifar.bench import machine_info as cifar_machine_info
 
     machine_info["cifar"] = cifar_machine_info(config.stash.get(ENVIRONMENT, {}))
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """Record the suite's options in the run, so the gate can re-measure a benchmark the same way."""
+    from dataclasses import asdict
+
+    settings = config.stash[SETTINGS]
+    data = asdict(settings)
+    data["grid"] = None if settings.grid is None else [c.id for c in settings.grid]
+    output_json["cifar_settings"] = data

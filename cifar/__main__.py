@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -53,7 +54,148 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", help="also write the per-epoch report to this JSON file")
     overhead = commands.add_parser("overhead", help="measure the runner's per-configuration isolation cost")
     overhead.add_argument("--children", type=_positive_int, default=20, help="children per mode")
+    gate = commands.add_parser("gate", help="fail (exit 1) if RUN regressed against its machine's baseline")
+    gate.add_argument("run", help="a pytest-benchmark JSON (--benchmark-json), or 'latest' in .benchmarks/")
+    gate.add_argument("--baseline", help="compare with this JSON instead of baselines/<fingerprint>/ newest")
+    gate.add_argument("--baselines", default="baselines", help="the baselines folder [baselines]")
+    gate.add_argument("--config", default=None, help="per-benchmark alpha/floor overrides [BASELINES/gate.json]")
+    gate.add_argument("--alpha", type=float, default=None, help=f"Mann-Whitney U significance [{0.01}]")
+    gate.add_argument("--floor", type=float, default=None, help="minimum median slowdown, 0.05 = 5 %% [0.05]")
+    gate.add_argument("--cross-machine", action="store_true",
+                      help="allow a baseline from another machine, normalized by the 1-thread matmul kernel")
+    gate.add_argument("--no-remeasure", action="store_true", help="fail on the first failing measurement")
+    gate.add_argument("--report", help="also write the verdicts as JSON here")
+
+    baseline = commands.add_parser("baseline", help="list or promote baselines")
+    baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True)
+    promote = baseline_commands.add_parser("promote", help="make RUN its machine's newest baseline (refused "
+                                                           "if contended, injected or regressed)")
+    promote.add_argument("run", help="a pytest-benchmark JSON, or 'latest' in .benchmarks/")
+    promote.add_argument("--baselines", default="baselines")
+    listing = baseline_commands.add_parser("list", help="the baseline series per machine fingerprint")
+    listing.add_argument("--baselines", default="baselines")
+
+    hist = commands.add_parser("history", help="trends and change points across saved runs, and a PNG plot")
+    hist.add_argument("runs", nargs="*", help="run JSON files (default: every file in .benchmarks/)")
+    hist.add_argument("-k", "--select", help="only benchmarks whose name contains this (or matches this pattern)")
+    hist.add_argument("--alpha", type=float, default=0.01, help="permutation-test significance [0.01]")
+    hist.add_argument("--min-change", type=float, default=0.05, help="smallest change reported, 0.05 = 5 %% [0.05]")
+    hist.add_argument("--plot", default="reports/history.png", help="PNG to write [reports/history.png]")
+    hist.add_argument("--json", help="also write the trends and change points as JSON")
+
+    check = commands.add_parser("gate-check", help="real A/A and A/B sessions: false alarms and detection power")
+    check.add_argument("--sessions", type=_positive_int, default=4, help="real sessions per arm (A, B10, B5) [4]")
+    check.add_argument("--resamples", type=_positive_int, default=2000, help="resampled sessions per figure [2000]")
+    check.add_argument("--out", default="reports/gate-check.json", help="the full report, with every session's data")
+    check.add_argument("--keep", help="keep each session's JSON in this folder")
+    check.add_argument("pytest_args", nargs="*", help="the session to run [benchmarks/ --quick --thread-grid default]")
     return parser
+
+
+def _resolve_run(text: str) -> str:
+    if text != "latest":
+        return text
+    from pathlib import Path
+
+    from cifar.gate import GateError
+
+    runs = sorted(Path(".benchmarks").glob("*/*.json"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise GateError("no saved runs in .benchmarks/ (run pytest benchmarks/ --benchmark-autosave first)")
+    return str(runs[-1])
+
+
+def _gate(args) -> int:
+    from pathlib import Path
+
+    from cifar import baselines
+    from cifar.gate import Policies, fingerprint, gate, load_run, pytest_remeasure, render
+
+    run_path = _resolve_run(args.run)
+    run = load_run(run_path)
+    root = Path(args.baselines)
+    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor)
+    if args.baseline:
+        baseline_path = Path(args.baseline)
+    else:
+        baseline_path = baselines.current_baseline(root, fingerprint(run))
+        if baseline_path is None:
+            print(f"no baseline for this machine ({fingerprint(run)}) under {root}/: nothing to compare. "
+                  f"Record one with: python -m cifar baseline promote {run_path}")
+            return 0
+    remeasure = None if args.no_remeasure else pytest_remeasure(run)
+    report = gate(load_run(baseline_path), run, policies, remeasure=remeasure, cross_machine=args.cross_machine,
+                  baseline_label=str(baseline_path))
+    print(render(report), end="")
+    if args.report:
+        baselines.write_json_atomic(Path(args.report), report.to_dict())
+    return 0 if report.passed else 1
+
+
+def _baseline(args) -> int:
+    from pathlib import Path
+
+    from cifar import baselines
+
+    root = Path(args.baselines)
+    if args.baseline_command == "promote":
+        target = baselines.promote(_resolve_run(args.run), root)
+        print(f"promoted: {target}")
+        return 0
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not folders:
+        print(f"no baselines under {root}/")
+    for folder in folders:
+        files = baselines.series(root, folder.name)
+        print(f"{folder.name}: {len(files)} baseline(s), newest {files[-1].name if files else '-'}")
+    return 0
+
+
+def _history(args) -> int:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from cifar import history
+    from cifar.gate import GateError
+
+    paths = [Path(p) for p in args.runs] or history.find_runs()
+    if len(paths) < 2:
+        raise GateError(f"history needs at least 2 saved runs, found {len(paths)} "
+                        "(run pytest benchmarks/ --benchmark-autosave a few times)")
+    runs = history.read_runs(paths)
+    trends = history.history(runs, args.select, alpha=args.alpha, min_change=args.min_change)
+    table = Table(title=f"History of {len(runs)} runs ({runs[0].label} … {runs[-1].label})",
+                  caption="median time per round; change points: binary segmentation + permutation test")
+    for column in ("benchmark", "runs", "first", "last", "change points"):
+        table.add_column(column)
+    for name, trend in trends.items():
+        points = "; ".join(f"run {cp.index + 1} ({runs[cp.index].label}): {cp.change:+.1%}, p={cp.p_value:.3f}"
+                           for cp in trend["change_points"]) or "-"
+        table.add_row(name.split("::")[-1], str(len(trend["medians"])), f"{trend['medians'][0] * 1000:.2f} ms",
+                      f"{trend['medians'][-1] * 1000:.2f} ms", points)
+    Console(width=160).print(table)
+    print(f"plot: {history.plot(trends, Path(args.plot))}")
+    if args.json:
+        Path(args.json).write_text(history.to_json(trends))
+    return 0
+
+
+def _gate_check(args) -> int:
+    from pathlib import Path
+
+    from cifar import baselines, gatecheck
+
+    pytest_args = tuple(args.pytest_args) or gatecheck.DEFAULT_PYTEST_ARGS
+    report = gatecheck.gate_check(args.sessions, args.resamples, pytest_args,
+                                  keep=Path(args.keep) if args.keep else None)
+    print(gatecheck.render(report), end="")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    baselines.write_json_atomic(out, json.loads(gatecheck.to_json(report)))
+    print(f"report: {out}")
+    return 0
 
 
 def _overhead(args) -> int:
@@ -90,6 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         return train.main(args)
     if args.command == "overhead":
         return _overhead(args)
+    from cifar.gate import GateError
+
+    handlers = {"gate": _gate, "baseline": _baseline, "history": _history, "gate-check": _gate_check}
+    try:
+        return handlers[args.command](args)
+    except GateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     raise AssertionError(f"unhandled command {args.command}")
 
 

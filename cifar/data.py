@@ -237,19 +237,18 @@ def synthetic_cifar10(n_train: int = TRAIN_SIZE, n_test: int = TEST_SIZE, seed: 
 
 
 # -- the one entry point -----------------------------------------------------------------------------
-def load_cifar10(data: str = "auto", *, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
-                 download: bool = False, quiet: bool = False) -> Cifar10:
-    """Load CIFAR-10 by `data`: ``"auto"`` (real if found, else synthetic), ``"real"``, ``"synthetic"``,
-    or a path to an archive or folder. ``n_train``/``n_test`` keep the first N images (or size the
-    synthetic set). Prints one line to stderr naming the source, unless ``quiet``.
+_CACHE: dict[tuple, Cifar10] = {}
 
-    >>> load_cifar10("~/data/cifar-10-python.tar.gz").source   # doctest: +SKIP
-    'real'
-    """
+
+def _full(data: str, seed: int, download: bool) -> Cifar10:
+    """The whole data set for `data` (cached per process: a zygote fills it once, children inherit it)."""
+    key = (data, seed, download, *(os.environ.get(v) for v in ("CIFAR10_DIR", "KERAS_HOME", "HOME")))
+    if key in _CACHE:
+        return _CACHE[key]
     if data not in SOURCES:
         ds = read_cifar10(data)
     elif data == "synthetic":
-        ds = synthetic_cifar10(n_train or TRAIN_SIZE, n_test or TEST_SIZE, seed)
+        ds = synthetic_cifar10(TRAIN_SIZE, TEST_SIZE, seed)
     else:
         found = find_cifar10()
         if found is not None:
@@ -260,10 +259,29 @@ def load_cifar10(data: str = "auto", *, n_train: int | None = None, n_test: int 
             raise DataError("real CIFAR-10 not found: set CIFAR10_DIR to a folder or archive "
                             f"({', '.join(ARCHIVE_NAMES)}), or pass --download to let Keras fetch it")
         else:
-            ds = synthetic_cifar10(n_train or TRAIN_SIZE, n_test or TEST_SIZE, seed)
-    if ds.source == "real" and (n_train or n_test):
-        ds = Cifar10(ds.x_train[:n_train], ds.y_train[:n_train], ds.x_test[:n_test], ds.y_test[:n_test],
-                     source=ds.source, origin=ds.origin)
+            ds = synthetic_cifar10(TRAIN_SIZE, TEST_SIZE, seed)
+    _CACHE[key] = ds
+    return ds
+
+
+def load_cifar10(data: str = "auto", *, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+                 download: bool = False, quiet: bool = False) -> Cifar10:
+    """Load CIFAR-10 by `data`: ``"auto"`` (real if found, else synthetic), ``"real"``, ``"synthetic"``,
+    or a path to an archive or folder. ``n_train``/``n_test`` keep the first N images of the full set
+    (50,000 / 10,000; the synthetic set is generated at full size so any N gives the same first images).
+    Prints one line to stderr naming the source, unless ``quiet``.
+
+    >>> load_cifar10("~/data/cifar-10-python.tar.gz").source   # doctest: +SKIP
+    'real'
+    """
+    full = _full(data, seed, download)
+    ds = Cifar10(full.x_train[:n_train], full.y_train[:n_train], full.x_test[:n_test], full.y_test[:n_test],
+                 source=full.source, origin=full.origin)
     if not quiet:
         print(ds.describe(), file=sys.stderr)
     return ds
+
+
+def warm_cache(data: str = "auto", seed: int = 0) -> None:
+    """Load the data set into this process's cache (the zygote calls this; numpy only, no TensorFlow)."""
+    load_cifar10(data, seed=seed, quiet=True)

@@ -115,7 +115,8 @@ class Runner:
     """Runs ``module:function`` targets in isolated child processes; see the module docstring.
 
     ``preload``: modules the zygote imports before forking (``("tensorflow",)`` for real workloads,
-    ``()`` for tests that must not pay for TensorFlow).
+    ``()`` for tests that must not pay for TensorFlow). ``warm``: ``(target, params)`` calls the zygote
+    makes once before forking, to fill caches children inherit; they must not run a TensorFlow op.
     """
 
     def __init__(
@@ -124,16 +125,19 @@ class Runner:
         preload: tuple[str, ...] = ("tensorflow",),
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         workdir: str | os.PathLike | None = None,
+        warm: tuple[tuple[str, dict], ...] = (),
     ):
         if mode not in MODES:
             raise ValueError(f"runner mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
         self.preload = tuple(preload)
+        self.warm = tuple(warm)
         self.timeout = float(timeout)
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="cifar-runner-")
         self.workdir = Path(workdir or self._tmp.name)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._zygote: subprocess.Popen | None = None
+        self._pending = b""  # bytes read from the zygote, not yet a whole line
         self._zygote_log: Path | None = None
         self._count = 0
         self.zygote_starts = 0
@@ -245,9 +249,11 @@ class Runner:
             self._discard_zygote()
         self.zygote_starts += 1
         self._zygote_log = self.workdir / f"zygote-{self.zygote_starts}.stderr.log"
+        self._pending = b""
         with open(self._zygote_log, "wb") as log_file:
             self._zygote = subprocess.Popen(
-                [sys.executable, "-m", "cifar.zygote", json.dumps(list(self.preload))],
+                [sys.executable, "-m", "cifar.zygote",
+                 json.dumps({"preload": list(self.preload), "warm": [list(w) for w in self.warm]})],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=child_env(),
             )
         message = self._read_message(ZYGOTE_START_TIMEOUT_SECONDS)
@@ -270,14 +276,25 @@ class Runner:
                 pass
 
     def _read_message(self, limit: float) -> dict | None:
-        """One JSON line from the zygote within `limit` seconds; None on EOF or timeout."""
-        stdout = self._zygote.stdout
-        ready, _, _ = select.select([stdout], [], [], limit)
-        if not ready:
-            return None
-        line = stdout.readline()
-        if not line:
-            return None
+        """One JSON line from the zygote within `limit` seconds; None on EOF or timeout.
+
+        Reads the pipe with os.read into our own buffer: a buffered file's readline() could swallow two
+        replies at once, and select() would then wait for data that already arrived.
+        """
+        fd = self._zygote.stdout.fileno()
+        deadline = time.monotonic() + limit
+        while b"\n" not in self._pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
         return json.loads(line)
 
     def _run_forked(self, spec: dict, log_path: Path, limit: float, command: str) -> int:

@@ -121,12 +121,12 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
                                                     "data": data}, 1))
     for options in pipeline_options(quick):
         # A pipeline round is short (25-150 ms) and a child costs ~1 s to set up: many rounds, one pass.
-        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": 10, "warmup_rounds": 2,
+        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": 10, "warmup_rounds": 1,
                                                    "batches": 20, "data": data}, 1))
     epoch_models = [m for m in settings.model_list if m == "seed_cnn" or not quick]
     for model in epoch_models:
         default_steps = (10 if quick else 40) if model == "seed_cnn" else 6
         steps = settings.epoch_steps or default_steps
-        cases.append(Case("epoch", model, {"model": model, "rounds": 6 if quick else 4, "warmup_rounds": 1,
+        cases.append(Case("epoch", model, {"model": model, "rounds": 6 if quick else 5, "warmup_rounds": 1,
                                            "steps": steps, "data": data}, 1))
     return cases

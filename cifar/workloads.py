@@ -29,6 +29,30 @@ MATMUL_SHAPES = ((2000, 1024), (1024, 1024))
 MATMUL_PRODUCTS = 30
 #: Above this share of the machine's CPU time used by other processes, a measurement is "contended".
 CONTENTION_THRESHOLD = 0.10
+#: Set to a fraction (0.10 = 10 %) to make every measured round that much slower with a busy-wait inside
+#: the timed region, in the child only: how the regression gate is shown to catch a known slowdown.
+INJECT_ENV = "CIFAR_BENCH_INJECT_SLOWDOWN"
+
+
+def injected_slowdown() -> float:
+    """The fraction from ``$CIFAR_BENCH_INJECT_SLOWDOWN`` (0 when unset)."""
+    text = os.environ.get(INJECT_ENV, "").strip()
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{INJECT_ENV} must be a fraction like 0.10, got {text!r}") from None
+    if not 0.0 <= value <= 10.0:
+        raise ValueError(f"{INJECT_ENV} must be between 0 and 10, got {text!r}")
+    return value
+
+
+def _busy_wait(seconds: float) -> None:
+    # Spin, not sleep: the slowdown should cost CPU like real slower code does.
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def _own_cpu_seconds() -> float:
@@ -76,6 +100,7 @@ def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int,
     """Call ``run_round()`` warm-up + `rounds` times; time each recorded round with ``perf_counter``."""
     if rounds < 1 or warmup_rounds < 0:
         raise ValueError(f"need rounds >= 1 and warmup_rounds >= 0, got {rounds}, {warmup_rounds}")
+    inject = injected_slowdown()
     for _ in range(warmup_rounds):
         run_round()
     durations = []
@@ -83,6 +108,8 @@ def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int,
         for _ in range(rounds):
             start = time.perf_counter()
             run_round()
+            if inject:
+                _busy_wait(inject * (time.perf_counter() - start))
             durations.append(time.perf_counter() - start)
     return summarize(durations, items_per_round, unit, warmup_rounds, probe.result)
 
@@ -98,6 +125,7 @@ def summarize(durations: list[float], items_per_round: int, unit: str, warmup_ro
         "items_per_s_median": items_per_round / median,
         "cpu_seconds_per_1000_items": 1000.0 * contention["own_cpu_seconds"] / (items_per_round * len(durations)),
         "contention": contention,
+        "injected_slowdown": injected_slowdown(),
     }
 
 
@@ -237,8 +265,11 @@ def epoch(model: str = "seed_cnn", pipeline: dict | None = None, rounds: int = 5
             self._start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
+            if inject:
+                _busy_wait(inject * (time.perf_counter() - self._start))
             self.durations.append(time.perf_counter() - self._start)
 
+    inject = injected_slowdown()
     timer = EpochTimer()
     with ContentionProbe() as probe:
         # The probe covers warm-up epochs too; fit gives no hook between them that would not itself run

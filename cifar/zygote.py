@@ -35,7 +35,7 @@ def _child(spec: dict, log_path: str, protocol_fds: tuple[int, ...]) -> None:
         os._exit(code)
 
 
-def main(preload: list[str]) -> None:
+def main(preload: list[str], warm: list | None = None) -> None:
     # Replies go to the real stdout; anything else printed (imports, warnings) goes to stderr so it cannot
     # corrupt the protocol.
     reply = os.fdopen(os.dup(1), "w", buffering=1)
@@ -44,7 +44,12 @@ def main(preload: list[str]) -> None:
     started = time.perf_counter()
     for name in preload:
         importlib.import_module(name)
-    import cifar.child  # noqa: F401 - imported once here, so children start without it
+    from cifar import child
+
+    # Warm-up calls fill caches that children inherit copy-on-write (e.g. the CIFAR-10 arrays). They must
+    # not run a TensorFlow op: that would start its thread pools and make forking unsafe.
+    for target, params in warm or []:
+        child.load_target(target)(**params)
 
     reply.write(json.dumps({"ready": True, "pid": os.getpid(), "preload_seconds": time.perf_counter() - started}) + "\n")
     for line in requests:
@@ -58,4 +63,5 @@ def main(preload: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(json.loads(sys.argv[1]) if len(sys.argv) > 1 else [])
+    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    main(config.get("preload", []), config.get("warm", []))

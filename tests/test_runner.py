@@ -124,3 +124,22 @@ def test_importing_the_package_does_not_import_tensorflow():
             "cifar.workloads, cifar.child, cifar.train, cifar.__main__; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_two_replies_in_one_read_are_both_seen(tmp_path):
+    """Regression: a fast child's two zygote replies can arrive in one read; the second must not wait
+    for the timeout (a buffered readline() once hid it from select())."""
+    import types
+
+    read_fd, write_fd = os.pipe()
+    runner = Runner(mode="zygote", preload=(), timeout=5, workdir=tmp_path)
+    runner._zygote = types.SimpleNamespace(stdout=os.fdopen(read_fd, "rb"))
+    os.write(write_fd, b'{"pid": 1}\n{"pid": 1, "returncode": 3}\n')
+    started = time.monotonic()
+    assert runner._read_message(5.0) == {"pid": 1}
+    assert runner._read_message(5.0) == {"pid": 1, "returncode": 3}
+    assert time.monotonic() - started < 1.0
+    os.close(write_fd)
+    assert runner._read_message(5.0) is None  # EOF
+    runner._zygote.stdout.close()
+    runner._zygote = None

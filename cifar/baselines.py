@@ -1,0 +1,100 @@
+"""Baselines: runs promoted on purpose, one series per machine fingerprint, under ``baselines/``.
+
+    baselines/<fingerprint>/0001.json, 0002.json, …   (pytest-benchmark JSON, with every round's data)
+
+The comparison target is the newest file of the run's own fingerprint. Nothing becomes a baseline by
+accident: pytest-benchmark's ``--benchmark-autosave`` writes every run, regressed or not, into
+``.benchmarks/``; only ``python -m cifar baseline promote RUN`` writes here, and it refuses runs that
+were contended, had a slowdown injected, or regress against the current baseline. Writes are atomic
+(temporary file + fsync + rename) under an exclusive lock, so Ctrl-C, SIGKILL or two concurrent promotions
+never leave a half-written or duplicated baseline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from cifar.gate import GateError, Policies, fingerprint, gate, load_run
+
+DEFAULT_ROOT = Path("baselines")
+_NUMBERED = re.compile(r"^(\d{4})\.json$")
+
+
+@contextlib.contextmanager
+def locked(folder: Path):
+    """An exclusive advisory lock on ``folder/.lock``, released even on exceptions (and by the kernel on kill)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write `data` so that `path` holds either the old content or the complete new content, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def series(root: Path, fp: str) -> list[Path]:
+    folder = root / fp
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _NUMBERED.match(p.name))
+
+
+def current_baseline(root: Path, fp: str) -> Path | None:
+    """The newest promoted baseline for fingerprint `fp`, or None."""
+    files = series(root, fp)
+    return files[-1] if files else None
+
+
+def refusal_reasons(run: dict) -> list[str]:
+    """Why a run must not become a baseline (empty list: it may)."""
+    reasons = []
+    contended = [b["fullname"] for b in run["benchmarks"] if b.get("extra_info", {}).get("contended")]
+    if contended:
+        reasons.append(f"{len(contended)} benchmark(s) were measured while the machine was contended "
+                       f"(e.g. {contended[0]})")
+    injected = {b.get("extra_info", {}).get("injected_slowdown") for b in run["benchmarks"]} - {0, 0.0, None}
+    if injected:
+        reasons.append(f"a slowdown was injected on purpose ({sorted(injected)})")
+    return reasons
+
+
+def promote(run_path: str | Path, root: Path = DEFAULT_ROOT, policies: Policies = Policies()) -> Path:
+    """Make `run_path` the newest baseline of its machine fingerprint; returns the written path."""
+    run = load_run(run_path)
+    reasons = refusal_reasons(run)
+    fp = fingerprint(run)
+    with locked(root / fp):
+        previous = current_baseline(root, fp)
+        if previous is not None:
+            report = gate(load_run(previous), run, policies, baseline_label=str(previous))
+            if not report.passed:
+                names = ", ".join(c.name.split("::")[-1] for c in report.regressions[:3])
+                reasons.append(f"it regressed against {previous} ({names}); a regressed run is never promoted")
+        if reasons:
+            raise GateError(f"not promoting {run_path}: " + "; ".join(reasons))
+        number = int(previous.stem) + 1 if previous is not None else 1
+        target = root / fp / f"{number:04d}.json"
+        write_json_atomic(target, run)
+    return target

@@ -1,0 +1,327 @@
+"""The regression gate: did this run get slower than the baseline, beyond noise?
+
+Per benchmark, a regression needs both
+  * statistical evidence: one-sided Mann-Whitney U (scipy), current rounds slower than baseline rounds,
+    p < alpha (default 0.01) — asv's test, made one-sided because only slowdowns fail a gate; and
+  * practical size: median(current) / median(baseline) > 1 + floor (default 5 %);
+reported with a bootstrap 95 % confidence interval of that ratio. A benchmark that fails is measured once
+more in fresh processes, and the gate fails only if it fails again: one unlucky session on a shared machine
+does not fail CI.
+
+>>> python -m cifar gate run.json                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import statistics
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cifar.stats import Ratio, median_ratio_ci
+
+DEFAULT_ALPHA = 0.01
+DEFAULT_FLOOR = 0.05
+#: The calibration kernel for cross-machine comparisons: the article's matmul on one thread.
+CALIBRATION = ("matmul", "intra1-inter1")
+
+
+class GateError(Exception):
+    """Bad input to the gate (missing, corrupt, foreign or incomplete run); the message is one line."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    alpha: float = DEFAULT_ALPHA
+    floor: float = DEFAULT_FLOOR
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise GateError(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if not 0.0 <= self.floor < 10.0:
+            raise GateError(f"floor must be a fraction >= 0 (0.05 = 5 %), got {self.floor!r}")
+
+
+@dataclass(frozen=True)
+class Policies:
+    """A default policy plus per-benchmark overrides by fnmatch pattern on the benchmark's fullname."""
+
+    default: Policy = Policy()
+    overrides: tuple[tuple[str, Policy], ...] = ()
+
+    def for_benchmark(self, name: str) -> Policy:
+        policy = self.default
+        for pattern, override in self.overrides:
+            if fnmatch.fnmatchcase(name, pattern):
+                policy = override
+        return policy
+
+    @classmethod
+    def load(cls, path: str | Path | None, alpha: float | None = None, floor: float | None = None) -> "Policies":
+        """Read ``gate.json``: ``{"alpha": 0.01, "floor": 0.05, "overrides": {"PATTERN": {"floor": 0.1}}}``.
+
+        ``alpha``/``floor`` (command-line values) replace the file's defaults.
+        """
+        data: dict = {}
+        if path is not None and Path(path).exists():
+            try:
+                data = json.loads(Path(path).read_text())
+            except json.JSONDecodeError as err:
+                raise GateError(f"{path}: not valid JSON ({err})") from None
+            if not isinstance(data, dict):
+                raise GateError(f"{path}: expected a JSON object")
+        unknown = set(data) - {"alpha", "floor", "overrides"}
+        if unknown:
+            raise GateError(f"{path}: unknown keys {sorted(unknown)}")
+        default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)))
+        if alpha is not None or floor is not None:
+            default = Policy(default.alpha if alpha is None else alpha, default.floor if floor is None else floor)
+        overrides = []
+        for pattern, values in data.get("overrides", {}).items():
+            if not isinstance(values, dict) or set(values) - {"alpha", "floor"}:
+                raise GateError(f"{path}: override {pattern!r} must be an object with alpha and/or floor")
+            overrides.append((pattern, replace(default, **{k: float(v) for k, v in values.items()})))
+        return cls(default, tuple(overrides))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    verdict: str  # regression | improvement | unchanged | new | missing | calibration
+    baseline_median: float | None = None
+    current_median: float | None = None
+    ratio: Ratio | None = None  # current / baseline: > 1 is slower
+    p_slower: float | None = None
+    p_faster: float | None = None
+    policy: Policy = Policy()
+    remeasured: bool = False
+    first: "Comparison | None" = None  # the failing comparison that triggered the re-measurement
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "verdict": self.verdict, "baseline_median": self.baseline_median,
+            "current_median": self.current_median,
+            "ratio": None if self.ratio is None else [self.ratio.ratio, self.ratio.low, self.ratio.high],
+            "p_slower": self.p_slower, "p_faster": self.p_faster, "alpha": self.policy.alpha,
+            "floor": self.policy.floor, "remeasured": self.remeasured,
+        }
+
+
+@dataclass
+class GateReport:
+    comparisons: list[Comparison]
+    baseline_label: str
+    normalization: float | None = None  # baseline scaled by this calibration factor (cross-machine)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.verdict == "regression"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.regressions
+
+    def to_dict(self) -> dict:
+        return {"baseline": self.baseline_label, "normalization": self.normalization, "passed": self.passed,
+                "notes": self.notes, "comparisons": [c.to_dict() for c in self.comparisons]}
+
+
+# -- reading runs ---------------------------------------------------------------------------------------
+def load_run(path: str | Path) -> dict:
+    """A pytest-benchmark JSON file with per-round data; any problem is one `GateError` line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise GateError(f"{path}: no such file") from None
+    except OSError as err:
+        raise GateError(f"{path}: cannot read ({err.strerror})") from None
+    try:
+        run = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise GateError(f"{path}: not valid JSON, corrupt or half-written ({err.msg} at line {err.lineno})") from None
+    if not isinstance(run, dict) or not isinstance(run.get("benchmarks"), list):
+        raise GateError(f"{path}: not a pytest-benchmark result (no 'benchmarks' list)")
+    for bench in run["benchmarks"]:
+        data = bench.get("stats", {}).get("data") if isinstance(bench, dict) else None
+        if not data or not all(isinstance(d, (int, float)) and d > 0 for d in data):
+            name = bench.get("fullname", "?") if isinstance(bench, dict) else "?"
+            raise GateError(f"{path}: {name} has no per-round data (save runs with --benchmark-json, "
+                            "or --benchmark-autosave from this suite, which keeps the data)")
+    return run
+
+
+def samples(run: dict) -> dict[str, list[float]]:
+    return {b["fullname"]: list(b["stats"]["data"]) for b in run["benchmarks"]}
+
+
+def fingerprint(run: dict) -> str:
+    """The machine a run was measured on: CPU model, core counts, TensorFlow version, Python minor."""
+    info = run.get("machine_info", {}).get("cifar")
+    if not info:
+        raise GateError("run has no machine_info['cifar'] (was it produced by this suite's pytest benchmarks/?)")
+    python = ".".join(str(info.get("python", "?")).split(".")[:2])
+    text = (f"{info.get('cpu_model', 'unknown-cpu')}-{info.get('physical_cores')}c{info.get('logical_cores')}t-"
+            f"tf{info.get('tensorflow_version')}-py{python}")
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
+
+
+def _calibration_name(run: dict) -> str | None:
+    for bench in run["benchmarks"]:
+        extra = bench.get("extra_info", {})
+        if (extra.get("workload"), extra.get("threads")) == CALIBRATION:
+            return bench["fullname"]
+    return None
+
+
+# -- deciding ---------------------------------------------------------------------------------------------
+def compare(name: str, baseline: list[float], current: list[float], policy: Policy = Policy(),
+            ci: bool = True) -> Comparison:
+    """One benchmark: Mann-Whitney U both ways, median ratio (with bootstrap CI unless ``ci=False``; the
+    verdict does not use the CI), and the verdict."""
+    from scipy.stats import mannwhitneyu
+
+    if ci:
+        ratio = median_ratio_ci(current, baseline)
+    else:
+        point = statistics.median(current) / statistics.median(baseline)
+        ratio = Ratio(point, point, point)
+    p_slower = float(mannwhitneyu(current, baseline, alternative="greater").pvalue)
+    p_faster = float(mannwhitneyu(current, baseline, alternative="less").pvalue)
+    if p_slower < policy.alpha and ratio.ratio > 1.0 + policy.floor:
+        verdict = "regression"
+    elif p_faster < policy.alpha and ratio.ratio < 1.0 / (1.0 + policy.floor):
+        verdict = "improvement"
+    else:
+        verdict = "unchanged"
+    return Comparison(name, verdict, statistics.median(baseline), statistics.median(current), ratio,
+                      p_slower, p_faster, policy)
+
+
+def gate(baseline_run: dict, current_run: dict, policies: Policies = Policies(), *, remeasure=None,
+         cross_machine: bool = False, baseline_label: str = "baseline") -> GateReport:
+    """Compare every benchmark of `current_run` with `baseline_run`.
+
+    ``remeasure(names) -> {name: durations}`` measures failing benchmarks again in fresh processes; a
+    benchmark is a regression only if the new measurement fails too. Without it, one failure counts.
+    """
+    base_fp, cur_fp = fingerprint(baseline_run), fingerprint(current_run)
+    base, cur = samples(baseline_run), samples(current_run)
+    report = GateReport([], baseline_label)
+    calibration = None
+    if base_fp != cur_fp:
+        if not cross_machine:
+            raise GateError(f"baseline was measured on {base_fp}, this run on {cur_fp}: comparing across machines "
+                            "measures the machines, not the change (pass --cross-machine to normalize by the "
+                            "1-thread matmul calibration kernel measured in both sessions)")
+        calibration = _calibration_name(current_run)
+        if calibration is None or calibration not in base:
+            raise GateError("--cross-machine needs the calibration kernel (test_matmul with intra1-inter1) "
+                            "in both runs")
+        factor = statistics.median(cur[calibration]) / statistics.median(base[calibration])
+        base = {name: [d * factor for d in data] for name, data in base.items()}
+        report.normalization = factor
+        report.notes.append(f"cross-machine: baseline from {base_fp} scaled by {factor:.3f} "
+                            f"(calibration kernel {calibration}); this run is on {cur_fp}")
+    failing = []
+    for name, data in cur.items():
+        if name == calibration:
+            report.comparisons.append(Comparison(name, "calibration"))
+        elif name not in base:
+            report.comparisons.append(Comparison(name, "new", current_median=statistics.median(data)))
+        else:
+            result = compare(name, base[name], data, policies.for_benchmark(name))
+            report.comparisons.append(result)
+            if result.verdict == "regression":
+                failing.append(name)
+    for name in base.keys() - cur.keys():
+        report.comparisons.append(Comparison(name, "missing", baseline_median=statistics.median(base[name])))
+    if failing and remeasure is not None:
+        fresh = remeasure(failing)
+        for i, first in enumerate(report.comparisons):
+            if first.name in failing:
+                if first.name not in fresh:
+                    report.notes.append(f"re-measurement of {first.name} produced no result; first verdict kept")
+                    continue
+                again = compare(first.name, base[first.name], fresh[first.name], first.policy)
+                verdict = "regression" if again.verdict == "regression" else "unchanged"
+                report.comparisons[i] = replace(again, verdict=verdict, remeasured=True, first=first)
+    return report
+
+
+def render(report: GateReport, width: int = 140) -> str:
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None)
+    table = Table(title=f"Regression gate against {report.baseline_label}")
+    for column in ("benchmark", "baseline median", "current median", "ratio [95 % CI]", "p (slower)", "verdict"):
+        table.add_column(column)
+    order = {"regression": 0, "improvement": 1, "new": 2, "missing": 3, "unchanged": 4, "calibration": 5}
+    for c in sorted(report.comparisons, key=lambda c: (order[c.verdict], c.name)):
+        verdict = c.verdict.upper() if c.verdict == "regression" else c.verdict
+        if c.remeasured:
+            verdict += " (re-measured)" if c.verdict == "regression" else " (re-measured; first run failed)"
+        table.add_row(
+            c.name.split("::")[-1],
+            "-" if c.baseline_median is None else f"{c.baseline_median * 1000:.2f} ms",
+            "-" if c.current_median is None else f"{c.current_median * 1000:.2f} ms",
+            "-" if c.ratio is None else f"{c.ratio.ratio:.3f} [{c.ratio.low:.3f}, {c.ratio.high:.3f}]",
+            "-" if c.p_slower is None else f"{c.p_slower:.2g}",
+            verdict,
+        )
+    console.print(table)
+    for note in report.notes:
+        console.print(note)
+    counts = {v: sum(c.verdict == v for c in report.comparisons) for v in order}
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    console.print(("FAILED: " if not report.passed else "passed: ") + summary)
+    return buffer.getvalue()
+
+
+def _grid_item(config_id: str) -> str:
+    if config_id == "default":
+        return "default"
+    match = re.fullmatch(r"intra(\d+)-inter(\d+)", config_id)
+    if not match:
+        raise GateError(f"cannot re-measure thread configuration {config_id!r}")
+    return f"{match[1]}x{match[2]}"
+
+
+def pytest_remeasure(run: dict, cwd: str | Path = ".", timeout: float = 1800.0):
+    """A ``remeasure`` for `gate`: runs the failing benchmarks again with pytest, in fresh processes, with
+    the options the run was made with (``cifar_settings`` in its JSON)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    settings = run.get("cifar_settings") or {}
+    by_name = {b["fullname"]: b for b in run["benchmarks"]}
+
+    def remeasure(names: list[str]) -> dict[str, list[float]]:
+        configs = sorted({by_name[n]["extra_info"]["threads"] for n in names})
+        args = [sys.executable, "-m", "pytest", *names, "-q", "-p", "no:cacheprovider",
+                "--thread-grid", ",".join(_grid_item(c) for c in configs), "--runner", settings.get("runner", "zygote"),
+                "--data", settings.get("data", "auto")]
+        if settings.get("quick"):
+            args.append("--quick")
+        if settings.get("models"):
+            args += ["--models", ",".join(settings["models"])]
+        if settings.get("epoch_steps"):
+            args += ["--epoch-steps", str(settings["epoch_steps"])]
+        with tempfile.TemporaryDirectory(prefix="cifar-remeasure-") as tmp:
+            out = Path(tmp) / "remeasure.json"
+            proc = subprocess.run([*args, f"--benchmark-json={out}"], cwd=cwd, timeout=timeout,
+                                  capture_output=True, text=True)
+            if not out.exists():
+                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
+                raise GateError(f"re-measurement failed (pytest exit {proc.returncode}): {tail}")
+            return samples(load_run(out))
+
+    return remeasure

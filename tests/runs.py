@@ -1,0 +1,35 @@
+"""Fake pytest-benchmark runs in the suite's format, for the gate, baseline and history tests."""
+
+import json
+
+import numpy as np
+
+MACHINE = {"cpu_model": "AMD EPYC 9B14", "physical_cores": 2, "logical_cores": 2, "tensorflow_version": "2.21.0",
+           "python": "3.11.7"}
+
+
+def make_run(benchmarks: dict, machine: dict | None = None, extra: dict | None = None, datetime="2026-11-26T12:00:00"):
+    """benchmarks: fullname -> per-round durations (seconds)."""
+    return {
+        "machine_info": {"cifar": dict(machine or MACHINE)},
+        "datetime": datetime,
+        "cifar_settings": {"quick": True, "data": "synthetic", "models": None, "epoch_steps": None,
+                           "runner": "zygote", "grid": None},
+        "benchmarks": [
+            {"fullname": name, "name": name.split("::")[-1], "stats": {"data": list(map(float, data))},
+             "extra_info": {"workload": name.split("test_")[-1].split("[")[0],
+                            "threads": name.split("-", 1)[-1].rstrip("]") if "-" in name else "default",
+                            "contended": False, "injected_slowdown": 0.0, **(extra or {}).get(name, {})}}
+            for name, data in benchmarks.items()
+        ],
+    }
+
+
+def noisy(median, n=10, cv=0.02, seed=0):
+    rng = np.random.default_rng(seed)
+    return list(median * (1 + cv * rng.standard_normal(n)))
+
+
+def write(path, run):
+    path.write_text(json.dumps(run))
+    return path

@@ -1,0 +1,241 @@
+"""The regression gate, baselines and histories, on fake runs with known differences."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cifar import baselines
+from cifar.gate import GateError, Policies, Policy, compare, fingerprint, gate, load_run, render
+from cifar.history import change_points, history, read_runs
+from tests.runs import MACHINE, make_run, noisy, write
+
+MATMUL = "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]"
+CONV = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
+
+
+def test_clear_slowdown_is_a_regression_with_ci():
+    c = compare("x", noisy(1.0, seed=1), noisy(1.2, seed=2))
+    assert c.verdict == "regression"
+    assert c.p_slower < 0.01
+    assert c.ratio.low < 1.2 < c.ratio.high or abs(c.ratio.ratio - 1.2) < 0.05
+
+
+def test_same_distribution_is_unchanged():
+    assert compare("x", noisy(1.0, seed=1), noisy(1.0, seed=2)).verdict == "unchanged"
+
+
+def test_significant_but_below_floor_is_unchanged():
+    c = compare("x", noisy(1.0, n=30, cv=0.005, seed=1), noisy(1.03, n=30, cv=0.005, seed=2))
+    assert c.p_slower < 0.01 and c.verdict == "unchanged"
+
+
+def test_large_but_not_significant_is_unchanged():
+    assert compare("x", [1.0, 1.0], [2.0, 2.0]).verdict == "unchanged"  # 2 vs 2 rounds: p >= 1/6
+
+
+def test_improvement_is_reported():
+    assert compare("x", noisy(1.0, seed=1), noisy(0.8, seed=2)).verdict == "improvement"
+
+
+def test_per_benchmark_override(tmp_path):
+    config = tmp_path / "gate.json"
+    config.write_text(json.dumps({"floor": 0.05, "overrides": {"*test_conv2d*": {"floor": 0.5}}}))
+    policies = Policies.load(config)
+    assert policies.for_benchmark(CONV) == Policy(0.01, 0.5)
+    assert policies.for_benchmark(MATMUL) == Policy(0.01, 0.05)
+    base = make_run({MATMUL: noisy(1.0, seed=1), CONV: noisy(1.0, seed=3)})
+    cur = make_run({MATMUL: noisy(1.2, seed=2), CONV: noisy(1.2, seed=4)})
+    verdicts = {c.name: c.verdict for c in gate(base, cur, policies).comparisons}
+    assert verdicts == {MATMUL: "regression", CONV: "unchanged"}
+
+
+@pytest.mark.parametrize("text,message", [("[1]", "expected a JSON object"), ('{"alpah": 1}', "unknown keys"),
+                                          ('{"alpha": 2}', "alpha must be in (0, 1)"), ("{", "not valid JSON")])
+def test_bad_policy_file(tmp_path, text, message):
+    config = tmp_path / "gate.json"
+    config.write_text(text)
+    with pytest.raises(GateError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Policies.load(config)
+
+
+def test_regression_must_repeat_on_remeasurement():
+    base = make_run({MATMUL: noisy(1.0, seed=1), CONV: noisy(1.0, seed=3)})
+    cur = make_run({MATMUL: noisy(1.2, seed=2), CONV: noisy(1.2, seed=4)})
+    asked = []
+
+    def remeasure(names):
+        asked.append(sorted(names))
+        return {MATMUL: noisy(1.2, seed=5), CONV: noisy(1.0, seed=6)}  # conv2d was a fluke
+
+    report = gate(base, cur, remeasure=remeasure)
+    assert asked == [[CONV, MATMUL]]
+    verdicts = {c.name: (c.verdict, c.remeasured) for c in report.comparisons}
+    assert verdicts == {MATMUL: ("regression", True), CONV: ("unchanged", True)}
+    assert not report.passed
+    text = render(report)
+    assert "REGRESSION (re-measured)" in text and "first run failed" in text and "FAILED" in text
+
+
+def test_new_and_missing_benchmarks_do_not_fail():
+    report = gate(make_run({MATMUL: noisy(1.0)}), make_run({CONV: noisy(1.0)}))
+    assert {c.name: c.verdict for c in report.comparisons} == {CONV: "new", MATMUL: "missing"}
+    assert report.passed
+
+
+def test_other_machine_is_refused_unless_normalized():
+    fast = make_run({MATMUL: noisy(0.5, seed=1), CONV: noisy(1.0, seed=3)})
+    slow_machine = dict(MACHINE, cpu_model="Intel Xeon E5-2680")
+    cur = make_run({MATMUL: noisy(1.0, seed=2), CONV: noisy(2.0, seed=4)}, machine=slow_machine)
+    with pytest.raises(GateError, match="measured on amd-epyc-9b14-2c2t-tf2.21.0-py3.11.*--cross-machine"):
+        gate(fast, cur)
+    report = gate(fast, cur, cross_machine=True)
+    assert report.normalization == pytest.approx(2.0, rel=0.05)
+    assert {c.name: c.verdict for c in report.comparisons} == {MATMUL: "calibration", CONV: "unchanged"}
+    assert "cross-machine" in report.notes[0]
+
+
+def test_fingerprint_ignores_python_patch_level():
+    a = make_run({}, machine=dict(MACHINE, python="3.11.7"))
+    b = make_run({}, machine=dict(MACHINE, python="3.11.9"))
+    assert fingerprint(a) == fingerprint(b) == "amd-epyc-9b14-2c2t-tf2.21.0-py3.11"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such file"), ('{"benchmarks": [', "not valid JSON, corrupt or half-written"),
+     ('{"x": 1}', "not a pytest-benchmark result"),
+     ('{"benchmarks": [{"fullname": "t", "stats": {"min": 1}}]}', "t has no per-round data")],
+    ids=["missing", "truncated", "foreign", "no-data"],
+)
+def test_bad_run_files_are_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "run.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(GateError, match=message) as info:
+        load_run(path)
+    assert "\n" not in str(info.value)
+
+
+def test_promote_numbers_a_series_per_fingerprint(tmp_path):
+    root = tmp_path / "baselines"
+    first = baselines.promote(write(tmp_path / "a.json", make_run({MATMUL: noisy(1.0, seed=1)})), root)
+    second = baselines.promote(write(tmp_path / "b.json", make_run({MATMUL: noisy(1.0, seed=2)})), root)
+    assert first.name == "0001.json" and second.name == "0002.json"
+    assert first.parent.name == "amd-epyc-9b14-2c2t-tf2.21.0-py3.11"
+    assert baselines.current_baseline(root, first.parent.name) == second
+
+
+@pytest.mark.parametrize("why", ["regressed", "contended", "injected"])
+def test_promote_refuses(tmp_path, why):
+    root = tmp_path / "baselines"
+    baselines.promote(write(tmp_path / "a.json", make_run({MATMUL: noisy(1.0, seed=1)})), root)
+    if why == "regressed":
+        run = make_run({MATMUL: noisy(1.3, seed=2)})
+    else:
+        flag = {"contended": {"contended": True}, "injected": {"injected_slowdown": 0.1}}[why]
+        run = make_run({MATMUL: noisy(1.0, seed=2)}, extra={MATMUL: flag})
+    with pytest.raises(GateError, match={"regressed": "never promoted", "contended": "contended",
+                                         "injected": "injected on purpose"}[why]):
+        baselines.promote(write(tmp_path / "b.json", run), root)
+    assert [p.name for p in baselines.series(root, fingerprint(run))] == ["0001.json"]
+
+
+def test_atomic_write_keeps_old_content_when_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / "x.json"
+    baselines.write_json_atomic(target, {"old": True})
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(baselines.json, "dump", boom)
+    with pytest.raises(KeyboardInterrupt):
+        baselines.write_json_atomic(target, {"new": True})
+    assert json.loads(target.read_text()) == {"old": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temporary file left behind
+
+
+def test_sigkill_during_promotion_leaves_no_partial_baseline(tmp_path):
+    """A promoting process killed mid-write leaves either nothing or a complete file, never a fragment."""
+    root = tmp_path / "baselines"
+    big = make_run({f"{MATMUL}{i}": noisy(1.0, n=2000, seed=i) for i in range(200)})
+    run_path = write(tmp_path / "big.json", big)
+    code = (f"import time, cifar.baselines as b, pathlib; b.promote(pathlib.Path({str(run_path)!r}), "
+            f"pathlib.Path({str(root)!r}))")
+    for delay in (0.3, 0.6, 0.9, 1.5):
+        proc = subprocess.Popen([sys.executable, "-c", code])
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for path in baselines.series(root, fingerprint(big)):
+            load_run(path)  # every visible baseline is complete JSON with data
+
+
+def test_concurrent_promotions_get_distinct_numbers(tmp_path):
+    root = tmp_path / "baselines"
+    paths = [write(tmp_path / f"{i}.json", make_run({MATMUL: noisy(1.0, seed=i)})) for i in range(4)]
+    code = "import sys, pathlib, cifar.baselines as b; b.promote(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(p), str(root)]) for p in paths]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    files = baselines.series(root, fingerprint(make_run({})))
+    assert [f.name for f in files] == ["0001.json", "0002.json", "0003.json", "0004.json"]
+
+
+def test_gate_cli_exit_codes(tmp_path):
+    root = tmp_path / "baselines"
+    base = write(tmp_path / "base.json", make_run({MATMUL: noisy(1.0, seed=1)}))
+    same = write(tmp_path / "same.json", make_run({MATMUL: noisy(1.0, seed=2)}))
+    slow = write(tmp_path / "slow.json", make_run({MATMUL: noisy(1.3, seed=3)}))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "cifar", *args], capture_output=True, text=True, timeout=120)
+
+    first = cli("gate", str(same), "--baselines", str(root), "--no-remeasure")
+    assert first.returncode == 0 and "no baseline for this machine" in first.stdout
+    assert cli("baseline", "promote", str(base), "--baselines", str(root)).returncode == 0
+    ok = cli("gate", str(same), "--baselines", str(root), "--no-remeasure", "--report", str(tmp_path / "r.json"))
+    assert ok.returncode == 0 and "passed" in ok.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["passed"] is True
+    bad = cli("gate", str(slow), "--baselines", str(root), "--no-remeasure")
+    assert bad.returncode == 1 and "REGRESSION" in bad.stdout
+    refused = cli("baseline", "promote", str(slow), "--baselines", str(root))
+    assert refused.returncode == 2 and "never promoted" in refused.stderr
+    (root / fingerprint(load_run(base)) / "0001.json").write_text('{"benchmarks": [')
+    corrupt = cli("gate", str(same), "--baselines", str(root), "--no-remeasure")
+    assert corrupt.returncode == 2
+    assert corrupt.stderr.count("\n") == 1 and "corrupt or half-written" in corrupt.stderr
+
+
+def test_change_point_found_with_its_size():
+    series = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.2, 1.21, 1.19, 1.2, 1.22, 1.18]
+    (cp,) = change_points(series)
+    assert cp.index == 6 and cp.change == pytest.approx(0.2, abs=0.02) and cp.p_value < 0.01
+
+
+def test_noise_has_no_change_point():
+    assert change_points(noisy(1.0, n=15, cv=0.03, seed=4)) == []
+
+
+def test_small_shift_below_min_change_is_ignored():
+    series = [1.0] * 6 + [1.02] * 6
+    assert change_points(series, min_change=0.05) == []
+
+
+def test_history_over_saved_runs(tmp_path):
+    paths = []
+    for i in range(12):  # 6 runs a side: fewer cannot reach p < 0.01 in a permutation test
+        median = 1.0 if i < 6 else 1.3
+        run = make_run({MATMUL: noisy(median, cv=0.01, seed=i), CONV: noisy(1.0, cv=0.01, seed=100 + i)},
+                       datetime=f"2026-11-{10 + i}T00:00:00")
+        paths.append(write(tmp_path / f"{i:04d}_run.json", run))
+    trends = history(read_runs(paths))
+    assert [cp.index for cp in trends[MATMUL]["change_points"]] == [6]
+    assert trends[CONV]["change_points"] == []
+    proc = subprocess.run([sys.executable, "-m", "cifar", "history", *map(str, paths), "--plot",
+                           str(tmp_path / "h.png")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "+30" in proc.stdout or "+29" in proc.stdout or "+31" in proc.stdout
+    assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
