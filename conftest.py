@@ -25,8 +25,21 @@ def pytest_addoption(parser):
     group.addoption("--quick", action="store_true", help="a small suite (3 configurations, seed_cnn only): ~1 minute")
     group.addoption("--data", default="auto", help=f"{' | '.join(DATA_CHOICES)} | PATH to CIFAR-10 [auto]")
     group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20 [both; --quick: seed_cnn]")
-    group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [40; --quick: 10]")
+    group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [seed_cnn 30, resnet20 6; --quick: 10]")
     group.addoption("--runner", default="zygote", help="zygote (fork from a TensorFlow-preloaded process) | spawn")
+    group.addoption("--passes", default=None,
+                    help="fresh processes per configuration and case, interleaved [quick 1; default 2, 1 for "
+                         "pipelines and epochs]; more passes average out process-to-process variation")
+
+
+def _int_option(config, name: str, flag: str) -> int | None:
+    value = config.getoption(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{flag} must be an integer, got {value!r}") from None
 
 
 def settings_from_options(config) -> SuiteSettings:
@@ -35,12 +48,8 @@ def settings_from_options(config) -> SuiteSettings:
         grid_text = config.getoption("thread_grid")
         grid = None if grid_text == "auto" else tuple(parse_grid(grid_text))
         models = config.getoption("models")
-        steps = config.getoption("epoch_steps")
-        if steps is not None:
-            try:
-                steps = int(steps)
-            except ValueError:
-                raise ValueError(f"--epoch-steps must be an integer, got {steps!r}") from None
+        steps = _int_option(config, "epoch_steps", "--epoch-steps")
+        passes = _int_option(config, "passes", "--passes")
         return SuiteSettings(
             quick=config.getoption("quick"),
             data=config.getoption("data"),
@@ -48,6 +57,7 @@ def settings_from_options(config) -> SuiteSettings:
             epoch_steps=steps,
             grid=grid,
             runner=config.getoption("runner"),
+            passes=passes,
         )
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None

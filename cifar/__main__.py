@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     overhead.add_argument("--children", type=_positive_int, default=20, help="children per mode")
     gate = commands.add_parser("gate", help="fail (exit 1) if RUN regressed against its machine's baseline")
     gate.add_argument("run", help="a pytest-benchmark JSON (--benchmark-json), or 'latest' in .benchmarks/")
-    gate.add_argument("--baseline", help="compare with this JSON instead of baselines/<fingerprint>/ newest")
+    gate.add_argument("--baseline", action="append",
+                      help="compare with this JSON (repeat to pool several) instead of baselines/<fingerprint>/")
+    gate.add_argument("--baseline-runs", type=_positive_int, default=3,
+                      help="how many of the newest promoted baselines to pool [3]")
     gate.add_argument("--baselines", default="baselines", help="the baselines folder [baselines]")
     gate.add_argument("--config", default=None, help="per-benchmark alpha/floor overrides [BASELINES/gate.json]")
     gate.add_argument("--alpha", type=float, default=None, help=f"Mann-Whitney U significance [{0.01}]")
@@ -84,10 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--json", help="also write the trends and change points as JSON")
 
     check = commands.add_parser("gate-check", help="real A/A and A/B sessions: false alarms and detection power")
-    check.add_argument("--sessions", type=_positive_int, default=4, help="real sessions per arm (A, B10, B5) [4]")
+    check.add_argument("--sessions", type=_positive_int, default=6,
+                       help="real sessions per arm (A, B10, B5) [6]; A/A needs at least 5 (3 pooled + 2)")
     check.add_argument("--resamples", type=_positive_int, default=2000, help="resampled sessions per figure [2000]")
     check.add_argument("--out", default="reports/gate-check.json", help="the full report, with every session's data")
     check.add_argument("--keep", help="keep each session's JSON in this folder")
+    check.add_argument("--from-sessions", help="recompute the figures from sessions kept earlier with --keep")
     check.add_argument("pytest_args", nargs="*", help="the session to run [benchmarks/ --quick --thread-grid default]")
     return parser
 
@@ -116,16 +121,19 @@ def _gate(args) -> int:
     root = Path(args.baselines)
     policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor)
     if args.baseline:
-        baseline_path = Path(args.baseline)
+        baseline_paths = [Path(p) for p in args.baseline]
     else:
-        baseline_path = baselines.current_baseline(root, fingerprint(run))
-        if baseline_path is None:
+        baseline_paths = baselines.baseline_runs(root, fingerprint(run), args.baseline_runs)
+        if not baseline_paths:
             print(f"no baseline for this machine ({fingerprint(run)}) under {root}/: nothing to compare. "
                   f"Record one with: python -m cifar baseline promote {run_path}")
             return 0
+    label = ", ".join(str(p) for p in baseline_paths)
+    if len(baseline_paths) > 1:
+        label = f"{len(baseline_paths)} pooled runs ({label})"
     remeasure = None if args.no_remeasure else pytest_remeasure(run)
-    report = gate(load_run(baseline_path), run, policies, remeasure=remeasure, cross_machine=args.cross_machine,
-                  baseline_label=str(baseline_path))
+    report = gate([load_run(p) for p in baseline_paths], run, policies, remeasure=remeasure,
+                  cross_machine=args.cross_machine, baseline_label=label)
     print(render(report), end="")
     if args.report:
         baselines.write_json_atomic(Path(args.report), report.to_dict())
@@ -188,8 +196,12 @@ def _gate_check(args) -> int:
     from cifar import baselines, gatecheck
 
     pytest_args = tuple(args.pytest_args) or gatecheck.DEFAULT_PYTEST_ARGS
-    report = gatecheck.gate_check(args.sessions, args.resamples, pytest_args,
-                                  keep=Path(args.keep) if args.keep else None)
+    if args.from_sessions:
+        runs = gatecheck.load_sessions(Path(args.from_sessions))
+        report = gatecheck.report_from_runs(runs, resamples=args.resamples, pytest_args=pytest_args)
+    else:
+        report = gatecheck.gate_check(args.sessions, args.resamples, pytest_args,
+                                      keep=Path(args.keep) if args.keep else None)
     print(gatecheck.render(report), end="")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,15 @@ def current_baseline(root: Path, fp: str) -> Path | None:
     return files[-1] if files else None
 
 
+#: How many of the newest promoted runs the gate pools as its baseline.
+POOLED_RUNS = 3
+
+
+def baseline_runs(root: Path, fp: str, count: int = POOLED_RUNS) -> list[Path]:
+    """The newest `count` promoted baselines for fingerprint `fp` (fewer if fewer exist)."""
+    return series(root, fp)[-count:]
+
+
 def refusal_reasons(run: dict) -> list[str]:
     """Why a run must not become a baseline (empty list: it may)."""
     reasons = []
@@ -87,11 +96,12 @@ def promote(run_path: str | Path, root: Path = DEFAULT_ROOT, policies: Policies 
     fp = fingerprint(run)
     with locked(root / fp):
         previous = current_baseline(root, fp)
-        if previous is not None:
-            report = gate(load_run(previous), run, policies, baseline_label=str(previous))
+        pooled = baseline_runs(root, fp)
+        if pooled:
+            report = gate([load_run(p) for p in pooled], run, policies, baseline_label=str(previous))
             if not report.passed:
                 names = ", ".join(c.name.split("::")[-1] for c in report.regressions[:3])
-                reasons.append(f"it regressed against {previous} ({names}); a regressed run is never promoted")
+                reasons.append(f"it regressed against the baseline ({names}); a regressed run is never promoted")
         if reasons:
             raise GateError(f"not promoting {run_path}: " + "; ".join(reasons))
         number = int(previous.stem) + 1 if previous is not None else 1

@@ -201,31 +201,46 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
                       p_slower, p_faster, policy)
 
 
-def gate(baseline_run: dict, current_run: dict, policies: Policies = Policies(), *, remeasure=None,
+def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies = Policies(), *, remeasure=None,
          cross_machine: bool = False, baseline_label: str = "baseline") -> GateReport:
-    """Compare every benchmark of `current_run` with `baseline_run`.
+    """Compare every benchmark of `current_run` with the pooled rounds of `baseline_runs`.
 
-    ``remeasure(names) -> {name: durations}`` measures failing benchmarks again in fresh processes; a
-    benchmark is a regression only if the new measurement fails too. Without it, one failure counts.
+    Pooling several baseline sessions (the newest promoted runs) keeps one lucky or unlucky baseline
+    session from deciding every later verdict: the session-to-session variation is in the baseline's
+    spread. ``remeasure(names) -> {name: durations}`` measures failing benchmarks again in fresh
+    processes; a benchmark is a regression only if the new measurement fails too.
     """
-    base_fp, cur_fp = fingerprint(baseline_run), fingerprint(current_run)
-    base, cur = samples(baseline_run), samples(current_run)
+    if isinstance(baseline_runs, dict):
+        baseline_runs = [baseline_runs]
+    if not baseline_runs:
+        raise GateError("no baseline run to compare with")
+    cur_fp = fingerprint(current_run)
+    cur = samples(current_run)
     report = GateReport([], baseline_label)
     calibration = None
-    if base_fp != cur_fp:
-        if not cross_machine:
-            raise GateError(f"baseline was measured on {base_fp}, this run on {cur_fp}: comparing across machines "
-                            "measures the machines, not the change (pass --cross-machine to normalize by the "
-                            "1-thread matmul calibration kernel measured in both sessions)")
-        calibration = _calibration_name(current_run)
-        if calibration is None or calibration not in base:
-            raise GateError("--cross-machine needs the calibration kernel (test_matmul with intra1-inter1) "
-                            "in both runs")
-        factor = statistics.median(cur[calibration]) / statistics.median(base[calibration])
-        base = {name: [d * factor for d in data] for name, data in base.items()}
-        report.normalization = factor
-        report.notes.append(f"cross-machine: baseline from {base_fp} scaled by {factor:.3f} "
-                            f"(calibration kernel {calibration}); this run is on {cur_fp}")
+    base: dict[str, list[float]] = {}
+    factors = []
+    for run in baseline_runs:
+        run_samples = samples(run)
+        base_fp = fingerprint(run)
+        if base_fp != cur_fp:
+            if not cross_machine:
+                raise GateError(f"baseline was measured on {base_fp}, this run on {cur_fp}: comparing across "
+                                "machines measures the machines, not the change (pass --cross-machine to normalize "
+                                "by the 1-thread matmul calibration kernel measured in both sessions)")
+            calibration = _calibration_name(current_run)
+            if calibration is None or calibration not in run_samples:
+                raise GateError("--cross-machine needs the calibration kernel (test_matmul with intra1-inter1) "
+                                "in both runs")
+            factor = statistics.median(cur[calibration]) / statistics.median(run_samples[calibration])
+            run_samples = {name: [d * factor for d in data] for name, data in run_samples.items()}
+            factors.append(factor)
+            report.notes.append(f"cross-machine: a baseline from {base_fp} scaled by {factor:.3f} "
+                                f"(calibration kernel {calibration}); this run is on {cur_fp}")
+        for name, data in run_samples.items():
+            base.setdefault(name, []).extend(data)
+    if factors:
+        report.normalization = statistics.median(factors)
     failing = []
     for name, data in cur.items():
         if name == calibration:
@@ -252,24 +267,28 @@ def gate(baseline_run: dict, current_run: dict, policies: Policies = Policies(),
     return report
 
 
-def render(report: GateReport, width: int = 140) -> str:
+def render(report: GateReport, width: int = 160) -> str:
     import io
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None)
-    table = Table(title=f"Regression gate against {report.baseline_label}")
-    for column in ("benchmark", "baseline median", "current median", "ratio [95 % CI]", "p (slower)", "verdict"):
+    # Text, not str: rich would read "[matmul-default]" in a test id as markup and drop it.
+    table = Table(title=Text(f"Regression gate against {report.baseline_label}"))
+    table.add_column("benchmark", overflow="fold")
+    for column in ("baseline median", "current median", "ratio [95 % CI]", "p (slower)"):
         table.add_column(column)
+    table.add_column("verdict", no_wrap=True)
     order = {"regression": 0, "improvement": 1, "new": 2, "missing": 3, "unchanged": 4, "calibration": 5}
     for c in sorted(report.comparisons, key=lambda c: (order[c.verdict], c.name)):
         verdict = c.verdict.upper() if c.verdict == "regression" else c.verdict
         if c.remeasured:
             verdict += " (re-measured)" if c.verdict == "regression" else " (re-measured; first run failed)"
         table.add_row(
-            c.name.split("::")[-1],
+            Text(c.name.split("::")[-1]),
             "-" if c.baseline_median is None else f"{c.baseline_median * 1000:.2f} ms",
             "-" if c.current_median is None else f"{c.current_median * 1000:.2f} ms",
             "-" if c.ratio is None else f"{c.ratio.ratio:.3f} [{c.ratio.low:.3f}, {c.ratio.high:.3f}]",
@@ -278,7 +297,7 @@ def render(report: GateReport, width: int = 140) -> str:
         )
     console.print(table)
     for note in report.notes:
-        console.print(note)
+        console.print(Text(note))
     counts = {v: sum(c.verdict == v for c in report.comparisons) for v in order}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     console.print(("FAILED: " if not report.passed else "passed: ") + summary)
@@ -315,6 +334,8 @@ def pytest_remeasure(run: dict, cwd: str | Path = ".", timeout: float = 1800.0):
             args += ["--models", ",".join(settings["models"])]
         if settings.get("epoch_steps"):
             args += ["--epoch-steps", str(settings["epoch_steps"])]
+        if settings.get("passes"):
+            args += ["--passes", str(settings["passes"])]
         with tempfile.TemporaryDirectory(prefix="cifar-remeasure-") as tmp:
             out = Path(tmp) / "remeasure.json"
             proc = subprocess.run([*args, f"--benchmark-json={out}"], cwd=cwd, timeout=timeout,

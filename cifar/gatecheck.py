@@ -37,6 +37,10 @@ class Rate:
     hits: int
     trials: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hits", int(self.hits))
+        object.__setattr__(self, "trials", int(self.trials))
+
     @property
     def rate(self) -> float:
         return self.hits / self.trials if self.trials else float("nan")
@@ -77,66 +81,106 @@ def schedule(sessions: int) -> list[str]:
     return order
 
 
-def _decide(base, cur, again, policy) -> tuple[bool, bool]:
-    """(first comparison failed, failed again on re-measurement)."""
-    first = compare("", base, cur, policy, ci=False).verdict == "regression"
-    if not first or again is None:
-        return first, first
-    return True, compare("", base, again, policy, ci=False).verdict == "regression"
+POOLED = 3  # baseline sessions pooled, as `python -m cifar gate` pools the newest promoted runs
+FLOORS = (0.05, 0.03, 0.02)  # the default floor, and two lower ones for the power-vs-floor table
 
 
-def real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[str, dict[str, Rate]]:
-    """Gate verdicts on real session pairs, per benchmark and arm: {arm: {benchmark: Rate of failures}}."""
+def _slower(base: list[float], cur: list[float]) -> tuple[float, float]:
+    """(one-sided Mann-Whitney p that `cur` is slower, median ratio cur/base): all a verdict needs."""
+    c = compare("", base, cur, ci=False)
+    return c.p_slower, c.ratio.ratio
+
+
+def _fails(p_and_ratio: tuple[float, float], alpha: float, floor: float) -> bool:
+    p, ratio = p_and_ratio
+    return bool(p < alpha and ratio > 1.0 + floor)
+
+
+def real_rates(runs: dict[str, list[dict]], policies: Policies, pooled: int = POOLED) -> dict[str, dict[str, Rate]]:
+    """The gate on real sessions only: {arm: {benchmark: Rate of final failures}}.
+
+    Comparison i of an arm: baseline = `pooled` A sessions (cyclically after A_i for A/A, so never A_i
+    itself), current = session i of the arm, re-measurement = another session of the arm.
+    """
+    a = [samples(r) for r in runs["A"]]
     out: dict[str, dict[str, Rate]] = {}
-    a_runs = [samples(r) for r in runs["A"]]
     for arm in ("A", "B10", "B5"):
-        currents = [samples(r) for r in runs[arm]]
+        cur_sessions = [samples(r) for r in runs[arm]]
+        n = len(cur_sessions)
         per: dict[str, list[int]] = {}
-        for i, base in enumerate(a_runs):
-            # A/A: A_i vs A_{i+1} (re-measure with A_{i+2}); A/B: A_i vs B_i (re-measure with B_{i+1}).
-            j = i + 1 if arm == "A" else i
-            if j >= len(currents):
-                continue
-            cur = currents[j]
-            again = currents[j + 1] if j + 1 < len(currents) else None
-            for name in base:
+        for i, cur in enumerate(cur_sessions):
+            if arm == "A":
+                base_idx = [(i + 1 + k) % len(a) for k in range(pooled)]
+                again_idx = (i + 1 + pooled) % n
+                if len(a) < pooled + 2:
+                    continue
+            else:
+                base_idx = [(i + k) % len(a) for k in range(min(pooled, len(a)))]
+                again_idx = (i + 1) % n
+            for name in cur:
                 policy = policies.for_benchmark(name)
-                _, final = _decide(base[name], cur[name], again[name] if again else None, policy)
-                per.setdefault(name, []).append(int(final))
+                base = [d for j in base_idx for d in a[j][name]]
+                failed = _fails(_slower(base, cur[name]), policy.alpha, policy.floor)
+                if failed and again_idx != i:
+                    failed = _fails(_slower(base, cur_sessions[again_idx][name]), policy.alpha, policy.floor)
+                per.setdefault(name, []).append(int(failed))
         out[arm] = {name: Rate(sum(v), len(v)) for name, v in per.items()}
     return out
 
 
-def resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: int = 2000,
-                    seed: int = 0) -> dict[str, dict[str, Rate]]:
-    """Many synthetic sessions resampled from the real ones (see the module docstring)."""
+def resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: int = 2000, seed: int = 0,
+                    pooled: int = POOLED, floors: tuple[float, ...] = FLOORS) -> dict[str, dict]:
+    """Many synthetic sessions resampled from the real ones (see the module docstring).
+
+    Returns {floor label: {arm: {benchmark: Rate}}}; "default" uses each benchmark's own policy, the other
+    labels replace its floor.
+    """
     rng = np.random.default_rng(seed)
-    a_sessions = [samples(r) for r in runs["A"]]
-    out: dict[str, dict[str, Rate]] = {}
+    a = [samples(r) for r in runs["A"]]
+    labels = ["default"] + [f"floor {f:.0%}" for f in floors if f != policies.default.floor]
+    out: dict[str, dict] = {label: {} for label in labels}
     for arm in ("A", "B10", "B5"):
         cur_sessions = [samples(r) for r in runs[arm]]
-        out[arm] = {}
-        for name in a_sessions[0]:
+        for label in labels:
+            out[label][arm] = {}
+        for name in a[0]:
             policy = policies.for_benchmark(name)
-            hits = 0
+            thresholds = [policy.floor] + [f for f in floors if f != policies.default.floor]
+            hits = [0] * len(labels)
+
+            def draw(data):
+                return list(rng.choice(data, size=len(data), replace=True))
+
             for _ in range(resamples):
-                i = rng.integers(len(a_sessions))
-                choices = [j for j in range(len(cur_sessions)) if not (arm == "A" and j == i)]
-                j = choices[rng.integers(len(choices))]
-                again_choices = [k for k in choices if k != j] or choices
-                k = again_choices[rng.integers(len(again_choices))]
-
-                def draw(data):
-                    return list(rng.choice(data, size=len(data), replace=True))
-
-                base = draw(a_sessions[i][name])
-                cur = draw(cur_sessions[j][name])
-                first = compare("", base, cur, policy, ci=False).verdict == "regression"
-                if first:
-                    again = draw(cur_sessions[k][name])
-                    hits += compare("", base, again, policy, ci=False).verdict == "regression"
-            out[arm][name] = Rate(hits, resamples)
+                order = rng.permutation(len(a))
+                base_idx = order[:pooled]
+                if arm == "A":
+                    rest = order[pooled:]
+                    cur_i, again_i = rest[0], rest[1 % len(rest)]
+                else:
+                    cur_i, again_i = rng.choice(len(cur_sessions), size=2, replace=len(cur_sessions) < 2)
+                base = [d for j in base_idx for d in draw(a[j][name])]
+                first = _slower(base, draw(cur_sessions[cur_i][name]))
+                again = None
+                for k, floor in enumerate(thresholds):
+                    if _fails(first, policy.alpha, floor):
+                        if again is None:
+                            again = _slower(base, draw(cur_sessions[again_i][name]))
+                        hits[k] += _fails(again, policy.alpha, floor)
+            for label, count in zip(labels, hits):
+                out[label][arm][name] = Rate(count, resamples)
     return out
+
+
+def effective_slowdowns(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Median over sessions of each arm's session medians, relative to A: what the injection really did."""
+    import statistics
+
+    def level(arm, name):
+        return statistics.median(statistics.median(samples(r)[name]) for r in runs[arm])
+
+    names = samples(runs["A"][0])
+    return {name: {arm: level(arm, name) / level("A", name) - 1.0 for arm in ("B10", "B5")} for name in names}
 
 
 def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS,
@@ -149,39 +193,74 @@ def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str,
         for n, arm in enumerate(schedule(sessions)):
             log(f"session {n + 1}/{3 * sessions}: {arm} (injected slowdown {ARMS[arm]:.0%})")
             runs[arm].append(run_session(arm, folder / f"{n + 1:02d}-{arm}.json", pytest_args))
-    return {"sessions_per_arm": sessions, "resamples": resamples, "pytest_args": list(pytest_args),
+    return report_from_runs(runs, policies, resamples, pytest_args)
+
+
+def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(), resamples: int = 2000,
+                     pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS) -> dict:
+    return {"sessions_per_arm": len(runs["A"]), "resamples": resamples, "pytest_args": list(pytest_args),
+            "pooled_baseline_sessions": POOLED,
             "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor},
+            "effective_slowdown": effective_slowdowns(runs),
             "real": real_rates(runs, policies), "resampled": resampled_rates(runs, policies, resamples),
             "runs": runs}
+
+
+def load_sessions(folder: Path) -> dict[str, list[dict]]:
+    """Sessions kept by ``--keep`` (files NN-ARM.json), to recompute the report without re-running them."""
+    runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    for path in sorted(folder.glob("*.json")):
+        arm = path.stem.split("-", 1)[1]
+        runs[arm].append(load_run(path))
+    return runs
+
+
+def _rates_table(title: str, rates: dict, effective: dict | None = None):
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(title))
+    table.add_column("benchmark", overflow="fold")
+    for column in ("A/A false alarms", "A/B 10 % detected", "A/B 5 % detected"):
+        table.add_column(column)
+    if effective is not None:
+        table.add_column("measured effect of the injection (B10, B5)")
+    for name in rates["A"]:
+        # Text, not a str: rich would read "[seed-npc1-default]" in a test id as markup and drop it.
+        row = [Text(name.split("::")[-1]), *(str(rates[arm].get(name, Rate(0, 0))) for arm in ("A", "B10", "B5"))]
+        if effective is not None:
+            row.append(f"{effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}")
+        table.add_row(*row)
+    pooled = {arm: Rate(sum(r.hits for r in rates[arm].values()), sum(r.trials for r in rates[arm].values()))
+              for arm in ("A", "B10", "B5")}
+    table.add_row("all benchmarks", *(str(pooled[arm]) for arm in ("A", "B10", "B5")),
+                  *([""] if effective is not None else []))
+    return table
 
 
 def render(report: dict) -> str:
     import io
 
     from rich.console import Console
-    from rich.table import Table
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=160, color_system=None)
+    console = Console(file=buffer, width=170, color_system=None)
     policy = report["policy"]
-    for kind in ("real", "resampled"):
-        rates = report[kind]
-        title = (f"Gate check, {kind}: failure rate per benchmark with Wilson 95 % CI "
-                 f"(alpha {policy['alpha']}, floor {policy['floor']:.0%}, re-measure on failure)")
-        table = Table(title=title)
-        for column in ("benchmark", "A/A false alarms", "A/B 10 % detected", "A/B 5 % detected"):
-            table.add_column(column)
-        for name in rates["A"]:
-            table.add_row(name.split("::")[-1], *(str(rates[arm].get(name, Rate(0, 0))) for arm in ("A", "B10", "B5")))
-        pooled = {arm: Rate(sum(r.hits for r in rates[arm].values()), sum(r.trials for r in rates[arm].values()))
-                  for arm in ("A", "B10", "B5")}
-        table.add_row("all benchmarks", *(str(pooled[arm]) for arm in ("A", "B10", "B5")))
-        console.print(table)
+    rule = (f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, baseline = {report['pooled_baseline_sessions']} "
+            "pooled sessions, re-measure on failure")
+    console.print(_rates_table(f"Gate check on real sessions ({report['sessions_per_arm']} per arm; {rule})",
+                               report["real"], report["effective_slowdown"]))
+    for label, rates in report["resampled"].items():
+        title = (f"Gate check, resampled from the real sessions ({report['resamples']} per figure; {rule}"
+                 + ("" if label == "default" else f"; {label} instead") + ")")
+        console.print(_rates_table(title, rates))
     return buffer.getvalue()
 
 
 def to_json(report: dict) -> str:
     def encode(value):
+        if isinstance(value, np.generic):
+            return value.item()
         if isinstance(value, Rate):
             low, high = value.wilson()
             return {"hits": value.hits, "trials": value.trials, "rate": value.rate, "wilson95": [low, high]}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cifar.models import MODELS
 from cifar.pipeline import AUTOTUNE, PipelineOptions
@@ -58,6 +58,7 @@ class SuiteSettings:
     epoch_steps: int | None = None
     grid: tuple[ThreadConfig, ...] | None = None  # None: the standard grid (quick: a subset)
     runner: str = "zygote"
+    passes: int | None = None  # None: the case's own (quick 1, default 2 for micro cases)
 
     def __post_init__(self) -> None:
         if self.data not in DATA_CHOICES and not os.path.exists(os.path.expanduser(self.data)):
@@ -69,6 +70,8 @@ class SuiteSettings:
             raise ValueError("--models is empty")
         if self.epoch_steps is not None and (isinstance(self.epoch_steps, bool) or self.epoch_steps < 1):
             raise ValueError(f"--epoch-steps must be >= 1, got {self.epoch_steps!r}")
+        if self.passes is not None and (isinstance(self.passes, bool) or self.passes < 1):
+            raise ValueError(f"--passes must be >= 1, got {self.passes!r}")
         if self.runner not in MODES:
             raise ValueError(f"--runner must be one of {MODES}, got {self.runner!r}")
 
@@ -104,10 +107,10 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
     Mann-Whitney U test can reach p < 0.01 is 5 vs 5)."""
     quick = settings.quick
     passes = 1 if quick else 2
-    rounds = 6 if quick else 5  # per pass: quick 6, default 2 x 5 = 10
+    rounds = 6 if quick else 3  # per pass: quick 6, default 2 passes x 3 = 6
     data = settings.data
     cases = [
-        Case("matmul", "matmul", {"rounds": 5 if quick else 4, "warmup_rounds": 1}, passes),
+        Case("matmul", "matmul", {"rounds": 5 if quick else 3, "warmup_rounds": 1}, passes),
         Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5}, passes),
     ]
     for model in settings.model_list:
@@ -117,7 +120,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
             cases.append(Case("train_step", model, {"model": model, "rounds": rounds, "warmup_rounds": 1, "steps": 10,
                                                     "data": data}, passes))
         else:
-            cases.append(Case("train_step", model, {"model": model, "rounds": 8, "warmup_rounds": 1, "steps": 2,
+            cases.append(Case("train_step", model, {"model": model, "rounds": 6, "warmup_rounds": 1, "steps": 2,
                                                     "data": data}, 1))
     for options in pipeline_options(quick):
         # A pipeline round is short (25-150 ms) and a child costs ~1 s to set up: many rounds, one pass.
@@ -125,8 +128,11 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
                                                    "batches": 20, "data": data}, 1))
     epoch_models = [m for m in settings.model_list if m == "seed_cnn" or not quick]
     for model in epoch_models:
-        default_steps = (10 if quick else 40) if model == "seed_cnn" else 6
+        default_steps = (10 if quick else 30) if model == "seed_cnn" else 6
         steps = settings.epoch_steps or default_steps
         cases.append(Case("epoch", model, {"model": model, "rounds": 6 if quick else 5, "warmup_rounds": 1,
                                            "steps": steps, "data": data}, 1))
+    if settings.passes is not None:
+        # More processes per case: the remedy when process-to-process variation dominates (see README).
+        cases = [replace(case, passes=settings.passes) for case in cases]
     return cases

@@ -102,6 +102,7 @@ def render_summary(entries: list[dict], width: int = 120) -> str:
     """The summary as text (rich tables), for pytest's terminal summary."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
@@ -110,7 +111,7 @@ def render_summary(entries: list[dict], width: int = 120) -> str:
     for column in ("case", "best", "median", "speedup vs default"):
         table.add_column(column)
     for row in best_configurations(entries):
-        table.add_row(row.case, row.best, f"{row.items_per_s:,.0f} {row.unit}/s",
+        table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s",
                       str(row.speedup) if row.speedup else "default not measured")
     console.print(table)
     verdicts = epoch_verdicts(entries)
@@ -123,11 +124,11 @@ def render_summary(entries: list[dict], width: int = 120) -> str:
                           f"{v.train_step_images_per_s:,.0f}", v.verdict, f"{v.efficiency:.0%}")
         console.print(table)
     for case, threads, ratio in slower_oversubscribed(entries):
-        console.print(f"oversubscribed: {case} {threads} is slower than default: speedup {ratio}")
+        console.print(Text(f"oversubscribed: {case} {threads} is slower than default: speedup {ratio}"))
     busy = contended(entries)
     if busy:
         worst = max(busy, key=lambda e: e["contention_other_fraction"])
-        console.print(f"WARNING: {len(busy)} result(s) measured while other processes used > 10 % of the CPU "
+        console.print(Text(f"WARNING: {len(busy)} result(s) measured while other processes used > 10 % of the CPU "
                       f"(worst: {worst['case']} {worst['threads']}, {worst['contention_other_fraction']:.0%}); "
-                      "marked contended in extra_info — rerun them on a quiet machine before trusting them.")
+                      "marked contended in extra_info — rerun them on a quiet machine before trusting them."))
     return buffer.getvalue()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cifar.gatecheck import Rate, real_rates, resampled_rates, schedule
+from cifar.gatecheck import Rate, effective_slowdowns, real_rates, resampled_rates, schedule
 from cifar.gate import Policies
 from tests.runs import make_run, noisy
 
@@ -22,7 +22,7 @@ def sessions(n, median, seed):
 
 
 def fake_runs():
-    return {"A": sessions(4, 1.0, 0), "B10": sessions(4, 1.10, 100), "B5": sessions(4, 1.05, 200)}
+    return {"A": sessions(6, 1.0, 0), "B10": sessions(6, 1.10, 100), "B5": sessions(6, 1.05, 200)}
 
 
 def test_schedule_interleaves_arms():
@@ -37,16 +37,28 @@ def test_wilson_interval():
 
 def test_resampled_rates_separate_arms():
     rates = resampled_rates(fake_runs(), Policies(), resamples=300)
-    assert rates["A"][NAME].rate < 0.02
-    assert rates["B10"][NAME].rate > 0.9
-    assert rates["A"][NAME].trials == 300
+    default = rates["default"]
+    assert default["A"][NAME].rate < 0.02
+    assert default["B10"][NAME].rate > 0.9
+    assert default["A"][NAME].trials == 300
+    # A lower floor can only catch more.
+    assert rates["floor 2%"]["B5"][NAME].hits >= default["B5"][NAME].hits
 
 
-def test_real_rates_use_pairs_of_sessions():
+def test_real_rates_pool_baselines_and_never_compare_a_session_with_itself():
     rates = real_rates(fake_runs(), Policies())
-    assert rates["A"][NAME].trials == 3  # A1-A2, A2-A3, A3-A4
-    assert rates["B10"][NAME].trials == 4 and rates["B10"][NAME].hits == 4
-    assert rates["A"][NAME].hits == 0
+    assert rates["A"][NAME].trials == 6 and rates["A"][NAME].hits == 0
+    assert rates["B10"][NAME].trials == 6 and rates["B10"][NAME].hits == 6
+
+
+def test_too_few_sessions_for_a_over_a_give_no_trials():
+    runs = {"A": sessions(3, 1.0, 0), "B10": sessions(3, 1.1, 100), "B5": sessions(3, 1.05, 200)}
+    assert real_rates(runs, Policies())["A"] == {}
+
+
+def test_effective_slowdown_is_measured_not_assumed():
+    effect = effective_slowdowns(fake_runs())[NAME]
+    assert effect["B10"] == pytest.approx(0.10, abs=0.02) and effect["B5"] == pytest.approx(0.05, abs=0.02)
 
 
 def test_workflow_is_least_privilege_and_pinned():
