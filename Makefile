@@ -25,10 +25,10 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests/ $(ARGS)
 
-# Quick benchmarks, then the noise-aware gate against this machine's baseline (baselines/<fingerprint>/).
+# Quick benchmarks in 3 processes per case, then the noise-aware gate against this machine's baselines.
 gate: $(STAMP)
 	mkdir -p reports
-	$(BIN)/python -m pytest benchmarks/ --quick --benchmark-json=reports/run.json $(ARGS)
+	$(BIN)/python -m pytest benchmarks/ --quick --passes 3 --benchmark-json=reports/run.json $(ARGS)
 	$(BIN)/python -m cifar gate reports/run.json --report reports/gate.json
 
 # Real A/A and A/B sessions (10 % and 5 % slowdowns injected): the gate's false alarms and power (~15 min).

@@ -12,12 +12,13 @@ from cifar.suite import build_cases
 
 def pytest_generate_tests(metafunc):
     settings = metafunc.config.stash[SETTINGS]
+    workload = metafunc.function.__name__.removeprefix("test_")
+    cases = [c for c in build_cases(settings) if c.workload == workload]
     if "case" in metafunc.fixturenames:
-        workload = metafunc.function.__name__.removeprefix("test_")
-        cases = [c for c in build_cases(settings) if c.workload == workload]
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
     if "threads" in metafunc.fixturenames:
-        configs = settings.thread_configs()
+        fixed = [t for c in cases for t in (c.threads or ())]
+        configs = list(dict.fromkeys(fixed)) if fixed else settings.thread_configs()
         metafunc.parametrize("threads", configs, ids=[c.id for c in configs])
 
 

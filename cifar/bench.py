@@ -145,10 +145,11 @@ class Campaign:
             return err
 
     def _run_interleaved(self, case: Case) -> None:
-        per_config: dict[str, list[dict]] = {c.id: [] for c in self.configs}
+        configs = list(case.threads or self.configs)
+        per_config: dict[str, list[dict]] = {c.id: [] for c in configs}
         failed: dict[str, ChildError] = {}
         for index in range(case.passes):
-            order = self.configs if index % 2 == 0 else self.configs[::-1]
+            order = configs if index % 2 == 0 else configs[::-1]
             for config in order:
                 if config.id in failed:
                     continue
@@ -156,7 +157,7 @@ class Campaign:
                     per_config[config.id].append(self.runner.run(case.target, case.params, config))
                 except ChildError as err:
                     failed[config.id] = err
-        for config in self.configs:
+        for config in configs:
             key = (case.name, config.id)
             self.results[key] = failed.get(config.id) or merge_results(per_config[config.id])
 

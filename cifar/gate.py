@@ -24,8 +24,8 @@ from cifar.stats import Ratio, median_ratio_ci
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05
-#: The calibration kernel for cross-machine comparisons: the article's matmul on one thread.
-CALIBRATION = ("matmul", "intra1-inter1")
+#: The calibration kernel: the article's matmul on one thread, measured in every session (test_calibration).
+CALIBRATION = ("calibration", "intra1-inter1")
 
 
 class GateError(Exception):
@@ -36,6 +36,8 @@ class GateError(Exception):
 class Policy:
     alpha: float = DEFAULT_ALPHA
     floor: float = DEFAULT_FLOOR
+    #: Divide by the same session's calibration kernel first (cancels machine-wide drift; see README).
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -72,17 +74,20 @@ class Policies:
                 raise GateError(f"{path}: not valid JSON ({err})") from None
             if not isinstance(data, dict):
                 raise GateError(f"{path}: expected a JSON object")
-        unknown = set(data) - {"alpha", "floor", "overrides"}
+        unknown = set(data) - {"alpha", "floor", "calibrate", "overrides"}
         if unknown:
             raise GateError(f"{path}: unknown keys {sorted(unknown)}")
-        default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)))
+        default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
+                         bool(data.get("calibrate", True)))
         if alpha is not None or floor is not None:
-            default = Policy(default.alpha if alpha is None else alpha, default.floor if floor is None else floor)
+            default = replace(default, alpha=default.alpha if alpha is None else alpha,
+                              floor=default.floor if floor is None else floor)
         overrides = []
         for pattern, values in data.get("overrides", {}).items():
-            if not isinstance(values, dict) or set(values) - {"alpha", "floor"}:
-                raise GateError(f"{path}: override {pattern!r} must be an object with alpha and/or floor")
-            overrides.append((pattern, replace(default, **{k: float(v) for k, v in values.items()})))
+            if not isinstance(values, dict) or set(values) - {"alpha", "floor", "calibrate"}:
+                raise GateError(f"{path}: override {pattern!r} must be an object with alpha, floor and/or calibrate")
+            values = {k: (bool(v) if k == "calibrate" else float(v)) for k, v in values.items()}
+            overrides.append((pattern, replace(default, **values)))
         return cls(default, tuple(overrides))
 
 
@@ -201,67 +206,98 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
                       p_slower, p_faster, policy)
 
 
+def calibration_median(run: dict) -> float | None:
+    name = _calibration_name(run)
+    return statistics.median(samples(run)[name]) if name else None
+
+
+def prepared(run: dict, policies: Policies, calibrate: bool, everything: bool = False) -> dict[str, list[float]]:
+    """The run's rounds, divided by its own session's calibration median where the policy says so
+    (``everything``: all benchmarks, as cross-machine comparison needs). The calibration kernel stays raw."""
+    data = samples(run)
+    name = _calibration_name(run)
+    if not calibrate or name is None:
+        return data
+    c = statistics.median(data[name])
+    return {n: [d / c for d in values] if n != name and (everything or policies.for_benchmark(n).calibrate) else values
+            for n, values in data.items()}
+
+
 def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies = Policies(), *, remeasure=None,
-         cross_machine: bool = False, baseline_label: str = "baseline") -> GateReport:
+         cross_machine: bool = False, calibrate: bool = True, baseline_label: str = "baseline") -> GateReport:
     """Compare every benchmark of `current_run` with the pooled rounds of `baseline_runs`.
 
     Pooling several baseline sessions (the newest promoted runs) keeps one lucky or unlucky baseline
-    session from deciding every later verdict: the session-to-session variation is in the baseline's
-    spread. ``remeasure(names) -> {name: durations}`` measures failing benchmarks again in fresh
-    processes; a benchmark is a regression only if the new measurement fails too.
+    session from deciding every later verdict. With ``calibrate`` every run is first divided by its own
+    session's calibration kernel (benchmarks whose policy has ``calibrate``), which cancels drift of the
+    whole machine between sessions. ``remeasure(names) -> run`` measures the failing benchmarks
+    again in fresh processes; a benchmark is a regression only if the new measurement fails too.
     """
     if isinstance(baseline_runs, dict):
         baseline_runs = [baseline_runs]
     if not baseline_runs:
         raise GateError("no baseline run to compare with")
     cur_fp = fingerprint(current_run)
-    cur = samples(current_run)
     report = GateReport([], baseline_label)
-    calibration = None
+    calibration = _calibration_name(current_run)
+    foreign = [fingerprint(run) for run in baseline_runs if fingerprint(run) != cur_fp]
+    if foreign and not cross_machine:
+        raise GateError(f"baseline was measured on {foreign[0]}, this run on {cur_fp}: comparing across machines "
+                        "measures the machines, not the change (pass --cross-machine to normalize by the "
+                        "1-thread matmul calibration kernel measured in both sessions)")
+    have_calibration = calibration is not None and all(_calibration_name(run) for run in baseline_runs)
+    if foreign and not have_calibration:
+        raise GateError("--cross-machine needs the calibration kernel (test_calibration) in both runs")
+    if calibrate and not have_calibration:
+        report.notes.append("no calibration kernel in every run: compared without calibration")
+    calibrate = calibrate and have_calibration
+    everything = bool(foreign)
+    cur_raw = samples(current_run)
+    cur = prepared(current_run, policies, calibrate, everything)
     base: dict[str, list[float]] = {}
-    factors = []
+    base_raw: dict[str, list[float]] = {}
     for run in baseline_runs:
-        run_samples = samples(run)
-        base_fp = fingerprint(run)
-        if base_fp != cur_fp:
-            if not cross_machine:
-                raise GateError(f"baseline was measured on {base_fp}, this run on {cur_fp}: comparing across "
-                                "machines measures the machines, not the change (pass --cross-machine to normalize "
-                                "by the 1-thread matmul calibration kernel measured in both sessions)")
-            calibration = _calibration_name(current_run)
-            if calibration is None or calibration not in run_samples:
-                raise GateError("--cross-machine needs the calibration kernel (test_matmul with intra1-inter1) "
-                                "in both runs")
-            factor = statistics.median(cur[calibration]) / statistics.median(run_samples[calibration])
-            run_samples = {name: [d * factor for d in data] for name, data in run_samples.items()}
-            factors.append(factor)
-            report.notes.append(f"cross-machine: a baseline from {base_fp} scaled by {factor:.3f} "
-                                f"(calibration kernel {calibration}); this run is on {cur_fp}")
-        for name, data in run_samples.items():
+        for name, data in prepared(run, policies, calibrate, everything).items():
             base.setdefault(name, []).extend(data)
-    if factors:
-        report.normalization = statistics.median(factors)
+        for name, data in samples(run).items():
+            base_raw.setdefault(name, []).extend(data)
+    if calibrate:
+        factor = statistics.median(cur_raw[calibration]) / statistics.median(base_raw[calibration])
+        report.normalization = factor
+        report.notes.append(f"calibrated: each run divided by its own session's {calibration.split('::')[-1]}; "
+                            f"this session's calibration kernel ran {factor:.3f}x the baseline's time"
+                            + (f" (cross-machine: baseline from {foreign[0]}, this run on {cur_fp})" if foreign else ""))
+
+    def with_raw_medians(c: Comparison) -> Comparison:
+        return replace(c, baseline_median=statistics.median(base_raw[c.name]),
+                       current_median=statistics.median(cur_raw.get(c.name) or fresh_raw.get(c.name)))
+
+    fresh_raw: dict[str, list[float]] = {}
     failing = []
     for name, data in cur.items():
+        if name not in base:
+            report.comparisons.append(Comparison(name, "new", current_median=statistics.median(cur_raw[name])))
+            continue
+        result = with_raw_medians(compare(name, base[name], data, policies.for_benchmark(name)))
         if name == calibration:
-            report.comparisons.append(Comparison(name, "calibration"))
-        elif name not in base:
-            report.comparisons.append(Comparison(name, "new", current_median=statistics.median(data)))
-        else:
-            result = compare(name, base[name], data, policies.for_benchmark(name))
-            report.comparisons.append(result)
-            if result.verdict == "regression":
-                failing.append(name)
+            result = replace(result, verdict="calibration")
+        report.comparisons.append(result)
+        if result.verdict == "regression":
+            failing.append(name)
     for name in base.keys() - cur.keys():
-        report.comparisons.append(Comparison(name, "missing", baseline_median=statistics.median(base[name])))
+        report.comparisons.append(Comparison(name, "missing", baseline_median=statistics.median(base_raw[name])))
     if failing and remeasure is not None:
-        fresh = remeasure(failing)
+        fresh_run = remeasure(failing)
+        fresh_raw.update(samples(fresh_run))
+        fresh = prepared(fresh_run, policies, calibrate and _calibration_name(fresh_run) is not None, everything)
         for i, first in enumerate(report.comparisons):
             if first.name in failing:
                 if first.name not in fresh:
                     report.notes.append(f"re-measurement of {first.name} produced no result; first verdict kept")
                     continue
                 again = compare(first.name, base[first.name], fresh[first.name], first.policy)
+                again = replace(again, baseline_median=statistics.median(base_raw[first.name]),
+                                current_median=statistics.median(fresh_raw[first.name]))
                 verdict = "regression" if again.verdict == "regression" else "unchanged"
                 report.comparisons[i] = replace(again, verdict=verdict, remeasured=True, first=first)
     return report
@@ -315,7 +351,7 @@ def _grid_item(config_id: str) -> str:
 
 def pytest_remeasure(run: dict, cwd: str | Path = ".", timeout: float = 1800.0):
     """A ``remeasure`` for `gate`: runs the failing benchmarks again with pytest, in fresh processes, with
-    the options the run was made with (``cifar_settings`` in its JSON)."""
+    the options the run was made with (``cifar_settings`` in its JSON); returns the new run."""
     import subprocess
     import sys
     import tempfile
@@ -323,7 +359,11 @@ def pytest_remeasure(run: dict, cwd: str | Path = ".", timeout: float = 1800.0):
     settings = run.get("cifar_settings") or {}
     by_name = {b["fullname"]: b for b in run["benchmarks"]}
 
-    def remeasure(names: list[str]) -> dict[str, list[float]]:
+    def remeasure(names: list[str]) -> dict:
+        """Re-run `names` (plus the calibration kernel, for calibrated comparison); the new run's JSON."""
+        calibration = _calibration_name(run)
+        if calibration and calibration not in names:
+            names = [*names, calibration]
         configs = sorted({by_name[n]["extra_info"]["threads"] for n in names})
         args = [sys.executable, "-m", "pytest", *names, "-q", "-p", "no:cacheprovider",
                 "--thread-grid", ",".join(_grid_item(c) for c in configs), "--runner", settings.get("runner", "zygote"),
@@ -343,6 +383,6 @@ def pytest_remeasure(run: dict, cwd: str | Path = ".", timeout: float = 1800.0):
             if not out.exists():
                 tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
                 raise GateError(f"re-measurement failed (pytest exit {proc.returncode}): {tail}")
-            return samples(load_run(out))
+            return load_run(out)
 
     return remeasure

@@ -29,6 +29,7 @@ class Case:
     id: str  # readable, unique within the workload: "seed_cnn", "batched-npc2-pool2"
     params: dict = field(hash=False)
     passes: int = 1  # interleaved passes over the thread grid; each pass is a fresh child per config
+    threads: tuple[ThreadConfig, ...] | None = None  # fixed configurations instead of the grid
 
     @property
     def target(self) -> str:
@@ -110,6 +111,9 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
     rounds = 6 if quick else 3  # per pass: quick 6, default 2 passes x 3 = 6
     data = settings.data
     cases = [
+        # Always one thread, in every session: the gate's yardstick for machine-wide drift.
+        Case("calibration", "calibration", {"rounds": 5, "warmup_rounds": 1, "products": 10}, passes,
+             threads=(ThreadConfig(1, 1),)),
         Case("matmul", "matmul", {"rounds": 5 if quick else 3, "warmup_rounds": 1}, passes),
         Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5}, passes),
     ]

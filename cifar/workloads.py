@@ -24,7 +24,7 @@ import resource
 import statistics
 import time
 
-WORKLOADS = ("matmul", "conv2d", "train_step", "pipeline", "epoch")
+WORKLOADS = ("matmul", "conv2d", "train_step", "pipeline", "epoch", "calibration")
 MATMUL_SHAPES = ((2000, 1024), (1024, 1024))
 MATMUL_PRODUCTS = 30
 #: Above this share of the machine's CPU time used by other processes, a measurement is "contended".
@@ -96,11 +96,16 @@ class ContentionProbe:
         }
 
 
-def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int, unit: str = "images") -> dict:
-    """Call ``run_round()`` warm-up + `rounds` times; time each recorded round with ``perf_counter``."""
+def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int, unit: str = "images",
+            injectable: bool = True) -> dict:
+    """Call ``run_round()`` warm-up + `rounds` times; time each recorded round with ``perf_counter``.
+
+    ``injectable=False`` exempts the calibration kernel from ``$CIFAR_BENCH_INJECT_SLOWDOWN``: it stands for
+    the machine, not for the code under test.
+    """
     if rounds < 1 or warmup_rounds < 0:
         raise ValueError(f"need rounds >= 1 and warmup_rounds >= 0, got {rounds}, {warmup_rounds}")
-    inject = injected_slowdown()
+    inject = injected_slowdown() if injectable else 0.0
     for _ in range(warmup_rounds):
         run_round()
     durations = []
@@ -111,7 +116,9 @@ def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int,
             if inject:
                 _busy_wait(inject * (time.perf_counter() - start))
             durations.append(time.perf_counter() - start)
-    return summarize(durations, items_per_round, unit, warmup_rounds, probe.result)
+    result = summarize(durations, items_per_round, unit, warmup_rounds, probe.result)
+    result["injected_slowdown"] = inject
+    return result
 
 
 def summarize(durations: list[float], items_per_round: int, unit: str, warmup_rounds: int, contention: dict) -> dict:
@@ -137,7 +144,7 @@ def _fixed_batch(batch_size: int, data: str, seed: int = 0):
 
 
 # -- the workloads -------------------------------------------------------------------------------------
-def matmul(rounds: int = 10, warmup_rounds: int = 2, products: int = MATMUL_PRODUCTS) -> dict:
+def matmul(rounds: int = 10, warmup_rounds: int = 2, products: int = MATMUL_PRODUCTS, injectable: bool = True) -> dict:
     """The article's loop: `products` x ``tf.matmul`` of (2000x1024)·(1024x1024), fp32, forced to finish."""
     import tensorflow as tf
 
@@ -168,9 +175,21 @@ def matmul(rounds: int = 10, warmup_rounds: int = 2, products: int = MATMUL_PROD
                 c = tf.matmul(a, b)
             c[0, 0].numpy()  # block until the last product is really computed
 
-    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=products, unit="products")
+    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=products, unit="products",
+                     injectable=injectable)
     result["gflop_per_s_median"] = result["items_per_s_median"] * 2 * m * k * n / 1e9
     result["workload"] = {"name": "matmul", "products": products}
+    return result
+
+
+def calibration(rounds: int = 5, warmup_rounds: int = 1, products: int = 10) -> dict:
+    """The calibration kernel: the article's matmul, run by the suite under one thread in every session.
+
+    The gate divides other benchmarks by it (same session) to cancel machine-wide drift, and uses it to
+    compare across machines. Never slowed by ``$CIFAR_BENCH_INJECT_SLOWDOWN``: it measures the machine.
+    """
+    result = matmul(rounds=rounds, warmup_rounds=warmup_rounds, products=products, injectable=False)
+    result["workload"] = {"name": "calibration", "products": products}
     return result
 
 

@@ -152,11 +152,16 @@ def test_suite_cases_have_unique_readable_ids():
         cases = build_cases(SuiteSettings(quick=quick))
         names = [c.name for c in cases]
         assert len(set(names)) == len(names)
-        assert {c.workload for c in cases} == {"matmul", "conv2d", "train_step", "pipeline", "epoch"}
+        assert {c.workload for c in cases} == {"calibration", "matmul", "conv2d", "train_step", "pipeline", "epoch"}
     full = build_cases(SuiteSettings())
     assert len([c for c in full if c.workload == "pipeline"]) == 12  # 2 variants x 3 npc x 2 pools
     assert {c.id for c in full if c.workload == "epoch"} == {"seed_cnn", "resnet20"}
     assert {c.id for c in build_cases(SuiteSettings(quick=True)) if c.workload == "epoch"} == {"seed_cnn"}
+
+
+def test_passes_option_sets_processes_per_case():
+    assert {c.passes for c in build_cases(SuiteSettings(quick=True))} == {1}
+    assert {c.passes for c in build_cases(SuiteSettings(quick=True, passes=3))} == {3}
 
 
 def test_quick_grid_is_a_subset_of_the_full_grid():
@@ -171,8 +176,9 @@ def test_quick_grid_is_a_subset_of_the_full_grid():
      (["--models", "vgg"], "unknown model 'vgg'"),
      (["--epoch-steps", "many"], "--epoch-steps must be an integer, got 'many'"),
      (["--epoch-steps", "0"], "--epoch-steps must be >= 1, got 0"),
-     (["--data", "/no/such/place"], "got '/no/such/place'")],
-    ids=["grid", "runner", "models", "steps-text", "steps-zero", "data"],
+     (["--data", "/no/such/place"], "got '/no/such/place'"),
+     (["--passes", "0"], "--passes must be >= 1, got 0")],
+    ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes"],
 )
 def test_bad_option_is_a_usage_error_naming_the_value(args, message):
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", *args],
@@ -188,4 +194,6 @@ def test_collection_ids_follow_the_grid():
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
     assert "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]" in ids
     assert "benchmarks/test_pipeline.py::test_pipeline[batched-npc1-default]" in ids
-    assert len(ids) == 2 * 8
+    # The calibration kernel always runs once, on one thread, whatever the grid.
+    assert "benchmarks/test_micro.py::test_calibration[calibration-intra1-inter1]" in ids
+    assert len(ids) == 2 * 8 + 1

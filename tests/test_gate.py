@@ -13,6 +13,7 @@ from tests.runs import MACHINE, make_run, noisy, write
 
 MATMUL = "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]"
 CONV = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
+CAL = "benchmarks/test_micro.py::test_calibration[calibration-intra1-inter1]"
 
 
 def test_clear_slowdown_is_a_regression_with_ci():
@@ -67,7 +68,7 @@ def test_regression_must_repeat_on_remeasurement():
 
     def remeasure(names):
         asked.append(sorted(names))
-        return {MATMUL: noisy(1.2, seed=5), CONV: noisy(1.0, seed=6)}  # conv2d was a fluke
+        return make_run({MATMUL: noisy(1.2, seed=5), CONV: noisy(1.0, seed=6)})  # conv2d was a fluke
 
     report = gate(base, cur, remeasure=remeasure)
     assert asked == [[CONV, MATMUL]]
@@ -85,15 +86,41 @@ def test_new_and_missing_benchmarks_do_not_fail():
 
 
 def test_other_machine_is_refused_unless_normalized():
-    fast = make_run({MATMUL: noisy(0.5, seed=1), CONV: noisy(1.0, seed=3)})
+    fast = make_run({CAL: noisy(0.5, seed=0), MATMUL: noisy(0.5, seed=1), CONV: noisy(1.0, seed=3)})
     slow_machine = dict(MACHINE, cpu_model="Intel Xeon E5-2680")
-    cur = make_run({MATMUL: noisy(1.0, seed=2), CONV: noisy(2.0, seed=4)}, machine=slow_machine)
+    cur = make_run({CAL: noisy(1.0, seed=7), MATMUL: noisy(1.0, seed=2), CONV: noisy(2.0, seed=4)},
+                   machine=slow_machine)
     with pytest.raises(GateError, match="measured on amd-epyc-9b14-2c2t-tf2.21.0-py3.11.*--cross-machine"):
         gate(fast, cur)
     report = gate(fast, cur, cross_machine=True)
     assert report.normalization == pytest.approx(2.0, rel=0.05)
-    assert {c.name: c.verdict for c in report.comparisons} == {MATMUL: "calibration", CONV: "unchanged"}
+    assert {c.name: c.verdict for c in report.comparisons} == {CAL: "calibration", MATMUL: "unchanged",
+                                                                CONV: "unchanged"}
     assert "cross-machine" in report.notes[0]
+    without = make_run({MATMUL: noisy(0.5, seed=1)})
+    with pytest.raises(GateError, match="needs the calibration kernel"):
+        gate(without, cur, cross_machine=True)
+
+
+def test_calibration_cancels_machine_wide_drift_but_not_a_real_slowdown():
+    base = make_run({CAL: noisy(1.0, seed=0), MATMUL: noisy(1.0, seed=1), CONV: noisy(1.0, seed=2)})
+    # The whole machine runs 10 % slower in this session; conv2d is 20 % slower on top of that.
+    cur = make_run({CAL: noisy(1.1, seed=3), MATMUL: noisy(1.1, seed=4), CONV: noisy(1.32, seed=5)})
+    calibrated = {c.name: c.verdict for c in gate(base, cur).comparisons}
+    assert calibrated == {CAL: "calibration", MATMUL: "unchanged", CONV: "regression"}
+    raw = {c.name: c.verdict for c in gate(base, cur, calibrate=False).comparisons}
+    assert raw[MATMUL] == "regression"  # without calibration the drift alone fails the gate
+    table = render(gate(base, cur))
+    assert "1100.00 ms" in table or "1.1" in table  # medians shown in real units, not calibration units
+
+
+def test_policy_can_turn_calibration_off_per_benchmark(tmp_path):
+    config = tmp_path / "gate.json"
+    config.write_text(json.dumps({"overrides": {"*test_matmul*": {"calibrate": False}}}))
+    base = make_run({CAL: noisy(1.0, seed=0), MATMUL: noisy(1.0, seed=1)})
+    cur = make_run({CAL: noisy(1.1, seed=3), MATMUL: noisy(1.1, seed=4)})
+    verdicts = {c.name: c.verdict for c in gate(base, cur, Policies.load(config)).comparisons}
+    assert verdicts[MATMUL] == "regression"
 
 
 def test_fingerprint_ignores_python_patch_level():
