@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--cross-machine", action="store_true",
                       help="allow a baseline from another machine, normalized by the 1-thread matmul kernel")
     gate.add_argument("--no-remeasure", action="store_true", help="fail on the first failing measurement")
+    gate.add_argument("--calibrate", action="store_true", default=None,
+                      help="divide each run by its own session's calibration kernel before comparing")
     gate.add_argument("--report", help="also write the verdicts as JSON here")
 
     baseline = commands.add_parser("baseline", help="list or promote baselines")
@@ -93,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--out", default="reports/gate-check.json", help="the full report, with every session's data")
     check.add_argument("--keep", help="keep each session's JSON in this folder")
     check.add_argument("--from-sessions", help="recompute the figures from sessions kept earlier with --keep")
+    check.add_argument("--config", default="baselines/gate.json", help="the gate's policies [baselines/gate.json]")
     check.add_argument("pytest_args", nargs="*", help="the session to run [benchmarks/ --quick --thread-grid default]")
     return parser
 
@@ -119,7 +122,7 @@ def _gate(args) -> int:
     run_path = _resolve_run(args.run)
     run = load_run(run_path)
     root = Path(args.baselines)
-    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor)
+    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor, args.calibrate)
     if args.baseline:
         baseline_paths = [Path(p) for p in args.baseline]
     else:
@@ -147,7 +150,9 @@ def _baseline(args) -> int:
 
     root = Path(args.baselines)
     if args.baseline_command == "promote":
-        target = baselines.promote(_resolve_run(args.run), root)
+        from cifar.gate import Policies
+
+        target = baselines.promote(_resolve_run(args.run), root, Policies.load(root / "gate.json"))
         print(f"promoted: {target}")
         return 0
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
@@ -195,12 +200,15 @@ def _gate_check(args) -> int:
 
     from cifar import baselines, gatecheck
 
+    from cifar.gate import Policies
+
     pytest_args = tuple(args.pytest_args) or gatecheck.DEFAULT_PYTEST_ARGS
+    policies = Policies.load(args.config)
     if args.from_sessions:
         runs = gatecheck.load_sessions(Path(args.from_sessions))
-        report = gatecheck.report_from_runs(runs, resamples=args.resamples, pytest_args=pytest_args)
+        report = gatecheck.report_from_runs(runs, policies, resamples=args.resamples, pytest_args=pytest_args)
     else:
-        report = gatecheck.gate_check(args.sessions, args.resamples, pytest_args,
+        report = gatecheck.gate_check(args.sessions, args.resamples, pytest_args, policies,
                                       keep=Path(args.keep) if args.keep else None)
     print(gatecheck.render(report), end="")
     out = Path(args.out)

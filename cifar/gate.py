@@ -36,8 +36,9 @@ class GateError(Exception):
 class Policy:
     alpha: float = DEFAULT_ALPHA
     floor: float = DEFAULT_FLOOR
-    #: Divide by the same session's calibration kernel first (cancels machine-wide drift; see README).
-    calibrate: bool = True
+    #: Divide by the same session's calibration kernel first. Off by default: on this machine it did not
+    #: lower false alarms in a real A/A check (README, "Does the gate work?").
+    calibrate: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -61,10 +62,11 @@ class Policies:
         return policy
 
     @classmethod
-    def load(cls, path: str | Path | None, alpha: float | None = None, floor: float | None = None) -> "Policies":
+    def load(cls, path: str | Path | None, alpha: float | None = None, floor: float | None = None,
+             calibrate: bool | None = None) -> "Policies":
         """Read ``gate.json``: ``{"alpha": 0.01, "floor": 0.05, "overrides": {"PATTERN": {"floor": 0.1}}}``.
 
-        ``alpha``/``floor`` (command-line values) replace the file's defaults.
+        ``alpha``/``floor``/``calibrate`` (command-line values) replace the file's defaults.
         """
         data: dict = {}
         if path is not None and Path(path).exists():
@@ -78,7 +80,7 @@ class Policies:
         if unknown:
             raise GateError(f"{path}: unknown keys {sorted(unknown)}")
         default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
-                         bool(data.get("calibrate", True)))
+                         bool(data.get("calibrate", False)) if calibrate is None else calibrate)
         if alpha is not None or floor is not None:
             default = replace(default, alpha=default.alpha if alpha is None else alpha,
                               floor=default.floor if floor is None else floor)
@@ -248,10 +250,12 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
     have_calibration = calibration is not None and all(_calibration_name(run) for run in baseline_runs)
     if foreign and not have_calibration:
         raise GateError("--cross-machine needs the calibration kernel (test_calibration) in both runs")
+    everything = bool(foreign)
+    wanted = everything or any(policies.for_benchmark(n).calibrate for n in samples(current_run) if n != calibration)
+    calibrate = calibrate and wanted
     if calibrate and not have_calibration:
         report.notes.append("no calibration kernel in every run: compared without calibration")
     calibrate = calibrate and have_calibration
-    everything = bool(foreign)
     cur_raw = samples(current_run)
     cur = prepared(current_run, policies, calibrate, everything)
     base: dict[str, list[float]] = {}

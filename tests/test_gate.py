@@ -46,6 +46,7 @@ def test_per_benchmark_override(tmp_path):
     policies = Policies.load(config)
     assert policies.for_benchmark(CONV) == Policy(0.01, 0.5)
     assert policies.for_benchmark(MATMUL) == Policy(0.01, 0.05)
+    assert Policies.load(config, calibrate=True).for_benchmark(MATMUL).calibrate is True
     base = make_run({MATMUL: noisy(1.0, seed=1), CONV: noisy(1.0, seed=3)})
     cur = make_run({MATMUL: noisy(1.2, seed=2), CONV: noisy(1.2, seed=4)})
     verdicts = {c.name: c.verdict for c in gate(base, cur, policies).comparisons}
@@ -106,17 +107,18 @@ def test_calibration_cancels_machine_wide_drift_but_not_a_real_slowdown():
     base = make_run({CAL: noisy(1.0, seed=0), MATMUL: noisy(1.0, seed=1), CONV: noisy(1.0, seed=2)})
     # The whole machine runs 10 % slower in this session; conv2d is 20 % slower on top of that.
     cur = make_run({CAL: noisy(1.1, seed=3), MATMUL: noisy(1.1, seed=4), CONV: noisy(1.32, seed=5)})
-    calibrated = {c.name: c.verdict for c in gate(base, cur).comparisons}
+    calibrating = Policies(Policy(calibrate=True))
+    calibrated = {c.name: c.verdict for c in gate(base, cur, calibrating).comparisons}
     assert calibrated == {CAL: "calibration", MATMUL: "unchanged", CONV: "regression"}
-    raw = {c.name: c.verdict for c in gate(base, cur, calibrate=False).comparisons}
+    raw = {c.name: c.verdict for c in gate(base, cur).comparisons}
     assert raw[MATMUL] == "regression"  # without calibration the drift alone fails the gate
-    table = render(gate(base, cur))
+    table = render(gate(base, cur, calibrating))
     assert "1100.00 ms" in table or "1.1" in table  # medians shown in real units, not calibration units
 
 
 def test_policy_can_turn_calibration_off_per_benchmark(tmp_path):
     config = tmp_path / "gate.json"
-    config.write_text(json.dumps({"overrides": {"*test_matmul*": {"calibrate": False}}}))
+    config.write_text(json.dumps({"calibrate": True, "overrides": {"*test_matmul*": {"calibrate": False}}}))
     base = make_run({CAL: noisy(1.0, seed=0), MATMUL: noisy(1.0, seed=1)})
     cur = make_run({CAL: noisy(1.1, seed=3), MATMUL: noisy(1.1, seed=4)})
     verdicts = {c.name: c.verdict for c in gate(base, cur, Policies.load(config)).comparisons}
