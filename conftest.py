@@ -25,7 +25,7 @@ def pytest_addoption(parser):
     group.addoption("--quick", action="store_true", help="a small suite (3 configurations, seed_cnn only): ~1 minute")
     group.addoption("--data", default="auto", help=f"{' | '.join(DATA_CHOICES)} | PATH to CIFAR-10 [auto]")
     group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20 [both; --quick: seed_cnn]")
-    group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [seed_cnn 30, resnet20 6; --quick: 10]")
+    group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [seed_cnn 25, resnet20 6; --quick: 10]")
     group.addoption("--runner", default="zygote", help="zygote (fork from a TensorFlow-preloaded process) | spawn")
     group.addoption("--passes", default=None,
                     help="fresh processes per configuration and case, interleaved [quick 1; default 2, 1 for "

@@ -115,7 +115,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         Case("calibration", "calibration", {"rounds": 5, "warmup_rounds": 1, "products": 10}, passes,
              threads=(ThreadConfig(1, 1),)),
         Case("matmul", "matmul", {"rounds": 5 if quick else 3, "warmup_rounds": 1}, passes),
-        Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5}, passes),
+        Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5 if quick else 4}, passes),
     ]
     for model in settings.model_list:
         # ResNet-20 is ~10x the compute of seed_cnn per image, and tracing it costs ~10 s per child:
@@ -124,15 +124,16 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
             cases.append(Case("train_step", model, {"model": model, "rounds": rounds, "warmup_rounds": 1, "steps": 10,
                                                     "data": data}, passes))
         else:
-            cases.append(Case("train_step", model, {"model": model, "rounds": 6, "warmup_rounds": 1, "steps": 2,
+            cases.append(Case("train_step", model, {"model": model, "rounds": 5, "warmup_rounds": 1, "steps": 2,
                                                     "data": data}, 1))
     for options in pipeline_options(quick):
         # A pipeline round is short (25-150 ms) and a child costs ~1 s to set up: many rounds, one pass.
-        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": 10, "warmup_rounds": 1,
+        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": 10 if quick else 8,
+                                                   "warmup_rounds": 1,
                                                    "batches": 20, "data": data}, 1))
     epoch_models = [m for m in settings.model_list if m == "seed_cnn" or not quick]
     for model in epoch_models:
-        default_steps = (10 if quick else 30) if model == "seed_cnn" else 6
+        default_steps = (10 if quick else 25) if model == "seed_cnn" else 6
         steps = settings.epoch_steps or default_steps
         cases.append(Case("epoch", model, {"model": model, "rounds": 6 if quick else 5, "warmup_rounds": 1,
                                            "steps": steps, "data": data}, 1))
