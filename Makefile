@@ -31,7 +31,7 @@ gate: $(STAMP)
 	$(BIN)/python -m pytest benchmarks/ --quick --passes 3 --benchmark-json=reports/run.json $(ARGS)
 	$(BIN)/python -m cifar gate reports/run.json --report reports/gate.json
 
-# Real A/A and A/B sessions (10 % and 5 % slowdowns injected): the gate's false alarms and power (~15 min).
+# Real A/A and A/B sessions (10 % and 5 % slowdowns injected): the gate's false alarms and power (~18 min).
 gate-check: $(STAMP)
 	$(BIN)/python -m cifar gate-check --keep reports/gate-check-sessions
 

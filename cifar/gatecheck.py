@@ -210,7 +210,9 @@ def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str,
 
 def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(), resamples: int = 2000,
                      pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, calibrate: bool = True) -> dict:
-    calibrate = calibrate and all(_calibration_name(r) for arm in runs.values() for r in arm)
+    names = [n for n in samples(runs["A"][0]) if n != _calibration_name(runs["A"][0])]
+    calibrate = (calibrate and all(_calibration_name(r) for arm in runs.values() for r in arm)
+                 and any(policies.for_benchmark(n).calibrate for n in names))
     return {"sessions_per_arm": len(runs["A"]), "resamples": resamples, "pytest_args": list(pytest_args),
             "pooled_baseline_sessions": POOLED, "calibrated": calibrate,
             "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor},
