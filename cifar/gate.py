@@ -208,11 +208,6 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
                       p_slower, p_faster, policy)
 
 
-def calibration_median(run: dict) -> float | None:
-    name = _calibration_name(run)
-    return statistics.median(samples(run)[name]) if name else None
-
-
 def prepared(run: dict, policies: Policies, calibrate: bool, everything: bool = False) -> dict[str, list[float]]:
     """The run's rounds, divided by its own session's calibration median where the policy says so
     (``everything``: all benchmarks, as cross-machine comparison needs). The calibration kernel stays raw."""
@@ -226,13 +221,13 @@ def prepared(run: dict, policies: Policies, calibrate: bool, everything: bool = 
 
 
 def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies = Policies(), *, remeasure=None,
-         cross_machine: bool = False, calibrate: bool = True, baseline_label: str = "baseline") -> GateReport:
+         cross_machine: bool = False, baseline_label: str = "baseline") -> GateReport:
     """Compare every benchmark of `current_run` with the pooled rounds of `baseline_runs`.
 
     Pooling several baseline sessions (the newest promoted runs) keeps one lucky or unlucky baseline
-    session from deciding every later verdict. With ``calibrate`` every run is first divided by its own
-    session's calibration kernel (benchmarks whose policy has ``calibrate``), which cancels drift of the
-    whole machine between sessions. ``remeasure(names) -> run`` measures the failing benchmarks
+    session from deciding every later verdict. Benchmarks whose policy has ``calibrate`` (all of them
+    across machines) are first divided by their own session's calibration kernel, which cancels drift of
+    the whole machine between sessions. ``remeasure(names) -> run`` measures the failing benchmarks
     again in fresh processes; a benchmark is a regression only if the new measurement fails too.
     """
     if isinstance(baseline_runs, dict):
@@ -251,8 +246,7 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
     if foreign and not have_calibration:
         raise GateError("--cross-machine needs the calibration kernel (test_calibration) in both runs")
     everything = bool(foreign)
-    wanted = everything or any(policies.for_benchmark(n).calibrate for n in samples(current_run) if n != calibration)
-    calibrate = calibrate and wanted
+    calibrate = everything or any(policies.for_benchmark(n).calibrate for n in samples(current_run) if n != calibration)
     if calibrate and not have_calibration:
         report.notes.append("no calibration kernel in every run: compared without calibration")
     calibrate = calibrate and have_calibration
@@ -272,17 +266,17 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
                             f"this session's calibration kernel ran {factor:.3f}x the baseline's time"
                             + (f" (cross-machine: baseline from {foreign[0]}, this run on {cur_fp})" if foreign else ""))
 
-    def with_raw_medians(c: Comparison) -> Comparison:
+    def with_raw_medians(c: Comparison, current: dict[str, list[float]]) -> Comparison:
+        # Verdicts may use calibrated values; the table shows real milliseconds.
         return replace(c, baseline_median=statistics.median(base_raw[c.name]),
-                       current_median=statistics.median(cur_raw.get(c.name) or fresh_raw.get(c.name)))
+                       current_median=statistics.median(current[c.name]))
 
-    fresh_raw: dict[str, list[float]] = {}
     failing = []
     for name, data in cur.items():
         if name not in base:
             report.comparisons.append(Comparison(name, "new", current_median=statistics.median(cur_raw[name])))
             continue
-        result = with_raw_medians(compare(name, base[name], data, policies.for_benchmark(name)))
+        result = with_raw_medians(compare(name, base[name], data, policies.for_benchmark(name)), cur_raw)
         if name == calibration:
             result = replace(result, verdict="calibration")
         report.comparisons.append(result)
@@ -292,16 +286,15 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
         report.comparisons.append(Comparison(name, "missing", baseline_median=statistics.median(base_raw[name])))
     if failing and remeasure is not None:
         fresh_run = remeasure(failing)
-        fresh_raw.update(samples(fresh_run))
+        fresh_raw = samples(fresh_run)
         fresh = prepared(fresh_run, policies, calibrate and _calibration_name(fresh_run) is not None, everything)
         for i, first in enumerate(report.comparisons):
             if first.name in failing:
                 if first.name not in fresh:
                     report.notes.append(f"re-measurement of {first.name} produced no result; first verdict kept")
                     continue
-                again = compare(first.name, base[first.name], fresh[first.name], first.policy)
-                again = replace(again, baseline_median=statistics.median(base_raw[first.name]),
-                                current_median=statistics.median(fresh_raw[first.name]))
+                again = with_raw_medians(compare(first.name, base[first.name], fresh[first.name], first.policy),
+                                         fresh_raw)
                 verdict = "regression" if again.verdict == "regression" else "unchanged"
                 report.comparisons[i] = replace(again, verdict=verdict, remeasured=True, first=first)
     return report

@@ -116,12 +116,11 @@ def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int,
             if inject:
                 _busy_wait(inject * (time.perf_counter() - start))
             durations.append(time.perf_counter() - start)
-    result = summarize(durations, items_per_round, unit, warmup_rounds, probe.result)
-    result["injected_slowdown"] = inject
-    return result
+    return summarize(durations, items_per_round, unit, warmup_rounds, probe.result, inject)
 
 
-def summarize(durations: list[float], items_per_round: int, unit: str, warmup_rounds: int, contention: dict) -> dict:
+def summarize(durations: list[float], items_per_round: int, unit: str, warmup_rounds: int, contention: dict,
+              injected: float) -> dict:
     median = statistics.median(durations)
     return {
         "durations_seconds": durations,
@@ -132,7 +131,7 @@ def summarize(durations: list[float], items_per_round: int, unit: str, warmup_ro
         "items_per_s_median": items_per_round / median,
         "cpu_seconds_per_1000_items": 1000.0 * contention["own_cpu_seconds"] / (items_per_round * len(durations)),
         "contention": contention,
-        "injected_slowdown": injected_slowdown(),
+        "injected_slowdown": injected,
     }
 
 
@@ -295,7 +294,8 @@ def epoch(model: str = "seed_cnn", pipeline: dict | None = None, rounds: int = 5
         # inside the timed epoch.
         net.fit(train, epochs=warmup_rounds + rounds, steps_per_epoch=steps, verbose=0, callbacks=[timer],
                 shuffle=False)  # the pipeline shuffles
-    result = summarize(timer.durations[warmup_rounds:], steps * options.batch_size, "images", warmup_rounds, probe.result)
+    result = summarize(timer.durations[warmup_rounds:], steps * options.batch_size, "images", warmup_rounds,
+                       probe.result, inject)
     result["workload"] = {"name": "epoch", "model": model, "pipeline": options.to_dict(), "pipeline_id": options.id,
                           "steps": steps, "batch_size": options.batch_size, "data_source": ds.source}
     return result
