@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: bench test install clean gate gate-check
+.PHONY: bench test install clean gate gate-paired gate-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,20 @@ gate: $(STAMP)
 	$(BIN)/python -m pytest benchmarks/ --quick --passes 3 --benchmark-json=reports/run.json $(ARGS)
 	$(BIN)/python -m cifar gate reports/run.json --report reports/gate.json
 
-# Real A/A and A/B sessions (10 % and 5 % slowdowns injected): the gate's false alarms and power (~18 min).
+# The paired gate: this tree against BASE (a git ref), both measured in one session, processes interleaved.
+BASE ?= main
+gate-paired: $(STAMP)
+	mkdir -p reports
+	git worktree remove --force reports/base 2>/dev/null || rm -rf reports/base
+	git worktree prune
+	git worktree add --detach reports/base $(BASE)
+	$(BIN)/python -m pytest benchmarks/ --quick --thread-grid default --passes 10 --baseline-tree reports/base \
+		--benchmark-json=reports/paired.json $(ARGS)
+	$(BIN)/python -m cifar gate reports/paired.json --report reports/paired-gate.json
+
+# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (~SESSIONS min).
 gate-check: $(STAMP)
-	$(BIN)/python -m cifar gate-check --keep reports/gate-check-sessions
+	$(BIN)/python -m cifar gate-check --keep reports/gate-check-paired
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -6,6 +6,8 @@ them; only ``benchmarks/`` uses them. ``pytest --help`` lists them under "cifar 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cifar.bench import ENVIRONMENT, SETTINGS
@@ -30,6 +32,10 @@ def pytest_addoption(parser):
     group.addoption("--passes", default=None,
                     help="fresh processes per configuration and case, interleaved [quick 1; default 2, 1 for "
                          "pipelines and epochs]; more passes average out process-to-process variation")
+    group.addoption("--baseline-tree", default=None, metavar="PATH",
+                    help="a checkout of the baseline code (git worktree add --detach PATH main): every benchmark "
+                         "also runs there, in its own processes, interleaved with this tree's (A B B A); "
+                         "`python -m cifar gate` then compares the two arms of this one session")
 
 
 def _int_option(config, name: str, flag: str) -> int | None:
@@ -50,6 +56,7 @@ def settings_from_options(config) -> SuiteSettings:
         models = config.getoption("models")
         steps = _int_option(config, "epoch_steps", "--epoch-steps")
         passes = _int_option(config, "passes", "--passes")
+        tree = config.getoption("baseline_tree")
         return SuiteSettings(
             quick=config.getoption("quick"),
             data=config.getoption("data"),
@@ -58,6 +65,7 @@ def settings_from_options(config) -> SuiteSettings:
             grid=grid,
             runner=config.getoption("runner"),
             passes=passes,
+            baseline_tree=None if tree is None else os.path.abspath(tree),
         )
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None

@@ -1,6 +1,6 @@
 """The one benchmark body every test in benchmarks/ shares."""
 
-from cifar.bench import extra_info, record
+from cifar.bench import extra_info, paired_info, record
 
 
 def run_case(benchmark, campaign, case, threads):
@@ -12,6 +12,8 @@ def run_case(benchmark, campaign, case, threads):
     for name in ("intra_op_parallelism_threads", "inter_op_parallelism_threads"):
         assert applied[name] == getattr(threads, name), (name, applied, threads)
     info = extra_info(case, threads, result)
+    if campaign.baseline is not None:
+        info["paired_baseline"] = paired_info(campaign.baseline.tree, campaign.baseline_result(case, threads))
     benchmark.group = case.name
     if benchmark.enabled:
         record(benchmark, durations, info)

@@ -54,10 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", help="also write the per-epoch report to this JSON file")
     overhead = commands.add_parser("overhead", help="measure the runner's per-configuration isolation cost")
     overhead.add_argument("--children", type=_positive_int, default=20, help="children per mode")
-    gate = commands.add_parser("gate", help="fail (exit 1) if RUN regressed against its machine's baseline")
+    gate = commands.add_parser("gate", help="fail (exit 1) if RUN regressed against its baseline arm (a paired "
+                                            "run) or its machine's stored baseline")
     gate.add_argument("run", help="a pytest-benchmark JSON (--benchmark-json), or 'latest' in .benchmarks/")
     gate.add_argument("--baseline", action="append",
-                      help="compare with this JSON (repeat to pool several) instead of baselines/<fingerprint>/")
+                      help="compare with this JSON (repeat to pool several) instead of baselines/<fingerprint>/ "
+                           "(or, for a paired run, instead of its own baseline arm)")
     gate.add_argument("--baseline-runs", type=_positive_int, default=3,
                       help="how many of the newest promoted baselines to pool [3]")
     gate.add_argument("--baselines", default="baselines", help="the baselines folder [baselines]")
@@ -89,14 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--json", help="also write the trends and change points as JSON")
 
     check = commands.add_parser("gate-check", help="real A/A and A/B sessions: false alarms and detection power")
-    check.add_argument("--sessions", type=_positive_int, default=6,
-                       help="real sessions per arm (A, B10, B5) [6]; A/A needs at least 5 (3 pooled + 2)")
+    check.add_argument("--sessions", type=_positive_int, default=None,
+                       help="real sessions per arm (A, B10, B5) [paired 3; --history 6, at least 5 for A/A: "
+                            "3 pooled + 2]")
     check.add_argument("--resamples", type=_positive_int, default=2000, help="resampled sessions per figure [2000]")
     check.add_argument("--out", default="reports/gate-check.json", help="the full report, with every session's data")
     check.add_argument("--keep", help="keep each session's JSON in this folder")
     check.add_argument("--from-sessions", help="recompute the figures from sessions kept earlier with --keep")
     check.add_argument("--config", default="baselines/gate.json", help="the gate's policies [baselines/gate.json]")
-    check.add_argument("pytest_args", nargs="*", help="the session to run [benchmarks/ --quick --thread-grid default]")
+    check.add_argument("--history", action="store_true",
+                       help="check the gate against stored baselines (plain sessions, 3 pooled as the baseline) "
+                            "instead of the paired gate (both arms in one session)")
+    check.add_argument("pytest_args", nargs="*",
+                       help="the session to run [benchmarks/ --quick --thread-grid default --passes 10 (paired) "
+                            "or 3 (--history)]")
     return parser
 
 
@@ -117,12 +125,21 @@ def _gate(args) -> int:
     from pathlib import Path
 
     from cifar import baselines
-    from cifar.gate import Policies, fingerprint, gate, load_run, pytest_remeasure, render
+    from cifar.gate import Policies, fingerprint, gate, gate_paired, is_paired, load_run, pytest_remeasure, render
 
     run_path = _resolve_run(args.run)
     run = load_run(run_path)
     root = Path(args.baselines)
-    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor, args.calibrate)
+    paired = is_paired(run) and not args.baseline
+    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor, args.calibrate, paired=paired)
+    remeasure = None if args.no_remeasure else pytest_remeasure(run)
+    if paired:
+        # The run carries its own baseline arm, measured in the same session: no stored baseline needed.
+        report = gate_paired(run, policies, remeasure=remeasure)
+        print(render(report), end="")
+        if args.report:
+            baselines.write_json_atomic(Path(args.report), report.to_dict())
+        return 0 if report.passed else 1
     if args.baseline:
         baseline_paths = [Path(p) for p in args.baseline]
     else:
@@ -134,7 +151,6 @@ def _gate(args) -> int:
     label = ", ".join(str(p) for p in baseline_paths)
     if len(baseline_paths) > 1:
         label = f"{len(baseline_paths)} pooled runs ({label})"
-    remeasure = None if args.no_remeasure else pytest_remeasure(run)
     report = gate([load_run(p) for p in baseline_paths], run, policies, remeasure=remeasure,
                   cross_machine=args.cross_machine, baseline_label=label)
     print(render(report), end="")
@@ -200,16 +216,22 @@ def _gate_check(args) -> int:
 
     from cifar import baselines, gatecheck
 
-    from cifar.gate import Policies
+    from cifar.gate import GateError, Policies, is_paired
 
-    pytest_args = tuple(args.pytest_args) or gatecheck.DEFAULT_PYTEST_ARGS
-    policies = Policies.load(args.config)
     if args.from_sessions:
         runs = gatecheck.load_sessions(Path(args.from_sessions))
-        report = gatecheck.report_from_runs(runs, policies, resamples=args.resamples, pytest_args=pytest_args)
+        if not runs["A"]:
+            raise GateError(f"{args.from_sessions}: no kept sessions (NN-A.json, NN-B10.json, NN-B5.json)")
+        paired = is_paired(runs["A"][0])
+        default_args = gatecheck.PAIRED_PYTEST_ARGS if paired else gatecheck.DEFAULT_PYTEST_ARGS
+        policies = Policies.load(args.config, paired=paired)
+        report = gatecheck.report_from_runs(runs, policies, resamples=args.resamples,
+                                            pytest_args=tuple(args.pytest_args) or default_args)
     else:
-        report = gatecheck.gate_check(args.sessions, args.resamples, pytest_args, policies,
-                                      keep=Path(args.keep) if args.keep else None)
+        policies = Policies.load(args.config, paired=not args.history)
+        sessions = args.sessions or (6 if args.history else 3)
+        report = gatecheck.gate_check(sessions, args.resamples, tuple(args.pytest_args) or None, policies,
+                                      keep=Path(args.keep) if args.keep else None, paired=not args.history)
     print(gatecheck.render(report), end="")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

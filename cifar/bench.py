@@ -40,6 +40,9 @@ def merge_results(results: list[dict]) -> dict:
     contention = [r["contention"] for r in results]
     merged = dict(first)
     merged["durations_seconds"] = durations
+    # Rounds of one process share its state (memory layout, thread placement, caches): a paired gate tests
+    # per-process medians, so keep which rounds came from which process.
+    merged["durations_per_process"] = [list(r["durations_seconds"]) for r in results]
     merged["rounds"] = len(durations)
     merged["passes"] = len(results)
     merged["items_per_s_median"] = first["items_per_round"] / statistics.median(durations)
@@ -91,7 +94,21 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "contention_other_fraction": result["contention"]["other_fraction"],
         "contended": result["contention"]["contended"],
         "injected_slowdown": result.get("injected_slowdown", 0.0),
+        "durations_per_process": result.get("durations_per_process", [result["durations_seconds"]]),
     }
+
+
+def paired_info(tree: str, outcome: dict | ChildError | None) -> dict:
+    """``extra_info["paired_baseline"]``: the baseline arm of a paired run, measured in the same session."""
+    info: dict = {"tree": tree}
+    if isinstance(outcome, ChildError):
+        # E.g. a benchmark the baseline code does not have yet: the gate reports it as new.
+        info["error"] = str(outcome).splitlines()[0]
+    elif outcome is not None:
+        info.update(durations_per_process=outcome["durations_per_process"], passes=outcome["passes"],
+                    contended=outcome["contention"]["contended"],
+                    injected_slowdown=outcome.get("injected_slowdown", 0.0))
+    return info
 
 
 def record(benchmark, durations: list[float], info: dict) -> None:
@@ -115,14 +132,24 @@ class Campaign:
     ``interleave=False`` (smoke runs, xdist workers) only the requested configuration runs, once, small.
     """
 
-    def __init__(self, settings: SuiteSettings, interleave: bool = True, runner: Runner | None = None):
+    def __init__(self, settings: SuiteSettings, interleave: bool = True, runner: Runner | None = None,
+                 baseline: Runner | None = None):
         self.settings = settings
         self.interleave = interleave
         self.configs = settings.thread_configs()
         # The zygote loads the data set once; every child inherits it (copy-on-write) instead of
         # generating or reading 150 MB itself.
-        self.runner = runner or Runner(mode=settings.runner, warm=(("cifar.data:warm_cache", {"data": settings.data}),))
+        warm = (("cifar.data:warm_cache", {"data": settings.data}),)
+        self.runner = runner or Runner(mode=settings.runner, warm=warm)
+        # A paired run: the baseline code runs in its own zygote, from its own checkout. An injected slowdown
+        # stands for a change in the code under test, so the baseline arm never gets one.
+        if baseline is None and settings.baseline_tree is not None and interleave:
+            from cifar.workloads import INJECT_ENV
+
+            baseline = Runner(mode=settings.runner, warm=warm, tree=settings.baseline_tree, unset=(INJECT_ENV,))
+        self.baseline = baseline
         self.results: dict[tuple[str, str], dict | ChildError] = {}
+        self.baseline_results: dict[tuple[str, str], dict | ChildError] = {}
         self.recorded: list[dict] = []  # what tests recorded, for the summary
         self._environment: dict | None = None
 
@@ -145,21 +172,30 @@ class Campaign:
             return err
 
     def _run_interleaved(self, case: Case) -> None:
+        """Pass i runs every configuration (order reversed on odd passes); in a paired run each configuration
+        runs in both arms, this tree first on even passes and the baseline first on odd ones (A B, B A, …)."""
         configs = list(case.threads or self.configs)
-        per_config: dict[str, list[dict]] = {c.id: [] for c in configs}
-        failed: dict[str, ChildError] = {}
+        arms = {"current": self.runner, **({"baseline": self.baseline} if self.baseline else {})}
+        per_arm: dict[str, dict[str, list[dict]]] = {arm: {c.id: [] for c in configs} for arm in arms}
+        failed: dict[str, dict[str, ChildError]] = {arm: {} for arm in arms}
         for index in range(case.passes):
             order = configs if index % 2 == 0 else configs[::-1]
             for config in order:
-                if config.id in failed:
-                    continue
-                try:
-                    per_config[config.id].append(self.runner.run(case.target, case.params, config))
-                except ChildError as err:
-                    failed[config.id] = err
-        for config in configs:
-            key = (case.name, config.id)
-            self.results[key] = failed.get(config.id) or merge_results(per_config[config.id])
+                for arm in (list(arms) if index % 2 == 0 else list(arms)[::-1]):
+                    if config.id in failed[arm]:
+                        continue
+                    try:
+                        per_arm[arm][config.id].append(arms[arm].run(case.target, case.params, config))
+                    except ChildError as err:
+                        failed[arm][config.id] = err
+        for arm, results in (("current", self.results), ("baseline", self.baseline_results)):
+            if arm in arms:
+                for config in configs:
+                    results[(case.name, config.id)] = failed[arm].get(config.id) or merge_results(per_arm[arm][config.id])
+
+    def baseline_result(self, case: Case, config: ThreadConfig) -> dict | ChildError | None:
+        """The baseline arm's result for a case measured by `result` (None when this is not a paired run)."""
+        return self.baseline_results.get((case.name, config.id))
 
     def environment(self) -> dict:
         """TensorFlow facts from a child (pytest's process must not import TensorFlow)."""
@@ -173,6 +209,8 @@ class Campaign:
 
     def close(self) -> None:
         self.runner.close()
+        if self.baseline is not None:
+            self.baseline.close()
 
 
 def machine_info(environment: dict) -> dict:

@@ -63,9 +63,11 @@ class Policies:
 
     @classmethod
     def load(cls, path: str | Path | None, alpha: float | None = None, floor: float | None = None,
-             calibrate: bool | None = None) -> "Policies":
-        """Read ``gate.json``: ``{"alpha": 0.01, "floor": 0.05, "overrides": {"PATTERN": {"floor": 0.1}}}``.
+             calibrate: bool | None = None, paired: bool = False) -> "Policies":
+        """Read ``gate.json``: ``{"alpha": 0.01, "floor": 0.05, "overrides": {"PATTERN": {"floor": 0.1}},
+        "paired": {"alpha": 0.01, "floor": 0.03, "overrides": {...}}}``.
 
+        ``paired``: use the ``"paired"`` section (for paired runs; the top level when it has none).
         ``alpha``/``floor``/``calibrate`` (command-line values) replace the file's defaults.
         """
         data: dict = {}
@@ -76,9 +78,17 @@ class Policies:
                 raise GateError(f"{path}: not valid JSON ({err})") from None
             if not isinstance(data, dict):
                 raise GateError(f"{path}: expected a JSON object")
-        unknown = set(data) - {"alpha", "floor", "calibrate", "overrides"}
+        unknown = set(data) - {"alpha", "floor", "calibrate", "overrides", "paired"}
         if unknown:
             raise GateError(f"{path}: unknown keys {sorted(unknown)}")
+        section = data.pop("paired", None)
+        if section is not None and not isinstance(section, dict):
+            raise GateError(f"{path}: 'paired' must be an object with alpha, floor and/or overrides")
+        if paired and section is not None:
+            unknown = set(section) - {"alpha", "floor", "overrides"}
+            if unknown:
+                raise GateError(f"{path}: unknown keys in 'paired': {sorted(unknown)}")
+            data = section
         default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
                          bool(data.get("calibrate", False)) if calibrate is None else calibrate)
         if alpha is not None or floor is not None:
@@ -300,6 +310,77 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
     return report
 
 
+# -- paired runs: both arms measured in one session ---------------------------------------------------------
+def is_paired(run: dict) -> bool:
+    """A run made with ``pytest benchmarks/ --baseline-tree PATH``: it carries its own baseline arm."""
+    return any("paired_baseline" in b.get("extra_info", {}) for b in run["benchmarks"])
+
+
+def process_medians(durations_per_process: list[list[float]]) -> list[float]:
+    """One value per process: the unit a paired gate tests (rounds of one process are not independent)."""
+    return [statistics.median(rounds) for rounds in durations_per_process]
+
+
+def paired_samples(run: dict) -> dict[str, tuple[list[float] | None, list[float]]]:
+    """{benchmark: (baseline arm's per-process medians or None, this tree's per-process medians)}."""
+    out = {}
+    for bench in run["benchmarks"]:
+        extra = bench.get("extra_info", {})
+        current = extra.get("durations_per_process") or [bench["stats"]["data"]]
+        baseline = extra.get("paired_baseline", {}).get("durations_per_process")
+        out[bench["fullname"]] = (process_medians(baseline) if baseline else None, process_medians(current))
+    return out
+
+
+def smallest_p(n: int, m: int) -> float:
+    """The smallest one-sided exact Mann-Whitney U p-value with `n` and `m` samples: 1 / C(n + m, n)."""
+    from math import comb
+
+    return 1.0 / comb(n + m, n)
+
+
+def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -> GateReport:
+    """Gate a paired run: per benchmark, this tree's per-process medians against the baseline arm's, both
+    measured in the same session, processes interleaved (A B B A …), so drift of the machine hits both.
+    ``remeasure(names) -> run`` makes a fresh paired measurement of the failing benchmarks."""
+    if not is_paired(run):
+        raise GateError("not a paired run (no baseline arm): make one with pytest benchmarks/ --baseline-tree PATH")
+    trees = {b["extra_info"]["paired_baseline"].get("tree") for b in run["benchmarks"] if "paired_baseline" in b.get("extra_info", {})}
+    report = GateReport([], f"the baseline arm ({', '.join(sorted(map(str, trees)))}), same session, interleaved")
+    pairs = paired_samples(run)
+    calibration = _calibration_name(run)
+    failing = []
+    for name, (base, cur) in pairs.items():
+        if base is None:
+            report.comparisons.append(Comparison(name, "new", current_median=statistics.median(cur)))
+            continue
+        policy = policies.for_benchmark(name)
+        if smallest_p(len(cur), len(base)) >= policy.alpha:
+            report.notes.append(f"{name.split('::')[-1]}: {len(cur)} vs {len(base)} processes cannot reach "
+                                f"p < {policy.alpha}; use more --passes")
+        result = compare(name, base, cur, policy)
+        if name == calibration:
+            result = replace(result, verdict="calibration")
+        report.comparisons.append(result)
+        if result.verdict == "regression":
+            failing.append(name)
+    if failing and remeasure is not None:
+        fresh = paired_samples(remeasure(failing))
+        for i, first in enumerate(report.comparisons):
+            if first.name not in failing:
+                continue
+            base, cur = fresh.get(first.name, (None, None))
+            if base is None:
+                report.notes.append(f"re-measurement of {first.name} produced no paired result; first verdict kept")
+                continue
+            again = compare(first.name, base, cur, first.policy)
+            verdict = "regression" if again.verdict == "regression" else "unchanged"
+            report.comparisons[i] = replace(again, verdict=verdict, remeasured=True, first=first)
+    n = sorted({len(cur) for _, cur in pairs.values()})
+    report.notes.append(f"paired: samples are per-process medians, {'/'.join(map(str, n))} processes per arm")
+    return report
+
+
 def render(report: GateReport, width: int = 160) -> str:
     import io
 
@@ -373,6 +454,8 @@ def pytest_remeasure(run: dict, cwd: str | Path = ".", timeout: float = 1800.0):
             args += ["--epoch-steps", str(settings["epoch_steps"])]
         if settings.get("passes"):
             args += ["--passes", str(settings["passes"])]
+        if settings.get("baseline_tree"):
+            args += ["--baseline-tree", settings["baseline_tree"]]
         with tempfile.TemporaryDirectory(prefix="cifar-remeasure-") as tmp:
             out = Path(tmp) / "remeasure.json"
             proc = subprocess.run([*args, f"--benchmark-json={out}"], cwd=cwd, timeout=timeout,

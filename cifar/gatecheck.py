@@ -1,5 +1,11 @@
 """Proof that the gate works: real A/A and A/B sessions, plus many-session rates resampled from them.
 
+Two gates can be checked. ``paired`` (the default, what CI uses): a session is one ``pytest benchmarks/
+--baseline-tree ROOT`` run, both arms in it, processes interleaved; arm B of an A/B session injects the
+slowdown into the current arm only. ``history``: a session is a plain run, compared with 3 other A sessions
+pooled as stored baselines would be. What follows describes the history check; the paired one mirrors it
+with per-process medians (see `paired_real_rates`, `paired_resampled_rates`).
+
 A session is a real ``pytest benchmarks/`` run (by default the quick suite under TensorFlow's default
 threads). Arm A runs unchanged; arm B runs with ``CIFAR_BENCH_INJECT_SLOWDOWN`` set (10 % and 5 %), a real
 busy-wait inside every timed round in the child. Sessions of the arms are interleaved (A, B10, B5, A, B5,
@@ -25,11 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.gate import Policies, _calibration_name, compare, load_run, prepared, samples
+from cifar.gate import Policies, _calibration_name, compare, is_paired, load_run, paired_samples, prepared, samples
 from cifar.workloads import INJECT_ENV
 
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
 DEFAULT_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "3")
+#: A paired session: TensorFlow's default threads, 12 processes per arm (sized in the README).
+PAIRED_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "12")
 
 
 @dataclass(frozen=True)
@@ -58,12 +66,16 @@ class Rate:
         return f"{self.rate:.1%} [{low:.1%}, {high:.1%}] ({self.hits}/{self.trials})"
 
 
-def run_session(arm: str, out: Path, pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, cwd: str = ".") -> dict:
-    """One real benchmark session of `arm`; returns its pytest-benchmark JSON."""
+def run_session(arm: str, out: Path, pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, cwd: str = ".",
+                paired: bool = False) -> dict:
+    """One real benchmark session of `arm`; returns its pytest-benchmark JSON. ``paired``: the session
+    measures this checkout twice, as the baseline arm (never injected) and as the current arm."""
     env = dict(os.environ)
     env.pop(INJECT_ENV, None)
     if ARMS[arm]:
         env[INJECT_ENV] = str(ARMS[arm])
+    if paired:
+        pytest_args = (*pytest_args, "--baseline-tree", str(Path(cwd).resolve()))
     proc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args, "-q", "-p", "no:cacheprovider",
                            f"--benchmark-json={out}"], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=1800)
@@ -184,6 +196,87 @@ def resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: 
     return out
 
 
+# -- paired sessions ----------------------------------------------------------------------------------------
+def _paired(run: dict) -> dict[str, tuple[list[float], list[float]]]:
+    """{benchmark: (baseline arm, current arm)} per-process medians, minus the calibration kernel."""
+    calibration = _calibration_name(run)
+    return {name: pair for name, pair in paired_samples(run).items() if name != calibration and pair[0] is not None}
+
+
+def paired_real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[str, dict[str, Rate]]:
+    """The paired gate on each real session: {arm: {benchmark: Rate of final failures}}; a failure is
+    re-measured with the next session of the same arm (as the gate would re-measure in fresh processes)."""
+    out: dict[str, dict[str, Rate]] = {}
+    for arm, sessions in runs.items():
+        pairs = [_paired(run) for run in sessions]
+        per: dict[str, list[int]] = {}
+        for i, session in enumerate(pairs):
+            for name, (base, cur) in session.items():
+                policy = policies.for_benchmark(name)
+                failed = _fails(_slower(base, cur), policy.alpha, policy.floor)
+                again = pairs[(i + 1) % len(pairs)].get(name)
+                if failed and len(pairs) > 1 and again is not None:
+                    failed = _fails(_slower(*again), policy.alpha, policy.floor)
+                per.setdefault(name, []).append(int(failed))
+        out[arm] = {name: Rate(sum(v), len(v)) for name, v in per.items()}
+    return out
+
+
+def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: int = 2000, seed: int = 0,
+                           floors: tuple[float, ...] = FLOORS) -> dict[str, dict]:
+    """Many synthetic paired sessions: pick a real session of the arm, draw each arm's processes with
+    replacement from it; a failure is re-measured by drawing from another real session of the arm.
+
+    Returns {floor label: {arm: {benchmark: Rate}}} like `resampled_rates`.
+    """
+    rng = np.random.default_rng(seed)
+    labels = ["default"] + [f"floor {f:.0%}" for f in floors if f != policies.default.floor]
+    out: dict[str, dict] = {label: {arm: {} for arm in runs} for label in labels}
+
+    def draw(data):
+        return list(rng.choice(data, size=len(data), replace=True))
+
+    for arm, sessions in runs.items():
+        pairs = [_paired(run) for run in sessions]
+        for name in pairs[0]:
+            policy = policies.for_benchmark(name)
+            thresholds = [policy.floor] + [f for f in floors if f != policies.default.floor]
+            hits = [0] * len(labels)
+            for _ in range(resamples):
+                i, j = (rng.choice(len(pairs), size=2, replace=False) if len(pairs) > 1 else (0, 0))
+                base, cur = pairs[i][name]
+                first = _slower(draw(base), draw(cur))
+                again = None
+                for k, floor in enumerate(thresholds):
+                    if _fails(first, policy.alpha, floor):
+                        if again is None:
+                            base2, cur2 = pairs[j][name]
+                            again = _slower(draw(base2), draw(cur2))
+                        hits[k] += _fails(again, policy.alpha, floor)
+            for label, count in zip(labels, hits):
+                out[label][arm][name] = Rate(count, resamples)
+    return out
+
+
+def paired_effects(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Per benchmark: the median over sessions of median(current) / median(baseline) - 1 for B10 and B5 (what
+    the injection really did), the same for A (should be ~0), and the within-session coefficient of
+    variation of per-process medians (the noise the test has to see through; it sizes --passes)."""
+    import statistics
+
+    names = list(_paired(runs["A"][0]))
+    out = {}
+    for name in names:
+        row = {}
+        for arm, sessions in runs.items():
+            row[arm] = statistics.median(statistics.median(_paired(r)[name][1]) / statistics.median(_paired(r)[name][0]) - 1.0
+                                         for r in sessions)
+        row["process_cv"] = statistics.median(statistics.stdev(side) / statistics.mean(side)
+                                              for r in runs["A"] for side in _paired(r)[name])
+        out[name] = row
+    return out
+
+
 def effective_slowdowns(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     """Median over sessions of each arm's session medians, relative to A: what the injection really did."""
     import statistics
@@ -195,21 +288,28 @@ def effective_slowdowns(runs: dict[str, list[dict]]) -> dict[str, dict[str, floa
     return {name: {arm: level(arm, name) / level("A", name) - 1.0 for arm in ("B10", "B5")} for name in names}
 
 
-def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS,
-               policies: Policies = Policies(), keep: Path | None = None, log=print) -> dict:
-    """Run `sessions` blocks of real sessions, then compute real and resampled rates."""
+def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str, ...] | None = None,
+               policies: Policies = Policies(), keep: Path | None = None, log=print, paired: bool = True) -> dict:
+    """Run `sessions` blocks of real sessions (paired or plain), then compute real and resampled rates."""
+    pytest_args = pytest_args or (PAIRED_PYTEST_ARGS if paired else DEFAULT_PYTEST_ARGS)
     runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     with tempfile.TemporaryDirectory(prefix="cifar-gate-check-") as tmp:
         folder = keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         for n, arm in enumerate(schedule(sessions)):
-            log(f"session {n + 1}/{3 * sessions}: {arm} (injected slowdown {ARMS[arm]:.0%})")
-            runs[arm].append(run_session(arm, folder / f"{n + 1:02d}-{arm}.json", pytest_args))
+            log(f"session {n + 1}/{3 * sessions}: {'A/' if paired else ''}{arm} (injected slowdown {ARMS[arm]:.0%})")
+            runs[arm].append(run_session(arm, folder / f"{n + 1:02d}-{arm}.json", pytest_args, paired=paired))
     return report_from_runs(runs, policies, resamples, pytest_args)
 
 
 def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(), resamples: int = 2000,
                      pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, calibrate: bool = True) -> dict:
+    if is_paired(runs["A"][0]):
+        return {"paired": True, "sessions_per_arm": len(runs["A"]), "resamples": resamples,
+                "pytest_args": list(pytest_args),
+                "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor},
+                "effective_slowdown": paired_effects(runs), "real": paired_real_rates(runs, policies),
+                "resampled": paired_resampled_rates(runs, policies, resamples), "runs": runs}
     names = [n for n in samples(runs["A"][0]) if n != _calibration_name(runs["A"][0])]
     calibrate = (calibrate and all(_calibration_name(r) for arm in runs.values() for r in arm)
                  and any(policies.for_benchmark(n).calibrate for n in names))
@@ -239,18 +339,24 @@ def _rates_table(title: str, rates: dict, effective: dict | None = None):
     table.add_column("benchmark", overflow="fold")
     for column in ("A/A false alarms", "A/B 10 % detected", "A/B 5 % detected"):
         table.add_column(column)
+    paired = effective is not None and "process_cv" in next(iter(effective.values()), {})
     if effective is not None:
-        table.add_column("measured effect of the injection (B10, B5)")
+        table.add_column("measured effect (A/A, B10, B5)" if paired else "measured effect of the injection (B10, B5)")
+    if paired:
+        table.add_column("per-process CV")
     for name in rates["A"]:
         # Text, not a str: rich would read "[seed-npc1-default]" in a test id as markup and drop it.
         row = [Text(name.split("::")[-1]), *(str(rates[arm].get(name, Rate(0, 0))) for arm in ("A", "B10", "B5"))]
-        if effective is not None:
+        if paired:
+            row += [f"{effective[name]['A']:+.1%}, {effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}",
+                    f"{effective[name]['process_cv']:.1%}"]
+        elif effective is not None:
             row.append(f"{effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}")
         table.add_row(*row)
     pooled = {arm: Rate(sum(r.hits for r in rates[arm].values()), sum(r.trials for r in rates[arm].values()))
               for arm in ("A", "B10", "B5")}
     table.add_row("all benchmarks", *(str(pooled[arm]) for arm in ("A", "B10", "B5")),
-                  *([""] if effective is not None else []))
+                  *([""] * ((effective is not None) + paired)))
     return table
 
 
@@ -268,8 +374,12 @@ def render(report: dict) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=170, color_system=None)
     policy = report["policy"]
-    rule = (f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, baseline = {report['pooled_baseline_sessions']} "
-            "pooled sessions, re-measure on failure" + (", calibrated" if report.get("calibrated") else ""))
+    if report.get("paired"):
+        rule = (f"paired: both arms in one session, per-process medians; alpha {policy['alpha']}, "
+                f"floor {policy['floor']:.0%}, re-measure on failure")
+    else:
+        rule = (f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, baseline = {report['pooled_baseline_sessions']} "
+                "pooled sessions, re-measure on failure" + (", calibrated" if report.get("calibrated") else ""))
     console.print(_rates_table(f"Gate check on real sessions ({report['sessions_per_arm']} per arm; {rule})",
                                report["real"], report["effective_slowdown"]))
     console.print(_rates_table(f"Gate check, resampled from the real sessions ({report['resamples']} per figure; "

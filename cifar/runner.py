@@ -100,10 +100,19 @@ def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def child_env(base: dict | None = None) -> dict:
-    """The environment children run in: the parent's, plus the parent's import path."""
+def child_env(base: dict | None = None, tree: str | os.PathLike | None = None, unset: tuple[str, ...] = ()) -> dict:
+    """The environment children run in: the parent's, plus the parent's import path.
+
+    ``tree``: a checkout whose ``cifar`` package the children import instead of ours (the baseline arm of
+    a paired run); ``unset``: variables the children must not see.
+    """
     env = dict(os.environ if base is None else base)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    for name in unset:
+        env.pop(name, None)
+    path = [p for p in sys.path if p]
+    if tree is not None:
+        path.insert(0, str(Path(tree).resolve()))
+    env["PYTHONPATH"] = os.pathsep.join(path)
     # numpy's OpenBLAS would start its own thread pool in every child and compete with TensorFlow's
     # pools, blurring what the thread settings under test do. TensorFlow does not use OpenBLAS.
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -117,6 +126,8 @@ class Runner:
     ``preload``: modules the zygote imports before forking (``("tensorflow",)`` for real workloads,
     ``()`` for tests that must not pay for TensorFlow). ``warm``: ``(target, params)`` calls the zygote
     makes once before forking, to fill caches children inherit; they must not run a TensorFlow op.
+    ``tree``: run the ``cifar`` package of another checkout (e.g. ``git worktree add ../base main``) instead
+    of this one; ``unset``: environment variables its children must not inherit.
     """
 
     def __init__(
@@ -126,9 +137,15 @@ class Runner:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         workdir: str | os.PathLike | None = None,
         warm: tuple[tuple[str, dict], ...] = (),
+        tree: str | os.PathLike | None = None,
+        unset: tuple[str, ...] = (),
     ):
         if mode not in MODES:
             raise ValueError(f"runner mode must be one of {MODES}, got {mode!r}")
+        if tree is not None and not (Path(tree) / "cifar" / "__init__.py").is_file():
+            raise ValueError(f"{tree}: not a checkout of this project (no cifar/__init__.py)")
+        self.tree = None if tree is None else str(Path(tree).resolve())
+        self.unset = tuple(unset)
         self.mode = mode
         self.preload = tuple(preload)
         self.warm = tuple(warm)
@@ -164,6 +181,8 @@ class Runner:
         # Self-contained (inline spec, result printed) so it still works after the workdir is gone.
         rerun = {k: v for k, v in spec.items() if k != "result_path"}
         command = shlex.join([sys.executable, "-m", "cifar.child", json.dumps(rerun)])
+        if self.tree:
+            command = f"cd {shlex.quote(self.tree)} && PYTHONPATH=. {command}"
         limit = self.timeout if timeout is None else float(timeout)
         started = time.perf_counter()
         try:
@@ -231,7 +250,8 @@ class Runner:
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "cifar.child", str(spec_path)],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=child_env(),
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.tree,
+                env=child_env(tree=self.tree, unset=self.unset),
             )
             try:
                 return proc.wait(timeout=limit)
@@ -254,7 +274,8 @@ class Runner:
             self._zygote = subprocess.Popen(
                 [sys.executable, "-m", "cifar.zygote",
                  json.dumps({"preload": list(self.preload), "warm": [list(w) for w in self.warm]})],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=child_env(),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=self.tree,
+                env=child_env(tree=self.tree, unset=self.unset),
             )
         message = self._read_message(ZYGOTE_START_TIMEOUT_SECONDS)
         if message is None or not message.get("ready"):

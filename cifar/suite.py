@@ -60,6 +60,8 @@ class SuiteSettings:
     grid: tuple[ThreadConfig, ...] | None = None  # None: the standard grid (quick: a subset)
     runner: str = "zygote"
     passes: int | None = None  # None: the case's own (quick 1, default 2 for micro cases)
+    #: A checkout of the baseline code: every case also runs there, interleaved (a paired run, see bench.py).
+    baseline_tree: str | None = None
 
     def __post_init__(self) -> None:
         if self.data not in DATA_CHOICES and not os.path.exists(os.path.expanduser(self.data)):
@@ -75,6 +77,9 @@ class SuiteSettings:
             raise ValueError(f"--passes must be >= 1, got {self.passes!r}")
         if self.runner not in MODES:
             raise ValueError(f"--runner must be one of {MODES}, got {self.runner!r}")
+        if self.baseline_tree is not None and not os.path.isfile(os.path.join(self.baseline_tree, "cifar", "__init__.py")):
+            raise ValueError(f"--baseline-tree {self.baseline_tree!r} is not a checkout of this project "
+                             "(no cifar/__init__.py); make one with: git worktree add --detach reports/base main")
 
     @property
     def model_list(self) -> tuple[str, ...]:

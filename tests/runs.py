@@ -33,3 +33,25 @@ def noisy(median, n=10, cv=0.02, seed=0):
 def write(path, run):
     path.write_text(json.dumps(run))
     return path
+
+
+def make_paired_run(arms: dict, tree: str = "/work/base"):
+    """arms: fullname -> (baseline per-process rounds or None, current per-process rounds); a run as
+    ``pytest benchmarks/ --baseline-tree`` saves it (``None``: the baseline arm failed)."""
+    run = make_run({name: [d for proc in cur for d in proc] for name, (_, cur) in arms.items()})
+    run["cifar_settings"]["baseline_tree"] = tree
+    for bench in run["benchmarks"]:
+        base, cur = arms[bench["fullname"]]
+        bench["extra_info"]["durations_per_process"] = cur
+        bench["extra_info"]["paired_baseline"] = (
+            {"tree": tree, "error": "ChildFailed: no such workload"} if base is None
+            else {"tree": tree, "durations_per_process": base, "passes": len(base), "contended": False,
+                  "injected_slowdown": 0.0})
+    return run
+
+
+def processes(median, n=10, rounds=5, cv=0.02, seed=0):
+    """`n` processes of `rounds` rounds each, every process with its own level (process-to-process noise)."""
+    rng = np.random.default_rng(seed)
+    return [list(median * (1 + cv * rng.standard_normal()) * (1 + cv / 2 * rng.standard_normal(rounds)))
+            for _ in range(n)]

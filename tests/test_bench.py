@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cifar.bench import Campaign, merge_results
+from cifar.bench import Campaign, merge_results, paired_info
 from cifar.runner import ChildCrashed
 from cifar.suite import Case, SuiteSettings, build_cases
 from cifar.threads import ThreadConfig
@@ -177,8 +177,9 @@ def test_quick_grid_is_a_subset_of_the_full_grid():
      (["--epoch-steps", "many"], "--epoch-steps must be an integer, got 'many'"),
      (["--epoch-steps", "0"], "--epoch-steps must be >= 1, got 0"),
      (["--data", "/no/such/place"], "got '/no/such/place'"),
-     (["--passes", "0"], "--passes must be >= 1, got 0")],
-    ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes"],
+     (["--passes", "0"], "--passes must be >= 1, got 0"),
+     (["--baseline-tree", "/tmp"], "--baseline-tree '/tmp' is not a checkout of this project")],
+    ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes", "baseline-tree"],
 )
 def test_bad_option_is_a_usage_error_naming_the_value(args, message):
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", *args],
@@ -197,3 +198,41 @@ def test_collection_ids_follow_the_grid():
     # The calibration kernel always runs once, on one thread, whatever the grid.
     assert "benchmarks/test_micro.py::test_calibration[calibration-intra1-inter1]" in ids
     assert len(ids) == 2 * 8 + 1
+
+
+class ArmRunner(FakeRunner):
+    """A FakeRunner that logs into a shared list, so the order across both arms is visible."""
+
+    def __init__(self, name, log, fail_for=(), tree=None):
+        super().__init__(fail_for)
+        self.name, self.log, self.tree = name, log, tree
+
+    def run(self, target, params, config):
+        self.log.append((self.name, config.id))
+        return super().run(target, params, config)
+
+
+def test_paired_campaign_alternates_arms_within_each_configuration():
+    log = []
+    current, baseline = ArmRunner("A", log), ArmRunner("B", log, tree="/base")
+    campaign = Campaign(SuiteSettings(grid=GRID[:2]), interleave=True, runner=current, baseline=baseline)
+    case = Case("matmul", "matmul", {"rounds": 3}, passes=2)
+    result = campaign.result(case, ThreadConfig(1, 1))
+    assert log == [("A", "intra1-inter1"), ("B", "intra1-inter1"), ("A", "intra2-inter2"), ("B", "intra2-inter2"),
+                   ("B", "intra2-inter2"), ("A", "intra2-inter2"), ("B", "intra1-inter1"), ("A", "intra1-inter1")]
+    assert result["durations_per_process"] == [[0.1] * 3, [0.1] * 3]
+    info = paired_info("/base", campaign.baseline_result(case, ThreadConfig(1, 1)))
+    assert info["tree"] == "/base" and info["durations_per_process"] == [[0.1] * 3, [0.1] * 3]
+    assert info["injected_slowdown"] == 0.0
+
+
+def test_paired_campaign_keeps_a_baseline_failure_as_an_error_for_that_benchmark():
+    log = []
+    campaign = Campaign(SuiteSettings(grid=GRID[:2]), interleave=True, runner=ArmRunner("A", log),
+                        baseline=ArmRunner("B", log, fail_for={"intra2-inter2"}))
+    case = Case("matmul", "matmul", {"rounds": 2}, passes=2)
+    assert campaign.result(case, ThreadConfig(2, 2))["passes"] == 2  # this tree's result is unaffected
+    info = paired_info("/base", campaign.baseline_result(case, ThreadConfig(2, 2)))
+    assert "error" in info and "durations_per_process" not in info
+    assert "SIGSEGV" in info["error"]
+

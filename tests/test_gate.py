@@ -1,15 +1,17 @@
 """The regression gate, baselines and histories, on fake runs with known differences."""
 
 import json
+import statistics
 import subprocess
 import sys
 
 import pytest
 
 from cifar import baselines
-from cifar.gate import GateError, Policies, Policy, compare, fingerprint, gate, load_run, render
+from cifar.gate import (GateError, Policies, Policy, compare, fingerprint, gate, gate_paired, load_run, process_medians,
+                        render, smallest_p)
 from cifar.history import change_points, history, read_runs
-from tests.runs import MACHINE, make_run, noisy, write
+from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
 MATMUL = "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]"
 CONV = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
@@ -268,3 +270,91 @@ def test_history_over_saved_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "+30" in proc.stdout or "+29" in proc.stdout or "+31" in proc.stdout
     assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- paired runs -----------------------------------------------------------------------------------------
+CONV = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
+
+
+def test_paired_gate_tests_per_process_medians_of_the_two_arms():
+    run = make_paired_run({MATMUL: (processes(1.0, seed=1), processes(1.0, seed=2)),
+                           CONV: (processes(1.0, seed=3), processes(1.08, seed=4))})
+    report = gate_paired(run, Policies(Policy(floor=0.03)))
+    verdicts = {c.name: c for c in report.comparisons}
+    assert verdicts[MATMUL].verdict == "unchanged"
+    slow = verdicts[CONV]
+    assert slow.verdict == "regression" and slow.p_slower < 0.01
+    assert slow.baseline_median == pytest.approx(statistics.median(process_medians(processes(1.0, seed=3))))
+    assert 1.03 < slow.ratio.ratio < 1.13 and slow.ratio.low <= slow.ratio.ratio <= slow.ratio.high
+    assert "per-process medians, 10 processes per arm" in report.notes[-1]
+    assert not report.passed
+
+
+def test_paired_gate_ignores_drift_that_hits_both_arms():
+    # The whole session ran 20 % slower than some stored baseline would say; both arms saw it.
+    run = make_paired_run({MATMUL: (processes(1.2, seed=1), processes(1.2, seed=2))})
+    assert gate_paired(run).passed
+
+
+def test_paired_regression_must_repeat_on_remeasurement():
+    slow = make_paired_run({MATMUL: (processes(1.0, seed=1), processes(1.2, seed=2))})
+    fine = make_paired_run({MATMUL: (processes(1.0, seed=3), processes(1.0, seed=4))})
+    asked = []
+
+    def remeasure(names):
+        asked.append(names)
+        return fine
+
+    report = gate_paired(slow, remeasure=remeasure)
+    assert asked == [[MATMUL]]
+    (c,) = report.comparisons
+    assert c.verdict == "unchanged" and c.remeasured and c.first.verdict == "regression"
+    assert report.passed
+    again = gate_paired(slow, remeasure=lambda names: slow)
+    assert again.regressions[0].remeasured and not again.passed
+
+
+def test_paired_benchmark_missing_in_the_baseline_code_is_new():
+    report = gate_paired(make_paired_run({MATMUL: (None, processes(1.0))}))
+    assert [c.verdict for c in report.comparisons] == ["new"] and report.passed
+
+
+def test_paired_gate_says_when_too_few_processes_can_never_fail():
+    run = make_paired_run({MATMUL: (processes(1.0, n=3), processes(2.0, n=3))})
+    report = gate_paired(run)
+    assert report.passed  # 3 vs 3: the smallest possible p is 1/20
+    assert any("cannot reach p < 0.01" in note for note in report.notes)
+    assert smallest_p(3, 3) == pytest.approx(0.05) and smallest_p(5, 5) == pytest.approx(1 / 252)
+
+
+def test_unpaired_run_is_refused_by_the_paired_gate():
+    with pytest.raises(GateError, match="--baseline-tree"):
+        gate_paired(make_run({MATMUL: noisy(1.0)}))
+
+
+def test_paired_policy_section(tmp_path):
+    path = tmp_path / "gate.json"
+    path.write_text(json.dumps({"floor": 0.10, "overrides": {"*pipeline*": {"floor": 0.3}},
+                                "paired": {"floor": 0.03, "overrides": {"*pipeline*": {"alpha": 0.001}}}}))
+    history = Policies.load(path)
+    paired = Policies.load(path, paired=True)
+    assert history.default.floor == 0.10 and history.for_benchmark("x_pipeline_y").floor == 0.3
+    assert paired.default.floor == 0.03 and paired.for_benchmark("x_pipeline_y") == Policy(alpha=0.001, floor=0.03)
+    path.write_text(json.dumps({"paired": {"flor": 0.03}}))
+    with pytest.raises(GateError, match="unknown keys in 'paired'"):
+        Policies.load(path, paired=True)
+
+
+def test_gate_cli_gates_a_paired_run_on_its_own_arms(tmp_path):
+    same = write(tmp_path / "same.json", make_paired_run({MATMUL: (processes(1.0, seed=1), processes(1.0, seed=2))}))
+    slow = write(tmp_path / "slow.json", make_paired_run({MATMUL: (processes(1.0, seed=1), processes(1.2, seed=2))}))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "cifar", "gate", *args, "--no-remeasure", "--baselines",
+                               str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
+
+    ok = cli(str(same))
+    assert ok.returncode == 0 and "same session, interleaved" in ok.stdout and "passed" in ok.stdout
+    bad = cli(str(slow), "--report", str(tmp_path / "r.json"))
+    assert bad.returncode == 1 and "REGRESSION" in bad.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["passed"] is False

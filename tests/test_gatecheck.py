@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cifar.gatecheck import Rate, effective_slowdowns, real_rates, resampled_rates, schedule
-from cifar.gate import Policies
-from tests.runs import make_run, noisy
+from cifar.gatecheck import (Rate, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
+                             real_rates, render, report_from_runs, resampled_rates, schedule)
+from cifar.gate import Policies, Policy
+from tests.runs import make_paired_run, make_run, noisy, processes
 
 NAME = "benchmarks/test_micro.py::test_matmul[matmul-default]"
 WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "benchmarks.yml"
@@ -61,6 +62,36 @@ def test_effective_slowdown_is_measured_not_assumed():
     assert effect["B10"] == pytest.approx(0.10, abs=0.02) and effect["B5"] == pytest.approx(0.05, abs=0.02)
 
 
+def paired_sessions(n, slowdown, seed):
+    return [make_paired_run({NAME: (processes(1.0, seed=seed + 2 * i), processes(1.0 + slowdown, seed=seed + 2 * i + 1))})
+            for i in range(n)]
+
+
+def fake_paired_runs():
+    return {"A": paired_sessions(3, 0.0, 0), "B10": paired_sessions(3, 0.10, 100), "B5": paired_sessions(3, 0.05, 200)}
+
+
+def test_paired_rates_on_sessions_with_known_effects():
+    runs = fake_paired_runs()
+    policies = Policies(Policy(floor=0.02))
+    real = paired_real_rates(runs, policies)
+    assert real["A"][NAME] == Rate(0, 3) and real["B10"][NAME] == Rate(3, 3)
+    resampled = paired_resampled_rates(runs, policies, resamples=300)
+    assert resampled["default"]["A"][NAME].rate < 0.05
+    assert resampled["default"]["B10"][NAME].rate > 0.9
+    assert resampled["floor 10%"]["B5"][NAME].rate < resampled["default"]["B5"][NAME].rate
+    effect = paired_effects(runs)[NAME]
+    assert effect["B10"] == pytest.approx(0.10, abs=0.03) and effect["A"] == pytest.approx(0.0, abs=0.03)
+    assert 0.005 < effect["process_cv"] < 0.05
+
+
+def test_paired_report_renders_with_its_rule():
+    report = report_from_runs(fake_paired_runs(), Policies(Policy(floor=0.03)), resamples=50)
+    assert report["paired"] is True
+    text = render(report)
+    assert "paired: both arms in one session" in text and "per-process CV" in text
+
+
 def test_workflow_is_least_privilege_and_pinned():
     workflow = yaml.safe_load(WORKFLOW.read_text())
     assert workflow["permissions"] == {}
@@ -78,6 +109,8 @@ def test_workflow_is_least_privilege_and_pinned():
     text = WORKFLOW.read_text()
     assert "make test" in text and "--benchmark-disable -n auto" in text and "cifar gate" in text
     assert "upload-artifact" in text and "reports/" in text
+    # Pull requests get the paired gate: the base commit checked out beside the PR, measured in the same job.
+    assert "pull_request.base.sha" in text and "--baseline-tree reports/base" in text
 
 
 def test_workflow_passes_actionlint():

@@ -143,3 +143,36 @@ def test_two_replies_in_one_read_are_both_seen(tmp_path):
     assert runner._read_message(5.0) is None  # EOF
     runner._zygote.stdout.close()
     runner._zygote = None
+
+
+def _other_checkout(root):
+    """A copy of this project's package plus one module only it has: proof of which code a child ran."""
+    import shutil
+    from pathlib import Path
+
+    import cifar
+
+    tree = root / "baseline-tree"
+    shutil.copytree(Path(cifar.__file__).parent, tree / "cifar", ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "cifar" / "only_here.py").write_text(
+        "import os\n\ndef where():\n    return {'file': __file__, 'secret': os.environ.get('CIFAR_TEST_SECRET')}\n")
+    return tree
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tree_runs_the_other_checkouts_code_without_the_unset_variables(tmp_path, monkeypatch, mode):
+    tree = _other_checkout(tmp_path)
+    monkeypatch.setenv("CIFAR_TEST_SECRET", "current arm only")
+    with Runner(mode=mode, preload=(), timeout=20, workdir=tmp_path / "work", tree=tree,
+                unset=("CIFAR_TEST_SECRET",)) as other:
+        result = other.run("cifar.only_here:where")
+    assert result["file"] == str(tree.resolve() / "cifar" / "only_here.py")
+    assert result["secret"] is None
+    with Runner(mode=mode, preload=(), timeout=20, workdir=tmp_path / "own") as own:
+        with pytest.raises(ChildFailed, match="only_here"):
+            own.run("cifar.only_here:where")
+
+
+def test_tree_that_is_not_a_checkout_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="no cifar/__init__.py"):
+        Runner(preload=(), tree=tmp_path)

@@ -106,3 +106,11 @@ def test_cli_bad_input_is_one_clear_line(args, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("batches, reported", [(20, 0.10), (3, 0.0)])
+def test_pipeline_injection_pulls_extra_batches_and_reports_what_it_did(tf_runner, batches, reported):
+    # 10 % of 20 batches is 2 extra batches; of 3 batches, 0.3 rounds to none, and the run says so.
+    result = tf_runner.run("tests.tf_workers:pipeline_injected", {"inject": "0.10", "batches": batches})
+    assert result["injected_slowdown"] == pytest.approx(reported)
+    assert result["items_per_round"] == batches * 16

@@ -71,3 +71,15 @@ def model_facts(name):
     model = build_model(name)
     return {"params": model.count_params(), "output_shape": list(model.output_shape),
             "loss": model.loss, "optimizer": type(model.optimizer).__name__.lower()}
+
+
+def pipeline_injected(inject: str, batches: int):
+    """The pipeline workload with an injected slowdown set in this child only."""
+    import os
+
+    from cifar import workloads
+
+    os.environ[workloads.INJECT_ENV] = inject
+    result = workloads.pipeline({"variant": "batched", "batch_size": 16}, rounds=1, warmup_rounds=0, batches=batches,
+                                n_train=512)
+    return {"injected_slowdown": result["injected_slowdown"], "items_per_round": result["items_per_round"]}
