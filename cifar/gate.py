@@ -348,6 +348,11 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
     trees = {b["extra_info"]["paired_baseline"].get("tree") for b in run["benchmarks"] if "paired_baseline" in b.get("extra_info", {})}
     report = GateReport([], f"the baseline arm ({', '.join(sorted(map(str, trees)))}), same session, interleaved")
     pairs = paired_samples(run)
+    if all(base is None for base, _ in pairs.values()):
+        # Nothing was compared: passing would hide that the baseline code never ran (e.g. too old for this runner).
+        error = next(b["extra_info"]["paired_baseline"].get("error", "?") for b in run["benchmarks"]
+                     if "paired_baseline" in b.get("extra_info", {}))
+        raise GateError(f"the baseline arm produced no result for any benchmark (first error: {error})")
     calibration = _calibration_name(run)
     failing = []
     for name, (base, cur) in pairs.items():

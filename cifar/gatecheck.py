@@ -222,15 +222,22 @@ def paired_real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[s
     return out
 
 
+#: Other (alpha, floor) policies the paired check also judges each resampled trial by.
+PAIRED_VARIANTS = ((0.01, 0.02), (0.01, 0.03), (0.01, 0.05), (0.05, 0.02), (0.05, 0.03), (0.05, 0.05))
+
+
 def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: int = 2000, seed: int = 0,
-                           floors: tuple[float, ...] = FLOORS) -> dict[str, dict]:
+                           variants: tuple[tuple[float, float], ...] = PAIRED_VARIANTS) -> dict[str, dict]:
     """Many synthetic paired sessions: pick a real session of the arm, draw each arm's processes with
     replacement from it; a failure is re-measured by drawing from another real session of the arm.
 
-    Returns {floor label: {arm: {benchmark: Rate}}} like `resampled_rates`.
+    Returns {label: {arm: {benchmark: Rate}}} like `resampled_rates`: "default" is each benchmark's own
+    policy, "alpha A, floor F" labels the same trials judged by that policy instead.
     """
     rng = np.random.default_rng(seed)
-    labels = ["default"] + [f"floor {f:.0%}" for f in floors if f != policies.default.floor]
+    default = (policies.default.alpha, policies.default.floor)
+    variants = tuple(v for v in variants if v != default)
+    labels = ["default"] + [f"alpha {a}, floor {f:.0%}" for a, f in variants]
     out: dict[str, dict] = {label: {arm: {} for arm in runs} for label in labels}
 
     def draw(data):
@@ -240,19 +247,19 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
         pairs = [_paired(run) for run in sessions]
         for name in pairs[0]:
             policy = policies.for_benchmark(name)
-            thresholds = [policy.floor] + [f for f in floors if f != policies.default.floor]
+            rules = [(policy.alpha, policy.floor), *variants]
             hits = [0] * len(labels)
             for _ in range(resamples):
                 i, j = (rng.choice(len(pairs), size=2, replace=False) if len(pairs) > 1 else (0, 0))
                 base, cur = pairs[i][name]
                 first = _slower(draw(base), draw(cur))
                 again = None
-                for k, floor in enumerate(thresholds):
-                    if _fails(first, policy.alpha, floor):
+                for k, (alpha, floor) in enumerate(rules):
+                    if _fails(first, alpha, floor):
                         if again is None:
                             base2, cur2 = pairs[j][name]
                             again = _slower(draw(base2), draw(cur2))
-                        hits[k] += _fails(again, policy.alpha, floor)
+                        hits[k] += _fails(again, alpha, floor)
             for label, count in zip(labels, hits):
                 out[label][arm][name] = Rate(count, resamples)
     return out
@@ -389,14 +396,15 @@ def render(report: dict) -> str:
     names = list(report["resampled"]["default"]["A"])
     groups = {"matmul, conv2d, train_step, epoch": [n for n in names if "test_pipeline" not in n],
               "pipeline": [n for n in names if "test_pipeline" in n]}
-    table = Table(title=Text("Resampled, by floor (pooled per kind of benchmark)"))
-    for column in ("floor", "benchmarks", "A/A false alarms", "A/B 10 % detected", "A/B 5 % detected"):
+    table = Table(title=Text("Resampled, by policy (pooled per kind of benchmark)"))
+    for column in ("policy", "benchmarks", "A/A false alarms", "A/B 10 % detected", "A/B 5 % detected"):
         table.add_column(column)
     for label, rates in report["resampled"].items():
+        if label == "default":
+            label = f"alpha {policy['alpha']}, floor {policy['floor']:.0%} (default, with overrides)"
         for group, members in groups.items():
             if members:
-                table.add_row(f"{policy['floor']:.0%} (default)" if label == "default" else label.removeprefix("floor "),
-                              group, *(str(_pool(rates[arm], members)) for arm in ("A", "B10", "B5")))
+                table.add_row(label, group, *(str(_pool(rates[arm], members)) for arm in ("A", "B10", "B5")))
     console.print(table)
     return buffer.getvalue()
 

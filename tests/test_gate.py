@@ -315,8 +315,13 @@ def test_paired_regression_must_repeat_on_remeasurement():
 
 
 def test_paired_benchmark_missing_in_the_baseline_code_is_new():
-    report = gate_paired(make_paired_run({MATMUL: (None, processes(1.0))}))
-    assert [c.verdict for c in report.comparisons] == ["new"] and report.passed
+    report = gate_paired(make_paired_run({MATMUL: (None, processes(1.0)), CONV: (processes(1.0), processes(1.0))}))
+    assert sorted(c.verdict for c in report.comparisons) == ["new", "unchanged"] and report.passed
+
+
+def test_paired_run_whose_baseline_arm_never_ran_is_an_error_not_a_pass():
+    with pytest.raises(GateError, match="baseline arm produced no result.*no such workload"):
+        gate_paired(make_paired_run({MATMUL: (None, processes(1.0))}))
 
 
 def test_paired_gate_says_when_too_few_processes_can_never_fail():
