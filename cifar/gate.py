@@ -8,6 +8,11 @@ reported with a bootstrap 95 % confidence interval of that ratio. A benchmark th
 more in fresh processes, and the gate fails only if it fails again: one unlucky session on a shared machine
 does not fail CI.
 
+Two sources for the baseline:
+  * a paired run (``pytest benchmarks/ --baseline-tree PATH``) carries its own: the baseline code measured in
+    the same session, processes interleaved; `gate_paired` tests per-process medians of the two arms;
+  * otherwise the newest promoted runs of this machine (`gate`), pooled.
+
 >>> python -m cifar gate run.json                       # doctest: +SKIP
 """
 

@@ -114,3 +114,29 @@ def test_pipeline_injection_pulls_extra_batches_and_reports_what_it_did(tf_runne
     result = tf_runner.run("tests.tf_workers:pipeline_injected", {"inject": "0.10", "batches": batches})
     assert result["injected_slowdown"] == pytest.approx(reported)
     assert result["items_per_round"] == batches * 16
+
+
+def test_paired_run_end_to_end(tmp_path):
+    """pytest benchmarks/ --baseline-tree: both arms measured, saved in pytest-benchmark's JSON, gated."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    tree = tmp_path / "base"
+    shutil.copytree(root / "cifar", tree / "cifar", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "paired.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--quick", "--thread-grid", "default",
+                           "--passes", "2", "--baseline-tree", str(tree), "-k", "test_matmul", "-q",
+                           "-p", "no:cacheprovider", f"--benchmark-json={out}"],
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    paired = bench["extra_info"]["paired_baseline"]
+    assert paired["tree"] == str(tree) and paired["passes"] == 2
+    assert len(paired["durations_per_process"]) == 2 and all(d > 0 for p in paired["durations_per_process"] for d in p)
+    assert len(bench["extra_info"]["durations_per_process"]) == 2
+    gate = subprocess.run([sys.executable, "-m", "cifar", "gate", str(out), "--no-remeasure"],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    # 2 processes a side can never reach p < alpha, and the gate says so instead of pretending.
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert "same session, interleaved" in gate.stdout and "use more --passes" in gate.stdout
