@@ -33,7 +33,7 @@ def pytest_addoption(parser):
                     help="fresh processes per configuration and case, interleaved [quick 1; default 2, 1 for "
                          "pipelines and epochs]; more passes average out process-to-process variation")
     group.addoption("--baseline-tree", default=None, metavar="PATH",
-                    help="a checkout of the baseline code (git worktree add --detach PATH main): every benchmark "
+                    help="(write --baseline-tree=PATH, with '=') a checkout of the baseline code (git worktree add --detach PATH main): every benchmark "
                          "also runs there, in its own processes, interleaved with this tree's (A B B A); "
                          "`python -m cifar gate` then compares the two arms of this one session")
 

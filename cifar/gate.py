@@ -9,7 +9,7 @@ more in fresh processes, and the gate fails only if it fails again: one unlucky 
 does not fail CI.
 
 Two sources for the baseline:
-  * a paired run (``pytest benchmarks/ --baseline-tree PATH``) carries its own: the baseline code measured in
+  * a paired run (``pytest benchmarks/ --baseline-tree=PATH``) carries its own: the baseline code measured in
     the same session, processes interleaved; `gate_paired` tests per-process medians of the two arms;
   * otherwise the newest promoted runs of this machine (`gate`), pooled.
 
@@ -317,7 +317,7 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
 
 # -- paired runs: both arms measured in one session ---------------------------------------------------------
 def is_paired(run: dict) -> bool:
-    """A run made with ``pytest benchmarks/ --baseline-tree PATH``: it carries its own baseline arm."""
+    """A run made with ``pytest benchmarks/ --baseline-tree=PATH``: it carries its own baseline arm."""
     return any("paired_baseline" in b.get("extra_info", {}) for b in run["benchmarks"])
 
 
@@ -349,7 +349,7 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
     measured in the same session, processes interleaved (A B B A …), so drift of the machine hits both.
     ``remeasure(names) -> run`` makes a fresh paired measurement of the failing benchmarks."""
     if not is_paired(run):
-        raise GateError("not a paired run (no baseline arm): make one with pytest benchmarks/ --baseline-tree PATH")
+        raise GateError("not a paired run (no baseline arm): make one with pytest benchmarks/ --baseline-tree=PATH")
     trees = {b["extra_info"]["paired_baseline"].get("tree") for b in run["benchmarks"] if "paired_baseline" in b.get("extra_info", {})}
     report = GateReport([], f"the baseline arm ({', '.join(sorted(map(str, trees)))}), same session, interleaved")
     pairs = paired_samples(run)
@@ -465,7 +465,9 @@ def pytest_remeasure(run: dict, cwd: str | Path = ".", timeout: float = 1800.0):
         if settings.get("passes"):
             args += ["--passes", str(settings["passes"])]
         if settings.get("baseline_tree"):
-            args += ["--baseline-tree", settings["baseline_tree"]]
+            # "=": a separate value would be taken for a test path by pytest's early parse (before conftest.py adds
+            # the option), and the baseline tree's own conftest.py would be loaded next to ours.
+            args.append(f"--baseline-tree={settings['baseline_tree']}")
         with tempfile.TemporaryDirectory(prefix="cifar-remeasure-") as tmp:
             out = Path(tmp) / "remeasure.json"
             proc = subprocess.run([*args, f"--benchmark-json={out}"], cwd=cwd, timeout=timeout,

@@ -1,7 +1,7 @@
 """Proof that the gate works: real A/A and A/B sessions, plus many-session rates resampled from them.
 
 Two gates can be checked. ``paired`` (the default, what CI uses): a session is one ``pytest benchmarks/
---baseline-tree ROOT`` run, both arms in it, processes interleaved; arm B of an A/B session injects the
+--baseline-tree=ROOT`` run, both arms in it, processes interleaved; arm B of an A/B session injects the
 slowdown into the current arm only. ``history``: a session is a plain run, compared with 3 other A sessions
 pooled as stored baselines would be. What follows describes the history check; the paired one mirrors it
 with per-process medians (see `paired_real_rates`, `paired_resampled_rates`).
@@ -75,7 +75,7 @@ def run_session(arm: str, out: Path, pytest_args: tuple[str, ...] = DEFAULT_PYTE
     if ARMS[arm]:
         env[INJECT_ENV] = str(ARMS[arm])
     if paired:
-        pytest_args = (*pytest_args, "--baseline-tree", str(Path(cwd).resolve()))
+        pytest_args = (*pytest_args, f"--baseline-tree={Path(cwd).resolve()}")
     proc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args, "-q", "-p", "no:cacheprovider",
                            f"--benchmark-json={out}"], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=1800)

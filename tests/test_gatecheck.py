@@ -110,7 +110,7 @@ def test_workflow_is_least_privilege_and_pinned():
     assert "make test" in text and "--benchmark-disable -n auto" in text and "cifar gate" in text
     assert "upload-artifact" in text and "reports/" in text
     # Pull requests get the paired gate: the base commit checked out beside the PR, measured in the same job.
-    assert "pull_request.base.sha" in text and "--baseline-tree reports/base" in text
+    assert "pull_request.base.sha" in text and "--baseline-tree=reports/base" in text
 
 
 def test_workflow_passes_actionlint():

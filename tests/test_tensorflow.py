@@ -124,9 +124,11 @@ def test_paired_run_end_to_end(tmp_path):
     root = Path(__file__).resolve().parent.parent
     tree = tmp_path / "base"
     shutil.copytree(root / "cifar", tree / "cifar", ignore=shutil.ignore_patterns("__pycache__"))
+    # A real checkout has its own conftest.py registering the same options: it must not be loaded.
+    shutil.copy(root / "conftest.py", tree / "conftest.py")
     out = tmp_path / "paired.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--quick", "--thread-grid", "default",
-                           "--passes", "2", "--baseline-tree", str(tree), "-k", "test_matmul", "-q",
+                           "--passes", "2", f"--baseline-tree={tree}", "-k", "test_matmul", "-q",
                            "-p", "no:cacheprovider", f"--benchmark-json={out}"],
                           cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
