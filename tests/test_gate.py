@@ -4,12 +4,13 @@ import json
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from cifar import baselines
 from cifar.gate import (GateError, Policies, Policy, compare, fingerprint, gate, gate_paired, load_run, process_medians,
-                        render, smallest_p)
+                        pytest_remeasure, render, smallest_p)
 from cifar.history import change_points, history, read_runs
 from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
@@ -363,3 +364,26 @@ def test_gate_cli_gates_a_paired_run_on_its_own_arms(tmp_path):
     bad = cli(str(slow), "--report", str(tmp_path / "r.json"))
     assert bad.returncode == 1 and "REGRESSION" in bad.stdout
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is False
+
+
+def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configurations(monkeypatch):
+    calibration = "benchmarks/test_micro.py::test_calibration[calibration-intra1-inter1]"
+    run = make_paired_run({MATMUL: (processes(1.0), processes(1.2)), CONV: (processes(1.0), processes(1.0)),
+                           calibration: (processes(1.0), processes(1.0))})
+    for bench in run["benchmarks"]:
+        bench["extra_info"]["threads"] = bench["fullname"].split("-", 1)[1].rstrip("]")
+    run["cifar_settings"]["passes"] = 12
+    seen = []
+
+    def fake_run(args, **kwargs):
+        seen.append(args)
+        out = next(a for a in args if a.startswith("--benchmark-json=")).split("=", 1)[1]
+        write(Path(out), run)
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    pytest_remeasure(run)([CONV])
+    (args,) = seen
+    assert args[args.index("--thread-grid") + 1] == "default"  # conv2d's own, not the calibration kernel's too
+    assert CONV in args and calibration in args and MATMUL not in args
+    assert "--baseline-tree=/work/base" in args and args[args.index("--passes") + 1] == "12"

@@ -141,4 +141,5 @@ def test_paired_run_end_to_end(tmp_path):
                           cwd=root, capture_output=True, text=True, timeout=120)
     # 2 processes a side can never reach p < alpha, and the gate says so instead of pretending.
     assert gate.returncode == 0, gate.stdout + gate.stderr
-    assert "same session, interleaved" in gate.stdout and "use more --passes" in gate.stdout
+    assert "against the baseline arm" in gate.stdout and "2 processes per arm" in gate.stdout
+    assert "use more --passes" in gate.stdout
