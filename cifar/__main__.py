@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check the gate against stored baselines (plain sessions, 3 pooled as the baseline) "
                             "instead of the paired gate (both arms in one session)")
     check.add_argument("pytest_args", nargs="*",
-                       help="the session to run [benchmarks/ --quick --thread-grid default --passes 10 (paired) "
+                       help="the session to run [benchmarks/ --quick --thread-grid default --passes 12 (paired) "
                             "or 3 (--history)]")
     return parser
 
@@ -136,23 +136,20 @@ def _gate(args) -> int:
     if paired:
         # The run carries its own baseline arm, measured in the same session: no stored baseline needed.
         report = gate_paired(run, policies, remeasure=remeasure)
-        print(render(report), end="")
-        if args.report:
-            baselines.write_json_atomic(Path(args.report), report.to_dict())
-        return 0 if report.passed else 1
-    if args.baseline:
-        baseline_paths = [Path(p) for p in args.baseline]
     else:
-        baseline_paths = baselines.baseline_runs(root, fingerprint(run), args.baseline_runs)
-        if not baseline_paths:
-            print(f"no baseline for this machine ({fingerprint(run)}) under {root}/: nothing to compare. "
-                  f"Record one with: python -m cifar baseline promote {run_path}")
-            return 0
-    label = ", ".join(str(p) for p in baseline_paths)
-    if len(baseline_paths) > 1:
-        label = f"{len(baseline_paths)} pooled runs ({label})"
-    report = gate([load_run(p) for p in baseline_paths], run, policies, remeasure=remeasure,
-                  cross_machine=args.cross_machine, baseline_label=label)
+        if args.baseline:
+            baseline_paths = [Path(p) for p in args.baseline]
+        else:
+            baseline_paths = baselines.baseline_runs(root, fingerprint(run), args.baseline_runs)
+            if not baseline_paths:
+                print(f"no baseline for this machine ({fingerprint(run)}) under {root}/: nothing to compare. "
+                      f"Record one with: python -m cifar baseline promote {run_path}")
+                return 0
+        label = ", ".join(str(p) for p in baseline_paths)
+        if len(baseline_paths) > 1:
+            label = f"{len(baseline_paths)} pooled runs ({label})"
+        report = gate([load_run(p) for p in baseline_paths], run, policies, remeasure=remeasure,
+                      cross_machine=args.cross_machine, baseline_label=label)
     print(render(report), end="")
     if args.report:
         baselines.write_json_atomic(Path(args.report), report.to_dict())

@@ -303,16 +303,23 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
         fresh_run = remeasure(failing)
         fresh_raw = samples(fresh_run)
         fresh = prepared(fresh_run, policies, calibrate and _calibration_name(fresh_run) is not None, everything)
-        for i, first in enumerate(report.comparisons):
-            if first.name in failing:
-                if first.name not in fresh:
-                    report.notes.append(f"re-measurement of {first.name} produced no result; first verdict kept")
-                    continue
-                again = with_raw_medians(compare(first.name, base[first.name], fresh[first.name], first.policy),
-                                         fresh_raw)
-                verdict = "regression" if again.verdict == "regression" else "unchanged"
-                report.comparisons[i] = replace(again, verdict=verdict, remeasured=True, first=first)
+        _confirm(report, failing, lambda first: None if first.name not in fresh else with_raw_medians(
+            compare(first.name, base[first.name], fresh[first.name], first.policy), fresh_raw))
     return report
+
+
+def _confirm(report: GateReport, failing: list[str], again) -> None:
+    """Replace each failing comparison by its re-measurement, a regression only if that fails too.
+    ``again(first) -> Comparison | None`` compares the fresh measurement (None: it has no result)."""
+    for i, first in enumerate(report.comparisons):
+        if first.name not in failing:
+            continue
+        result = again(first)
+        if result is None:
+            report.notes.append(f"re-measurement of {first.name} produced no result; first verdict kept")
+            continue
+        verdict = "regression" if result.verdict == "regression" else "unchanged"
+        report.comparisons[i] = replace(result, verdict=verdict, remeasured=True, first=first)
 
 
 # -- paired runs: both arms measured in one session ---------------------------------------------------------
@@ -350,14 +357,13 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
     ``remeasure(names) -> run`` makes a fresh paired measurement of the failing benchmarks."""
     if not is_paired(run):
         raise GateError("not a paired run (no baseline arm): make one with pytest benchmarks/ --baseline-tree=PATH")
-    trees = {b["extra_info"]["paired_baseline"].get("tree") for b in run["benchmarks"] if "paired_baseline" in b.get("extra_info", {})}
-    report = GateReport([], f"the baseline arm ({', '.join(sorted(map(str, trees)))}), same session, interleaved")
+    arms = [b["extra_info"]["paired_baseline"] for b in run["benchmarks"] if "paired_baseline" in b.get("extra_info", {})]
+    trees = sorted({str(arm.get("tree")) for arm in arms})
+    report = GateReport([], f"the baseline arm ({', '.join(trees)}), same session, interleaved")
     pairs = paired_samples(run)
     if all(base is None for base, _ in pairs.values()):
         # Nothing was compared: passing would hide that the baseline code never ran (e.g. too old for this runner).
-        error = next(b["extra_info"]["paired_baseline"].get("error", "?") for b in run["benchmarks"]
-                     if "paired_baseline" in b.get("extra_info", {}))
-        raise GateError(f"the baseline arm produced no result for any benchmark (first error: {error})")
+        raise GateError(f"the baseline arm produced no result for any benchmark (first error: {arms[0].get('error', '?')})")
     calibration = _calibration_name(run)
     failing = []
     for name, (base, cur) in pairs.items():
@@ -376,16 +382,12 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
             failing.append(name)
     if failing and remeasure is not None:
         fresh = paired_samples(remeasure(failing))
-        for i, first in enumerate(report.comparisons):
-            if first.name not in failing:
-                continue
+
+        def again(first: Comparison) -> Comparison | None:
             base, cur = fresh.get(first.name, (None, None))
-            if base is None:
-                report.notes.append(f"re-measurement of {first.name} produced no paired result; first verdict kept")
-                continue
-            again = compare(first.name, base, cur, first.policy)
-            verdict = "regression" if again.verdict == "regression" else "unchanged"
-            report.comparisons[i] = replace(again, verdict=verdict, remeasured=True, first=first)
+            return None if base is None else compare(first.name, base, cur, first.policy)
+
+        _confirm(report, failing, again)
     n = sorted({len(cur) for _, cur in pairs.values()})
     report.notes.append(f"paired: samples are per-process medians, {'/'.join(map(str, n))} processes per arm")
     return report

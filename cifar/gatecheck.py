@@ -271,15 +271,13 @@ def paired_effects(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     variation of per-process medians (the noise the test has to see through; it sizes --passes)."""
     import statistics
 
-    names = list(_paired(runs["A"][0]))
+    pairs = {arm: [_paired(run) for run in sessions] for arm, sessions in runs.items()}
     out = {}
-    for name in names:
-        row = {}
-        for arm, sessions in runs.items():
-            row[arm] = statistics.median(statistics.median(_paired(r)[name][1]) / statistics.median(_paired(r)[name][0]) - 1.0
-                                         for r in sessions)
+    for name in pairs["A"][0]:
+        row = {arm: statistics.median(statistics.median(p[name][1]) / statistics.median(p[name][0]) - 1.0 for p in ps)
+               for arm, ps in pairs.items()}
         row["process_cv"] = statistics.median(statistics.stdev(side) / statistics.mean(side)
-                                              for r in runs["A"] for side in _paired(r)[name])
+                                              for p in pairs["A"] for side in p[name])
         out[name] = row
     return out
 
