@@ -10,7 +10,8 @@ does not fail CI.
 
 Two sources for the baseline:
   * a paired run (``pytest benchmarks/ --baseline-tree=PATH``) carries its own: the baseline code measured in
-    the same session, processes interleaved; `gate_paired` tests per-process medians of the two arms;
+    the same session, processes interleaved; `gate_paired` tests per-process medians of the two arms, by
+    default as pairs (process i of each arm ran side by side: Wilcoxon signed-rank on their ratios);
   * otherwise the newest promoted runs of this machine (`gate`), pooled.
 
 >>> python -m cifar gate run.json                       # doctest: +SKIP
@@ -20,17 +21,19 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import re
 import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cifar.stats import Ratio, median_ratio_ci
+from cifar.stats import Ratio, median_ratio_ci, paired_ratio_ci, signed_rank_p
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05
 #: The calibration kernel: the article's matmul on one thread, measured in every session (test_calibration).
 CALIBRATION = ("calibration", "intra1-inter1")
+TESTS = ("mann-whitney", "signed-rank")
 
 
 class GateError(Exception):
@@ -44,10 +47,15 @@ class Policy:
     #: Divide by the same session's calibration kernel first. Off by default: on this machine it did not
     #: lower false alarms in a real A/A check (README, "Does the gate work?").
     calibrate: bool = False
+    #: The test of a paired run: "signed-rank" (Wilcoxon, on the ratios of processes run side by side) or
+    #: "mann-whitney" (the two arms as independent samples; the only choice for stored baselines).
+    test: str = "mann-whitney"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
             raise GateError(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if self.test not in TESTS:
+            raise GateError(f"test must be one of {', '.join(TESTS)}, got {self.test!r}")
         if not 0.0 <= self.floor < 10.0:
             raise GateError(f"floor must be a fraction >= 0 (0.05 = 5 %), got {self.floor!r}")
 
@@ -90,20 +98,22 @@ class Policies:
         if section is not None and not isinstance(section, dict):
             raise GateError(f"{path}: 'paired' must be an object with alpha, floor and/or overrides")
         if paired and section is not None:
-            unknown = set(section) - {"alpha", "floor", "overrides"}
+            unknown = set(section) - {"alpha", "floor", "test", "overrides"}
             if unknown:
                 raise GateError(f"{path}: unknown keys in 'paired': {sorted(unknown)}")
             data = section
         default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
-                         bool(data.get("calibrate", False)) if calibrate is None else calibrate)
+                         bool(data.get("calibrate", False)) if calibrate is None else calibrate,
+                         str(data.get("test", "mann-whitney")))
         if alpha is not None or floor is not None:
             default = replace(default, alpha=default.alpha if alpha is None else alpha,
                               floor=default.floor if floor is None else floor)
         overrides = []
         for pattern, values in data.get("overrides", {}).items():
-            if not isinstance(values, dict) or set(values) - {"alpha", "floor", "calibrate"}:
-                raise GateError(f"{path}: override {pattern!r} must be an object with alpha, floor and/or calibrate")
-            values = {k: (bool(v) if k == "calibrate" else float(v)) for k, v in values.items()}
+            keys = {"alpha", "floor", "calibrate"} | ({"test"} if paired and section is not None else set())
+            if not isinstance(values, dict) or set(values) - keys:
+                raise GateError(f"{path}: override {pattern!r} must be an object with {', '.join(sorted(keys))}")
+            values = {k: (bool(v) if k == "calibrate" else str(v) if k == "test" else float(v)) for k, v in values.items()}
             overrides.append((pattern, replace(default, **values)))
         return cls(default, tuple(overrides))
 
@@ -119,7 +129,8 @@ class Comparison:
     p_faster: float | None = None
     policy: Policy = Policy()
     remeasured: bool = False
-    first: "Comparison | None" = None  # the failing comparison that triggered the re-measurement
+    first: "Comparison | None" = None
+    test: str = "mann-whitney"  # the test that gave the p-values (a paired run may fall back to mann-whitney)  # the failing comparison that triggered the re-measurement
 
     def to_dict(self) -> dict:
         return {
@@ -127,7 +138,7 @@ class Comparison:
             "current_median": self.current_median,
             "ratio": None if self.ratio is None else [self.ratio.ratio, self.ratio.low, self.ratio.high],
             "p_slower": self.p_slower, "p_faster": self.p_faster, "alpha": self.policy.alpha,
-            "floor": self.policy.floor, "remeasured": self.remeasured,
+            "floor": self.policy.floor, "test": self.test, "remeasured": self.remeasured,
         }
 
 
@@ -201,18 +212,31 @@ def _calibration_name(run: dict) -> str | None:
 
 # -- deciding ---------------------------------------------------------------------------------------------
 def compare(name: str, baseline: list[float], current: list[float], policy: Policy = Policy(),
-            ci: bool = True) -> Comparison:
-    """One benchmark: Mann-Whitney U both ways, median ratio (with bootstrap CI unless ``ci=False``; the
-    verdict does not use the CI), and the verdict."""
+            ci: bool = True, paired: bool = False) -> Comparison:
+    """One benchmark: a one-sided test both ways, the ratio current / baseline (with bootstrap CI unless
+    ``ci=False``; the verdict does not use the CI), and the verdict.
+
+    The test is Mann-Whitney U on the two samples, and the ratio the ratio of their medians; but when
+    `paired` (``baseline[i]`` and ``current[i]`` ran side by side) and the policy says ``signed-rank``, it is
+    Wilcoxon's signed-rank test on log(current[i] / baseline[i]) and the median of those ratios: drift
+    common to a pair cancels."""
     from scipy.stats import mannwhitneyu
 
-    if ci:
-        ratio = median_ratio_ci(current, baseline)
+    if paired and policy.test == "signed-rank" and len(baseline) == len(current):
+        ratios = [c / b for c, b in zip(current, baseline)]
+        logs = [math.log(r) for r in ratios]
+        ratio = paired_ratio_ci(current, baseline) if ci else Ratio(*[statistics.median(ratios)] * 3)
+        p_slower, p_faster = signed_rank_p(logs, "greater"), signed_rank_p(logs, "less")
+        test = "signed-rank"
     else:
-        point = statistics.median(current) / statistics.median(baseline)
-        ratio = Ratio(point, point, point)
-    p_slower = float(mannwhitneyu(current, baseline, alternative="greater").pvalue)
-    p_faster = float(mannwhitneyu(current, baseline, alternative="less").pvalue)
+        if ci:
+            ratio = median_ratio_ci(current, baseline)
+        else:
+            point = statistics.median(current) / statistics.median(baseline)
+            ratio = Ratio(point, point, point)
+        p_slower = float(mannwhitneyu(current, baseline, alternative="greater").pvalue)
+        p_faster = float(mannwhitneyu(current, baseline, alternative="less").pvalue)
+        test = "mann-whitney"
     if p_slower < policy.alpha and ratio.ratio > 1.0 + policy.floor:
         verdict = "regression"
     elif p_faster < policy.alpha and ratio.ratio < 1.0 / (1.0 + policy.floor):
@@ -220,7 +244,7 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
     else:
         verdict = "unchanged"
     return Comparison(name, verdict, statistics.median(baseline), statistics.median(current), ratio,
-                      p_slower, p_faster, policy)
+                      p_slower, p_faster, policy, test=test)
 
 
 def prepared(run: dict, policies: Policies, calibrate: bool, everything: bool = False) -> dict[str, list[float]]:
@@ -344,11 +368,12 @@ def paired_samples(run: dict) -> dict[str, tuple[list[float] | None, list[float]
     return out
 
 
-def smallest_p(n: int, m: int) -> float:
-    """The smallest one-sided exact Mann-Whitney U p-value with `n` and `m` samples: 1 / C(n + m, n)."""
-    from math import comb
-
-    return 1.0 / comb(n + m, n)
+def smallest_p(n: int, m: int, test: str = "mann-whitney") -> float:
+    """The smallest one-sided exact p-value with `n` and `m` samples: Mann-Whitney U 1 / C(n + m, n),
+    signed-rank (n pairs) 1 / 2**n."""
+    if test == "signed-rank" and n == m:
+        return 0.5 ** n
+    return 1.0 / math.comb(n + m, n)
 
 
 def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -> GateReport:
@@ -371,10 +396,13 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
             report.comparisons.append(Comparison(name, "new", current_median=statistics.median(cur)))
             continue
         policy = policies.for_benchmark(name)
-        if smallest_p(len(cur), len(base)) >= policy.alpha:
+        if policy.test == "signed-rank" and len(cur) != len(base):
+            report.notes.append(f"{name.split('::')[-1]}: {len(cur)} vs {len(base)} processes are not pairs; "
+                                "tested with Mann-Whitney U")
+        if smallest_p(len(cur), len(base), policy.test) >= policy.alpha:
             report.notes.append(f"{name.split('::')[-1]}: {len(cur)} vs {len(base)} processes cannot reach "
                                 f"p < {policy.alpha}; use more --passes")
-        result = compare(name, base, cur, policy)
+        result = compare(name, base, cur, policy, paired=True)
         if name == calibration:
             result = replace(result, verdict="calibration")
         report.comparisons.append(result)
@@ -385,11 +413,15 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
 
         def again(first: Comparison) -> Comparison | None:
             base, cur = fresh.get(first.name, (None, None))
-            return None if base is None else compare(first.name, base, cur, first.policy)
+            return None if base is None else compare(first.name, base, cur, first.policy, paired=True)
 
         _confirm(report, failing, again)
     n = sorted({len(cur) for _, cur in pairs.values()})
-    report.notes.append(f"paired: samples are per-process medians, {'/'.join(map(str, n))} processes per arm")
+    tests = sorted({c.test for c in report.comparisons if c.p_slower is not None})
+    how = ("signed-rank on each pair's ratio, ratio = median of the pairs' ratios" if tests == ["signed-rank"]
+           else "Mann-Whitney U, ratio = ratio of the arms' medians" if tests == ["mann-whitney"]
+           else "signed-rank where processes pair up, else Mann-Whitney U")
+    report.notes.append(f"paired: samples are per-process medians, {'/'.join(map(str, n))} processes per arm; {how}")
     return report
 
 

@@ -22,6 +22,7 @@ Two kinds of figures come out, and the report keeps them apart:
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.gate import Policies, _calibration_name, compare, is_paired, load_run, paired_samples, prepared, samples
+from cifar.gate import Policies, Policy, _calibration_name, compare, is_paired, load_run, paired_samples, prepared, samples
 from cifar.workloads import INJECT_ENV
 
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
@@ -97,9 +98,9 @@ POOLED = 3  # baseline sessions pooled, as `python -m cifar gate` pools the newe
 FLOORS = (0.15, 0.10, 0.05, 0.03, 0.02)  # for the floor table: what each floor would have done
 
 
-def _slower(base: list[float], cur: list[float]) -> tuple[float, float]:
-    """(one-sided Mann-Whitney p that `cur` is slower, median ratio cur/base): all a verdict needs."""
-    c = compare("", base, cur, ci=False)
+def _slower(base: list[float], cur: list[float], test: str = "mann-whitney") -> tuple[float, float]:
+    """(one-sided p that `cur` is slower, ratio cur/base) by `test` (see `compare`): all a verdict needs."""
+    c = compare("", base, cur, Policy(test=test), ci=False, paired=test == "signed-rank")
     return c.p_slower, c.ratio.ratio
 
 
@@ -213,53 +214,62 @@ def paired_real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[s
         for i, session in enumerate(pairs):
             for name, (base, cur) in session.items():
                 policy = policies.for_benchmark(name)
-                failed = _fails(_slower(base, cur), policy.alpha, policy.floor)
+                failed = _fails(_slower(base, cur, policy.test), policy.alpha, policy.floor)
                 again = pairs[(i + 1) % len(pairs)].get(name)
                 if failed and len(pairs) > 1 and again is not None:
-                    failed = _fails(_slower(*again), policy.alpha, policy.floor)
+                    failed = _fails(_slower(*again, policy.test), policy.alpha, policy.floor)
                 per.setdefault(name, []).append(int(failed))
         out[arm] = {name: Rate(sum(v), len(v)) for name, v in per.items()}
     return out
 
 
-#: Other (alpha, floor) policies the paired check also judges each resampled trial by.
-PAIRED_VARIANTS = ((0.01, 0.02), (0.01, 0.03), (0.01, 0.05), (0.05, 0.02), (0.05, 0.03), (0.05, 0.05))
+#: Other (alpha, floor, test) policies the paired check also judges each resampled trial by.
+PAIRED_VARIANTS = tuple((alpha, floor, test) for test in ("signed-rank", "mann-whitney")
+                        for alpha, floor in ((0.01, 0.02), (0.01, 0.03), (0.05, 0.02), (0.05, 0.03), (0.05, 0.05)))
 
 
 def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: int = 2000, seed: int = 0,
-                           variants: tuple[tuple[float, float], ...] = PAIRED_VARIANTS) -> dict[str, dict]:
-    """Many synthetic paired sessions: pick a real session of the arm, draw each arm's processes with
-    replacement from it; a failure is re-measured by drawing from another real session of the arm.
+                           variants: tuple[tuple[float, float, str], ...] = PAIRED_VARIANTS) -> dict[str, dict]:
+    """Many synthetic paired sessions: pick a real session of the arm, draw its pairs of processes (process
+    i of each arm, which ran side by side) with replacement; a failure is re-measured by drawing from
+    another real session of the arm.
 
     Returns {label: {arm: {benchmark: Rate}}} like `resampled_rates`: "default" is each benchmark's own
-    policy, "alpha A, floor F" labels the same trials judged by that policy instead.
+    policy, "alpha A, floor F, TEST" labels the same trials judged by that policy instead.
     """
     rng = np.random.default_rng(seed)
-    default = (policies.default.alpha, policies.default.floor)
+    default = (policies.default.alpha, policies.default.floor, policies.default.test)
     variants = tuple(v for v in variants if v != default)
-    labels = ["default"] + [f"alpha {a}, floor {f:.0%}" for a, f in variants]
+    labels = ["default"] + [f"alpha {a}, floor {f:.0%}, {t}" for a, f, t in variants]
     out: dict[str, dict] = {label: {arm: {} for arm in runs} for label in labels}
 
-    def draw(data):
-        return list(rng.choice(data, size=len(data), replace=True))
+    def draw(pair):
+        base, cur = pair
+        index = rng.integers(0, len(cur), size=len(cur)) if len(base) == len(cur) else None
+        if index is None:  # not pairs: draw each arm on its own
+            return list(rng.choice(base, size=len(base))), list(rng.choice(cur, size=len(cur)))
+        return list(np.asarray(base)[index]), list(np.asarray(cur)[index])
 
     for arm, sessions in runs.items():
         pairs = [_paired(run) for run in sessions]
         for name in pairs[0]:
             policy = policies.for_benchmark(name)
-            rules = [(policy.alpha, policy.floor), *variants]
+            rules = [(policy.alpha, policy.floor, policy.test), *variants]
             hits = [0] * len(labels)
             for _ in range(resamples):
                 i, j = (rng.choice(len(pairs), size=2, replace=False) if len(pairs) > 1 else (0, 0))
-                base, cur = pairs[i][name]
-                first = _slower(draw(base), draw(cur))
-                again = None
-                for k, (alpha, floor) in enumerate(rules):
-                    if _fails(first, alpha, floor):
-                        if again is None:
-                            base2, cur2 = pairs[j][name]
-                            again = _slower(draw(base2), draw(cur2))
-                        hits[k] += _fails(again, alpha, floor)
+                first_draw, again_draw = draw(pairs[i][name]), None
+                first: dict[str, tuple[float, float]] = {}
+                again: dict[str, tuple[float, float]] = {}
+                for k, (alpha, floor, test) in enumerate(rules):
+                    if test not in first:
+                        first[test] = _slower(*first_draw, test)
+                    if _fails(first[test], alpha, floor):
+                        if again_draw is None:
+                            again_draw = draw(pairs[j][name])
+                        if test not in again:
+                            again[test] = _slower(*again_draw, test)
+                        hits[k] += _fails(again[test], alpha, floor)
             for label, count in zip(labels, hits):
                 out[label][arm][name] = Rate(count, resamples)
     return out
@@ -268,7 +278,8 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
 def paired_effects(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     """Per benchmark: the median over sessions of median(current) / median(baseline) - 1 for B10 and B5 (what
     the injection really did), the same for A (should be ~0), and the within-session coefficient of
-    variation of per-process medians (the noise the test has to see through; it sizes --passes)."""
+    variation of per-process medians and the spread of pairs' log ratios (the noise Mann-Whitney U and the
+    signed-rank test have to see through; it sizes --passes)."""
     import statistics
 
     pairs = {arm: [_paired(run) for run in sessions] for arm, sessions in runs.items()}
@@ -278,6 +289,9 @@ def paired_effects(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
                for arm, ps in pairs.items()}
         row["process_cv"] = statistics.median(statistics.stdev(side) / statistics.mean(side)
                                               for p in pairs["A"] for side in p[name])
+        # What the signed-rank test sees instead: the spread of log(current / baseline) over side-by-side pairs.
+        row["pair_sd"] = statistics.median(statistics.stdev(math.log(c / b) for b, c in zip(*p[name]))
+                                           for p in pairs["A"] if len(p[name][0]) == len(p[name][1]))
         out[name] = row
     return out
 
@@ -312,7 +326,8 @@ def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(
     if is_paired(runs["A"][0]):
         return {"paired": True, "sessions_per_arm": len(runs["A"]), "resamples": resamples,
                 "pytest_args": list(pytest_args),
-                "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor},
+                "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
+                           "test": policies.default.test},
                 "effective_slowdown": paired_effects(runs), "real": paired_real_rates(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples), "runs": runs}
     names = [n for n in samples(runs["A"][0]) if n != _calibration_name(runs["A"][0])]
@@ -348,13 +363,13 @@ def _rates_table(title: str, rates: dict, effective: dict | None = None):
     if effective is not None:
         table.add_column("measured effect (A/A, B10, B5)" if paired else "measured effect of the injection (B10, B5)")
     if paired:
-        table.add_column("per-process CV")
+        table.add_column("per-process CV, pair spread")
     for name in rates["A"]:
         # Text, not a str: rich would read "[seed-npc1-default]" in a test id as markup and drop it.
         row = [Text(name.split("::")[-1]), *(str(rates[arm].get(name, Rate(0, 0))) for arm in ("A", "B10", "B5"))]
         if paired:
             row += [f"{effective[name]['A']:+.1%}, {effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}",
-                    f"{effective[name]['process_cv']:.1%}"]
+                    f"{effective[name]['process_cv']:.1%}, {effective[name].get('pair_sd', float('nan')):.1%}"]
         elif effective is not None:
             row.append(f"{effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}")
         table.add_row(*row)
@@ -380,8 +395,8 @@ def render(report: dict) -> str:
     console = Console(file=buffer, width=170, color_system=None)
     policy = report["policy"]
     if report.get("paired"):
-        rule = (f"paired: both arms in one session, per-process medians; alpha {policy['alpha']}, "
-                f"floor {policy['floor']:.0%}, re-measure on failure")
+        rule = (f"paired: both arms in one session, per-process medians, {policy.get('test', 'mann-whitney')}; "
+                f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, re-measure on failure")
     else:
         rule = (f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, baseline = {report['pooled_baseline_sessions']} "
                 "pooled sessions, re-measure on failure" + (", calibrated" if report.get("calibrated") else ""))
@@ -399,7 +414,8 @@ def render(report: dict) -> str:
         table.add_column(column)
     for label, rates in report["resampled"].items():
         if label == "default":
-            label = f"alpha {policy['alpha']}, floor {policy['floor']:.0%} (default, with overrides)"
+            test = f", {policy['test']}" if "test" in policy else ""
+            label = f"alpha {policy['alpha']}, floor {policy['floor']:.0%}{test} (default, with overrides)"
         for group, members in groups.items():
             if members:
                 table.add_row(label, group, *(str(_pool(rates[arm], members)) for arm in ("A", "B10", "B5")))

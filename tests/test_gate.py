@@ -333,6 +333,52 @@ def test_paired_gate_says_when_too_few_processes_can_never_fail():
     assert smallest_p(3, 3) == pytest.approx(0.05) and smallest_p(5, 5) == pytest.approx(1 / 252)
 
 
+def drifting_pairs(slowdown, n=12, seed=0):
+    """Processes run side by side: each pair shares the machine's state of the moment (+-8 % drift across
+    the session), and within a pair the arms differ by `slowdown` plus 0.5 % noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    drift = 1.0 + 0.08 * rng.standard_normal(n)
+    base = [[d * (1 + 0.005 * rng.standard_normal())] for d in drift]
+    cur = [[d * (1 + slowdown) * (1 + 0.005 * rng.standard_normal())] for d in drift]
+    return base, cur
+
+
+def test_signed_rank_sees_a_slowdown_through_drift_that_hides_it_from_mann_whitney():
+    run = make_paired_run({MATMUL: drifting_pairs(0.04)})
+    pairs = gate_paired(run, Policies(Policy(alpha=0.01, floor=0.02, test="signed-rank")))
+    independent = gate_paired(run, Policies(Policy(alpha=0.01, floor=0.02)))
+    (sr,), (mw,) = pairs.comparisons, independent.comparisons
+    assert sr.verdict == "regression" and sr.test == "signed-rank" and sr.p_slower == pytest.approx(0.5 ** 12)
+    assert sr.ratio.ratio == pytest.approx(1.04, abs=0.005) and sr.ratio.low <= 1.04 <= sr.ratio.high
+    assert mw.verdict == "unchanged" and mw.test == "mann-whitney" and mw.p_slower > 0.05
+    assert "signed-rank on each pair's ratio" in pairs.notes[-1]
+    assert not gate_paired(make_paired_run({MATMUL: drifting_pairs(0.0, seed=1)}),
+                           Policies(Policy(alpha=0.01, floor=0.02, test="signed-rank"))).regressions
+
+
+def test_signed_rank_falls_back_to_mann_whitney_when_processes_do_not_pair():
+    base, cur = drifting_pairs(0.0)
+    report = gate_paired(make_paired_run({MATMUL: (base[:10], cur)}), Policies(Policy(test="signed-rank")))
+    assert report.comparisons[0].test == "mann-whitney"
+    assert any("are not pairs; tested with Mann-Whitney U" in note for note in report.notes)
+    assert smallest_p(12, 12, "signed-rank") == pytest.approx(0.5 ** 12)
+
+
+def test_paired_policy_chooses_the_test(tmp_path):
+    path = tmp_path / "gate.json"
+    path.write_text(json.dumps({"paired": {"test": "signed-rank", "overrides": {"*pipe*": {"test": "mann-whitney"}}}}))
+    paired = Policies.load(path, paired=True)
+    assert paired.default.test == "signed-rank" and paired.for_benchmark("x_pipe_y").test == "mann-whitney"
+    path.write_text(json.dumps({"paired": {"test": "t-test"}}))
+    with pytest.raises(GateError, match="test must be one of mann-whitney, signed-rank, got 't-test'"):
+        Policies.load(path, paired=True)
+    path.write_text(json.dumps({"test": "signed-rank"}))  # stored baselines have no pairs
+    with pytest.raises(GateError, match="unknown keys"):
+        Policies.load(path)
+
+
 def test_unpaired_run_is_refused_by_the_paired_gate():
     with pytest.raises(GateError, match="--baseline-tree"):
         gate_paired(make_run({MATMUL: noisy(1.0)}))
@@ -387,3 +433,20 @@ def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configuratio
     assert args[args.index("--thread-grid") + 1] == "default"  # conv2d's own, not the calibration kernel's too
     assert CONV in args and calibration in args and MATMUL not in args
     assert "--baseline-tree=/work/base" in args and args[args.index("--passes") + 1] == "12"
+
+
+def test_signed_rank_p_is_exact_without_ties_and_approximate_with_them():
+    from scipy.stats import wilcoxon
+
+    from cifar.stats import paired_ratio_ci, signed_rank_p
+
+    d = [0.03, 0.01, -0.02, 0.05, 0.04, 0.015, 0.025, -0.005]
+    assert signed_rank_p(d, "greater") == pytest.approx(wilcoxon(d, alternative="greater", method="exact").pvalue)
+    assert signed_rank_p([0.0] * 5, "greater") == 1.0
+    tied = [0.01, 0.01, 0.02, 0.02, -0.01, 0.03]
+    assert signed_rank_p(tied, "greater") == pytest.approx(wilcoxon(tied, alternative="greater",
+                                                                    method="asymptotic").pvalue)
+    ci = paired_ratio_ci([1.1, 2.2, 3.3, 4.4], [1.0, 2.0, 3.0, 4.0])
+    assert ci.ratio == pytest.approx(1.1) and ci.low == pytest.approx(1.1) and ci.high == pytest.approx(1.1)
+    with pytest.raises(ValueError, match="equal"):
+        paired_ratio_ci([1.0, 2.0], [1.0])

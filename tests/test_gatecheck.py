@@ -79,10 +79,11 @@ def test_paired_rates_on_sessions_with_known_effects():
     resampled = paired_resampled_rates(runs, policies, resamples=300)
     assert resampled["default"]["A"][NAME].rate < 0.05
     assert resampled["default"]["B10"][NAME].rate > 0.9
-    assert resampled["alpha 0.01, floor 5%"]["B5"][NAME].rate < resampled["default"]["B5"][NAME].rate
+    assert resampled["alpha 0.05, floor 5%, mann-whitney"]["B5"][NAME].rate < resampled["default"]["B5"][NAME].rate
+    assert resampled["alpha 0.05, floor 2%, signed-rank"]["B10"][NAME].rate > 0.9
     effect = paired_effects(runs)[NAME]
     assert effect["B10"] == pytest.approx(0.10, abs=0.03) and effect["A"] == pytest.approx(0.0, abs=0.03)
-    assert 0.005 < effect["process_cv"] < 0.05
+    assert 0.005 < effect["process_cv"] < 0.05 and 0.005 < effect["pair_sd"] < 0.07
 
 
 def test_paired_report_renders_with_its_rule():
