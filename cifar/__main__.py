@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check the gate against stored baselines (plain sessions, 3 pooled as the baseline) "
                             "instead of the paired gate (both arms in one session)")
     check.add_argument("pytest_args", nargs="*",
-                       help="the session to run [benchmarks/ --quick --thread-grid default --passes 12 (paired) "
+                       help="the session to run [benchmarks/ --quick --thread-grid default --passes 16 (paired) "
                             "or 3 (--history)]")
     return parser
 

@@ -37,8 +37,8 @@ from cifar.workloads import INJECT_ENV
 
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
 DEFAULT_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "3")
-#: A paired session: TensorFlow's default threads, 12 processes per arm (sized in the README).
-PAIRED_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "12")
+#: A paired session: TensorFlow's default threads, 16 processes per arm (sized in the README).
+PAIRED_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "16")
 
 
 @dataclass(frozen=True)
