@@ -63,9 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--baseline-runs", type=_positive_int, default=3,
                       help="how many of the newest promoted baselines to pool [3]")
     gate.add_argument("--baselines", default="baselines", help="the baselines folder [baselines]")
-    gate.add_argument("--config", default=None, help="per-benchmark alpha/floor overrides [BASELINES/gate.json]")
-    gate.add_argument("--alpha", type=float, default=None, help=f"Mann-Whitney U significance [{0.01}]")
-    gate.add_argument("--floor", type=float, default=None, help="minimum median slowdown, 0.05 = 5 %% [0.05]")
+    gate.add_argument("--config", default=None, help="the policy: alpha, floor, test, per-benchmark overrides [BASELINES/gate.json]")
+    gate.add_argument("--alpha", type=float, default=None,
+                      help="significance of the test [from --config; its \"paired\" section for paired runs]")
+    gate.add_argument("--floor", type=float, default=None,
+                      help="minimum slowdown, 0.05 = 5 %% [from --config, as --alpha]")
     gate.add_argument("--cross-machine", action="store_true",
                       help="allow a baseline from another machine, normalized by the 1-thread matmul kernel")
     gate.add_argument("--no-remeasure", action="store_true", help="fail on the first failing measurement")
