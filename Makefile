@@ -42,7 +42,7 @@ gate-paired: $(STAMP)
 		--benchmark-json=reports/paired.json $(ARGS)
 	$(BIN)/python -m cifar gate reports/paired.json --report reports/paired-gate.json
 
-# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions, ~1 hour).
+# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions, ~85 min).
 gate-check: $(STAMP)
 	$(BIN)/python -m cifar gate-check --keep reports/gate-check-paired
 
