@@ -129,8 +129,8 @@ class Comparison:
     p_faster: float | None = None
     policy: Policy = Policy()
     remeasured: bool = False
-    first: "Comparison | None" = None
-    test: str = "mann-whitney"  # the test that gave the p-values (a paired run may fall back to mann-whitney)  # the failing comparison that triggered the re-measurement
+    first: "Comparison | None" = None  # the failing comparison that triggered the re-measurement
+    test: str = "mann-whitney"  # the test that gave the p-values (a paired run may fall back to mann-whitney)
 
     def to_dict(self) -> dict:
         return {
