@@ -245,9 +245,9 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
 
     def draw(pair):
         base, cur = pair
-        index = rng.integers(0, len(cur), size=len(cur)) if len(base) == len(cur) else None
-        if index is None:  # not pairs: draw each arm on its own
+        if len(base) != len(cur):  # not pairs: draw each arm on its own
             return list(rng.choice(base, size=len(base))), list(rng.choice(cur, size=len(cur)))
+        index = rng.integers(0, len(cur), size=len(cur))
         return list(np.asarray(base)[index]), list(np.asarray(cur)[index])
 
     for arm, sessions in runs.items():
@@ -290,8 +290,9 @@ def paired_effects(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
         row["process_cv"] = statistics.median(statistics.stdev(side) / statistics.mean(side)
                                               for p in pairs["A"] for side in p[name])
         # What the signed-rank test sees instead: the spread of log(current / baseline) over side-by-side pairs.
-        row["pair_sd"] = statistics.median(statistics.stdev(math.log(c / b) for b, c in zip(*p[name]))
-                                           for p in pairs["A"] if len(p[name][0]) == len(p[name][1]))
+        spreads = [statistics.stdev(math.log(c / b) for b, c in zip(*p[name]))
+                   for p in pairs["A"] if len(p[name][0]) == len(p[name][1])]
+        row["pair_sd"] = statistics.median(spreads) if spreads else float("nan")
         out[name] = row
     return out
 
@@ -369,7 +370,7 @@ def _rates_table(title: str, rates: dict, effective: dict | None = None):
         row = [Text(name.split("::")[-1]), *(str(rates[arm].get(name, Rate(0, 0))) for arm in ("A", "B10", "B5"))]
         if paired:
             row += [f"{effective[name]['A']:+.1%}, {effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}",
-                    f"{effective[name]['process_cv']:.1%}, {effective[name].get('pair_sd', float('nan')):.1%}"]
+                    f"{effective[name]['process_cv']:.1%}, {effective[name]['pair_sd']:.1%}"]
         elif effective is not None:
             row.append(f"{effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}")
         table.add_row(*row)
