@@ -27,13 +27,16 @@ import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cifar.stats import Ratio, median_ratio_ci, paired_ratio_ci, signed_rank_p
+from cifar.stats import Ratio, detectable_slowdown, median_ratio_ci, paired_ratio_ci, signed_rank_p
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05
 #: The calibration kernel: the article's matmul on one thread, measured in every session (test_calibration).
 CALIBRATION = ("calibration", "intra1-inter1")
 TESTS = ("mann-whitney", "signed-rank")
+#: A paired gate notes every benchmark whose own noise hid slowdowns this large (with 80 % power).
+BLIND_SPOT = 0.10
+DETECTION_POWER = 0.8
 
 
 class GateError(Exception):
@@ -131,6 +134,9 @@ class Comparison:
     remeasured: bool = False
     first: "Comparison | None" = None  # the failing comparison that triggered the re-measurement
     test: str = "mann-whitney"  # the test that gave the p-values (a paired run may fall back to mann-whitney)
+    #: Paired runs: about the smallest slowdown this comparison would have flagged with 80 % power, given the
+    #: spread of its own processes (never below the floor; inf when the test cannot reach alpha).
+    detectable: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -139,6 +145,7 @@ class Comparison:
             "ratio": None if self.ratio is None else [self.ratio.ratio, self.ratio.low, self.ratio.high],
             "p_slower": self.p_slower, "p_faster": self.p_faster, "alpha": self.policy.alpha,
             "floor": self.policy.floor, "test": self.test, "remeasured": self.remeasured,
+            "detectable_slowdown": None if self.detectable is None or math.isinf(self.detectable) else self.detectable,
         }
 
 
@@ -237,6 +244,13 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
         p_slower = float(mannwhitneyu(current, baseline, alternative="greater").pvalue)
         p_faster = float(mannwhitneyu(current, baseline, alternative="less").pvalue)
         test = "mann-whitney"
+    detectable = None
+    if paired:
+        # Per-process values are independent units, so their spread says what this run could have seen. (Rounds
+        # of one process are not: for stored baselines, which test rounds, such a figure would flatter.)
+        detectable = (math.inf if smallest_p(len(current), len(baseline), test) >= policy.alpha else
+                      max(policy.floor, detectable_slowdown(baseline, current, policy.alpha, DETECTION_POWER,
+                                                            paired=test == "signed-rank")))
     if p_slower < policy.alpha and ratio.ratio > 1.0 + policy.floor:
         verdict = "regression"
     elif p_faster < policy.alpha and ratio.ratio < 1.0 / (1.0 + policy.floor):
@@ -244,7 +258,7 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
     else:
         verdict = "unchanged"
     return Comparison(name, verdict, statistics.median(baseline), statistics.median(current), ratio,
-                      p_slower, p_faster, policy, test=test)
+                      p_slower, p_faster, policy, test=test, detectable=detectable)
 
 
 def prepared(run: dict, policies: Policies, calibrate: bool, everything: bool = False) -> dict[str, list[float]]:
@@ -422,7 +436,20 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
            else "Mann-Whitney U, ratio = ratio of the arms' medians" if tests == ["mann-whitney"]
            else "signed-rank where processes pair up, else Mann-Whitney U")
     report.notes.append(f"paired: samples are per-process medians, {'/'.join(map(str, n))} processes per arm; {how}")
+    blind = [c for c in report.comparisons
+             if c.verdict != "calibration" and c.detectable is not None and c.detectable > BLIND_SPOT]
+    if blind:
+        report.notes.append(f"too noisy in this run to catch a {BLIND_SPOT:.0%} slowdown with {DETECTION_POWER:.0%} "
+                            "power; the smallest each would catch: " + ", ".join(
+                                f"{c.name.split('::')[-1]} {_percent(c.detectable)}" for c in blind)
+                            + "; more --passes (processes per arm) narrow it")
     return report
+
+
+def _percent(fraction: float | None) -> str:
+    if fraction is None:
+        return "-"
+    return "never" if math.isinf(fraction) else f"{fraction:.1%}"
 
 
 def render(report: GateReport, width: int = 160) -> str:
@@ -437,7 +464,11 @@ def render(report: GateReport, width: int = 160) -> str:
     # Text, not str: rich would read "[matmul-default]" in a test id as markup and drop it.
     table = Table(title=Text(f"Regression gate against {report.baseline_label}"))
     table.add_column("benchmark", overflow="fold")
-    for column in ("baseline median", "current median", "ratio [95 % CI]", "p (slower)"):
+    columns = ["baseline median", "current median", "ratio [95 % CI]", "p (slower)"]
+    detectable = any(c.detectable is not None for c in report.comparisons)
+    if detectable:
+        columns.append(f"detects >= ({DETECTION_POWER:.0%})")
+    for column in columns:
         table.add_column(column)
     table.add_column("verdict", no_wrap=True)
     order = {"regression": 0, "improvement": 1, "new": 2, "missing": 3, "unchanged": 4, "calibration": 5}
@@ -451,6 +482,7 @@ def render(report: GateReport, width: int = 160) -> str:
             "-" if c.current_median is None else f"{c.current_median * 1000:.2f} ms",
             "-" if c.ratio is None else f"{c.ratio.ratio:.3f} [{c.ratio.low:.3f}, {c.ratio.high:.3f}]",
             "-" if c.p_slower is None else f"{c.p_slower:.2g}",
+            *([_percent(c.detectable)] if detectable else []),
             verdict,
         )
     console.print(table)

@@ -1,6 +1,7 @@
 """The regression gate, baselines and histories, on fake runs with known differences."""
 
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cifar import baselines
-from cifar.gate import (GateError, Policies, Policy, compare, fingerprint, gate, gate_paired, load_run, process_medians,
-                        pytest_remeasure, render, smallest_p)
+from cifar.gate import (BLIND_SPOT, GateError, Policies, Policy, compare, fingerprint, gate, gate_paired, load_run,
+                        process_medians, pytest_remeasure, render, smallest_p)
 from cifar.history import change_points, history, read_runs
 from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
@@ -450,3 +451,73 @@ def test_signed_rank_p_is_exact_without_ties_and_approximate_with_them():
     assert ci.ratio == pytest.approx(1.1) and ci.low == pytest.approx(1.1) and ci.high == pytest.approx(1.1)
     with pytest.raises(ValueError, match="equal"):
         paired_ratio_ci([1.0, 2.0], [1.0])
+
+
+# -- what a run could have seen --------------------------------------------------------------------------
+@pytest.mark.parametrize("paired", [True, False])
+def test_detectable_slowdown_is_detected_with_the_power_it_claims(paired):
+    """Simulate the claim: a run whose processes showed spread s says it detects slowdowns >= X with 80 %
+    power; fresh runs with that spread and a slowdown of X are flagged by the real test ~80 % of the time."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    from cifar.stats import detectable_slowdown, signed_rank_p
+
+    rng = np.random.default_rng(0)
+    n, s, alpha = 16, 0.04, 0.01
+
+    def exactly(sd):  # n log values with mean 0 and sample sd exactly `sd`
+        x = rng.standard_normal(n)
+        return (x - x.mean()) / x.std(ddof=1) * sd
+
+    if paired:
+        effect = detectable_slowdown([1.0] * n, list(np.exp(exactly(s))), alpha, paired=True)
+    else:
+        effect = detectable_slowdown(list(np.exp(exactly(s))), list(np.exp(exactly(s))), alpha)
+    hits, trials = 0, 2000
+    for _ in range(trials):
+        if paired:
+            p = signed_rank_p(list(math.log1p(effect) + s * rng.standard_normal(n)), "greater")
+        else:
+            b, c = s * rng.standard_normal(n), math.log1p(effect) + s * rng.standard_normal(n)
+            p = mannwhitneyu(c, b, alternative="greater").pvalue
+        hits += p < alpha
+    assert 0.74 < hits / trials < 0.87, (effect, hits / trials)
+
+
+def test_detectable_slowdown_grows_with_noise_shrinks_with_processes_and_needs_two_a_side():
+    from cifar.stats import detectable_slowdown
+
+    quiet, loud = noisy(1.0, n=16, cv=0.02, seed=1), noisy(1.0, n=16, cv=0.08, seed=1)
+    assert detectable_slowdown(quiet, noisy(1.0, n=16, cv=0.02, seed=2), 0.01) < \
+        detectable_slowdown(loud, noisy(1.0, n=16, cv=0.08, seed=2), 0.01)
+    few = detectable_slowdown(noisy(1.0, n=6, seed=3), noisy(1.0, n=6, seed=4), 0.01)
+    many = detectable_slowdown(noisy(1.0, n=60, seed=3), noisy(1.0, n=60, seed=4), 0.01)
+    assert many < few
+    # Side by side, drift common to a pair cancels: the paired figure is far smaller than the unpaired one.
+    base, cur = drifting_pairs(0.0, n=16)
+    b, c = [p[0] for p in base], [p[0] for p in cur]
+    assert detectable_slowdown(b, c, 0.01, paired=True) < detectable_slowdown(b, c, 0.01) / 5
+    assert detectable_slowdown([1.0], [1.0, 1.1], 0.01) == math.inf
+    with pytest.raises(ValueError, match="equal lengths"):
+        detectable_slowdown([1.0, 1.1], [1.0], 0.01, paired=True)
+
+
+def test_paired_gate_reports_what_each_benchmark_could_have_seen():
+    quiet = (processes(1.0, n=16, cv=0.01, seed=1), processes(1.0, n=16, cv=0.01, seed=2))
+    loud = (processes(1.0, n=16, cv=0.15, seed=3), processes(1.0, n=16, cv=0.15, seed=4))
+    run = make_paired_run({MATMUL: quiet, CONV: loud})
+    report = gate_paired(run, Policies(Policy(alpha=0.01, floor=0.02, test="signed-rank")))
+    seen = {c.name: c.detectable for c in report.comparisons}
+    assert seen[MATMUL] < 0.05 < BLIND_SPOT < seen[CONV] < 1.0
+    assert seen[MATMUL] >= 0.02  # never below the floor: smaller slowdowns pass by design
+    (blind,) = [n for n in report.notes if n.startswith("too noisy")]
+    assert f"test_conv2d[conv2d-default] {seen[CONV]:.1%}" in blind and "matmul" not in blind
+    text = render(report)
+    assert "detects >= (80%)" in text and f"{seen[CONV]:.1%}" in text
+    assert report.to_dict()["comparisons"][0]["detectable_slowdown"] == pytest.approx(seen[report.comparisons[0].name])
+    # Too few processes to ever reach alpha: it could see nothing.
+    tiny = gate_paired(make_paired_run({MATMUL: (processes(1.0, n=3), processes(1.0, n=3))}))
+    assert tiny.comparisons[0].detectable == math.inf and "test_matmul[matmul-intra1-inter1] never" in tiny.notes[-1]
+    # Stored baselines test rounds, which are not independent: no such figure there.
+    assert all(c.detectable is None for c in gate(make_run({MATMUL: noisy(1.0)}), make_run({MATMUL: noisy(1.0, seed=5)})).comparisons)
