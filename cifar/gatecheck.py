@@ -275,11 +275,12 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
     return out
 
 
-def paired_effects(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+def paired_effects(runs: dict[str, list[dict]], policies: Policies = Policies()) -> dict[str, dict[str, float]]:
     """Per benchmark: the median over sessions of median(current) / median(baseline) - 1 for B10 and B5 (what
     the injection really did), the same for A (should be ~0), and the within-session coefficient of
     variation of per-process medians and the spread of pairs' log ratios (the noise Mann-Whitney U and the
-    signed-rank test have to see through; it sizes --passes)."""
+    signed-rank test have to see through; it sizes --passes), and the median over A/A sessions of the
+    slowdown the gate says each session could have caught (`Comparison.detectable`)."""
     import statistics
 
     pairs = {arm: [_paired(run) for run in sessions] for arm, sessions in runs.items()}
@@ -293,6 +294,8 @@ def paired_effects(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
         spreads = [statistics.stdev(math.log(c / b) for b, c in zip(*p[name]))
                    for p in pairs["A"] if len(p[name][0]) == len(p[name][1])]
         row["pair_sd"] = statistics.median(spreads) if spreads else float("nan")
+        row["detectable"] = statistics.median(
+            compare(name, *p[name], policies.for_benchmark(name), ci=False, paired=True).detectable for p in pairs["A"])
         out[name] = row
     return out
 
@@ -329,7 +332,7 @@ def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(
                 "pytest_args": list(pytest_args),
                 "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
                            "test": policies.default.test},
-                "effective_slowdown": paired_effects(runs), "real": paired_real_rates(runs, policies),
+                "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples), "runs": runs}
     names = [n for n in samples(runs["A"][0]) if n != _calibration_name(runs["A"][0])]
     calibrate = (calibrate and all(_calibration_name(r) for arm in runs.values() for r in arm)
@@ -364,13 +367,14 @@ def _rates_table(title: str, rates: dict, effective: dict | None = None):
     if effective is not None:
         table.add_column("measured effect (A/A, B10, B5)" if paired else "measured effect of the injection (B10, B5)")
     if paired:
-        table.add_column("per-process CV, pair spread")
+        table.add_column("per-process CV, pair spread, A/A detects >=")
     for name in rates["A"]:
         # Text, not a str: rich would read "[seed-npc1-default]" in a test id as markup and drop it.
         row = [Text(name.split("::")[-1]), *(str(rates[arm].get(name, Rate(0, 0))) for arm in ("A", "B10", "B5"))]
         if paired:
             row += [f"{effective[name]['A']:+.1%}, {effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}",
-                    f"{effective[name]['process_cv']:.1%}, {effective[name]['pair_sd']:.1%}"]
+                    f"{effective[name]['process_cv']:.1%}, {effective[name]['pair_sd']:.1%}, "
+                    f"{effective[name].get('detectable', float('nan')):.1%}"]
         elif effective is not None:
             row.append(f"{effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}")
         table.add_row(*row)

@@ -84,6 +84,8 @@ def test_paired_rates_on_sessions_with_known_effects():
     effect = paired_effects(runs)[NAME]
     assert effect["B10"] == pytest.approx(0.10, abs=0.03) and effect["A"] == pytest.approx(0.0, abs=0.03)
     assert 0.005 < effect["process_cv"] < 0.05 and 0.005 < effect["pair_sd"] < 0.07
+    # What each A/A session could have caught: above the floor, and small for noise this low.
+    assert 0.02 <= paired_effects(runs, policies)[NAME]["detectable"] < 0.10
 
 
 def test_paired_report_renders_with_its_rule():
@@ -91,6 +93,8 @@ def test_paired_report_renders_with_its_rule():
     assert report["paired"] is True
     text = render(report)
     assert "paired: both arms in one session" in text and "per-process CV" in text
+    effect = report["effective_slowdown"][NAME]
+    assert f"{effect['process_cv']:.1%}, {effect['pair_sd']:.1%}, {effect['detectable']:.1%}" in text
 
 
 def test_workflow_is_least_privilege_and_pinned():
