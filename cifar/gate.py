@@ -219,9 +219,10 @@ def _calibration_name(run: dict) -> str | None:
 
 # -- deciding ---------------------------------------------------------------------------------------------
 def compare(name: str, baseline: list[float], current: list[float], policy: Policy = Policy(),
-            ci: bool = True, paired: bool = False) -> Comparison:
+            ci: bool = True, paired: bool = False, detect: bool = True) -> Comparison:
     """One benchmark: a one-sided test both ways, the ratio current / baseline (with bootstrap CI unless
-    ``ci=False``; the verdict does not use the CI), and the verdict.
+    ``ci=False``; the verdict does not use the CI), and the verdict; for a `paired` run also what it could
+    have caught (unless ``detect=False``; neither the CI nor that is needed to resample verdicts).
 
     The test is Mann-Whitney U on the two samples, and the ratio the ratio of their medians; but when
     `paired` (``baseline[i]`` and ``current[i]`` ran side by side) and the policy says ``signed-rank``, it is
@@ -245,7 +246,7 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
         p_faster = float(mannwhitneyu(current, baseline, alternative="less").pvalue)
         test = "mann-whitney"
     detectable = None
-    if paired:
+    if paired and detect:
         # Per-process values are independent units, so their spread says what this run could have seen. (Rounds
         # of one process are not: for stored baselines, which test rounds, such a figure would flatter.)
         detectable = (math.inf if smallest_p(len(current), len(baseline), test) >= policy.alpha else

@@ -104,8 +104,8 @@ def detectable_slowdown(baseline: list[float], current: list[float], alpha: floa
     """About the smallest slowdown (0.05 = 5 %) a one-sided rank test at `alpha` would flag with probability
     `power`, given the spread these samples show: the t-test's power formula on log durations (Student's t
     quantiles: with 16 processes normal quantiles claim 80 % where the rank tests reach ~71 %), scaled by the
-    rank tests' efficiency. ``paired``: baseline[i] and current[i] ran side by side (the signed-rank test's spread is
-    that of their log ratios); otherwise the two samples' pooled spread (Mann-Whitney U).
+    rank tests' efficiency. ``paired``: baseline[i] and current[i] ran side by side (the signed-rank test's
+    spread is that of their log ratios); otherwise the two samples' pooled spread (Mann-Whitney U).
 
     A guide to what a run could have seen, not a guarantee: it assumes the spread is the same in the next run.
     With fewer than 2 values a side it is infinite.
