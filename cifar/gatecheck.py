@@ -300,6 +300,25 @@ def paired_effects(runs: dict[str, list[dict]], policies: Policies = Policies())
     return out
 
 
+def detectable_check(runs: dict[str, list[dict]], policies: Policies) -> dict[str, dict[str, Rate]]:
+    """Does the gate's ``detects >=`` figure tell the truth? Over every A/B session and gated benchmark, the
+    first verdict (before any re-measurement) split by whether the figure that session printed was at or
+    below the injected slowdown: {arm: {"at or below": Rate caught, "above": Rate caught}}."""
+    out: dict[str, dict[str, Rate]] = {}
+    for arm in ("B10", "B5"):
+        counts = {"at or below": [0, 0], "above": [0, 0]}
+        for run in runs.get(arm, []):
+            for name, (base, cur) in _paired(run).items():
+                c = compare(name, base, cur, policies.for_benchmark(name), ci=False, paired=True)
+                if c.detectable is None:
+                    continue
+                cell = counts["at or below" if c.detectable <= ARMS[arm] else "above"]
+                cell[0] += c.verdict == "regression"
+                cell[1] += 1
+        out[arm] = {key: Rate(*value) for key, value in counts.items()}
+    return out
+
+
 def effective_slowdowns(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     """Median over sessions of each arm's session medians, relative to A: what the injection really did."""
     import statistics
@@ -333,6 +352,7 @@ def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(
                 "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
                            "test": policies.default.test},
                 "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
+                "detectable_check": detectable_check(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples), "runs": runs}
     names = [n for n in samples(runs["A"][0]) if n != _calibration_name(runs["A"][0])]
     calibrate = (calibrate and all(_calibration_name(r) for arm in runs.values() for r in arm)
@@ -425,7 +445,20 @@ def render(report: dict) -> str:
             if members:
                 table.add_row(label, group, *(str(_pool(rates[arm], members)) for arm in ("A", "B10", "B5")))
     console.print(table)
+    if "detectable_check" in report:
+        check = Table(title=Text("The gate's 'detects >=' figure against its first verdict, A/B sessions x benchmarks"))
+        for column in ("injected", "caught where the figure was <= the injection", "caught where it was above"):
+            check.add_column(column)
+        for arm, rates in report["detectable_check"].items():
+            cells = [_as_rate(rates[key]) for key in ("at or below", "above")]
+            check.add_row(f"{ARMS[arm]:.0%}", *(str(rate) if rate.trials else "-" for rate in cells))
+        console.print(check)
     return buffer.getvalue()
+
+
+def _as_rate(value) -> Rate:
+    """A Rate, or one read back from a report's JSON ({"hits": …, "trials": …})."""
+    return value if isinstance(value, Rate) else Rate(value["hits"], value["trials"])
 
 
 def to_json(report: dict) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cifar.gatecheck import (Rate, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
+from cifar.gatecheck import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
                              real_rates, render, report_from_runs, resampled_rates, schedule)
 from cifar.gate import Policies, Policy
 from tests.runs import make_paired_run, make_run, noisy, processes
@@ -88,6 +88,17 @@ def test_paired_rates_on_sessions_with_known_effects():
     assert 0.02 <= paired_effects(runs, policies)[NAME]["detectable"] < 0.10
 
 
+def test_detectable_check_splits_first_verdicts_by_what_the_gate_said_it_could_see():
+    quiet = [make_paired_run({NAME: (processes(1.0, n=16, cv=0.01, seed=i), processes(1.05, n=16, cv=0.01, seed=50 + i))})
+             for i in range(3)]
+    loud = [make_paired_run({NAME: (processes(1.0, n=16, cv=0.25, seed=i), processes(1.05, n=16, cv=0.25, seed=80 + i))})
+            for i in range(2)]
+    check = detectable_check({"A": [], "B10": [], "B5": quiet + loud}, Policies(Policy(floor=0.02, test="signed-rank")))
+    assert check["B5"]["at or below"] == Rate(3, 3)  # 1 % noise: it said it could see 5 %, and it did
+    assert check["B5"]["above"].trials == 2 and check["B5"]["above"].hits < 2
+    assert check["B10"] == {"at or below": Rate(0, 0), "above": Rate(0, 0)}
+
+
 def test_paired_report_renders_with_its_rule():
     report = report_from_runs(fake_paired_runs(), Policies(Policy(floor=0.03)), resamples=50)
     assert report["paired"] is True
@@ -95,6 +106,7 @@ def test_paired_report_renders_with_its_rule():
     assert "paired: both arms in one session" in text and "per-process CV" in text
     effect = report["effective_slowdown"][NAME]
     assert f"{effect['process_cv']:.1%}, {effect['pair_sd']:.1%}, {effect['detectable']:.1%}" in text
+    assert "'detects >=' figure against its first verdict" in text and str(report["detectable_check"]["B10"]["at or below"]) in text
 
 
 def test_workflow_is_least_privilege_and_pinned():
