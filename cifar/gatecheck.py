@@ -310,8 +310,6 @@ def detectable_check(runs: dict[str, list[dict]], policies: Policies) -> dict[st
         for run in runs.get(arm, []):
             for name, (base, cur) in _paired(run).items():
                 c = compare(name, base, cur, policies.for_benchmark(name), ci=False, paired=True)
-                if c.detectable is None:
-                    continue
                 cell = counts["at or below" if c.detectable <= ARMS[arm] else "above"]
                 cell[0] += c.verdict == "regression"
                 cell[1] += 1
@@ -450,15 +448,10 @@ def render(report: dict) -> str:
         for column in ("injected", "caught where the figure was <= the injection", "caught where it was above"):
             check.add_column(column)
         for arm, rates in report["detectable_check"].items():
-            cells = [_as_rate(rates[key]) for key in ("at or below", "above")]
-            check.add_row(f"{ARMS[arm]:.0%}", *(str(rate) if rate.trials else "-" for rate in cells))
+            check.add_row(f"{ARMS[arm]:.0%}", *(str(rates[key]) if rates[key].trials else "-"
+                                                for key in ("at or below", "above")))
         console.print(check)
     return buffer.getvalue()
-
-
-def _as_rate(value) -> Rate:
-    """A Rate, or one read back from a report's JSON ({"hits": …, "trials": …})."""
-    return value if isinstance(value, Rate) else Rate(value["hits"], value["trials"])
 
 
 def to_json(report: dict) -> str:
