@@ -27,6 +27,7 @@ import time
 WORKLOADS = ("matmul", "conv2d", "train_step", "pipeline", "epoch", "calibration")
 MATMUL_SHAPES = ((2000, 1024), (1024, 1024))
 MATMUL_PRODUCTS = 30
+PIPELINE_WARM_BATCHES = 6  # untimed batches from each fresh iterator before a pipeline round's clock starts
 #: Above this share of the machine's CPU time used by other processes, a measurement is "contended".
 CONTENTION_THRESHOLD = 0.10
 #: Set to a fraction (0.10 = 10 %) to make every measured round that much slower with a busy-wait inside
@@ -97,20 +98,24 @@ class ContentionProbe:
 
 
 def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int, unit: str = "images",
-            injectable: bool = True) -> dict:
+            injectable: bool = True, before_round=None) -> dict:
     """Call ``run_round()`` warm-up + `rounds` times; time each recorded round with ``perf_counter``.
 
     ``injectable=False`` exempts the calibration kernel from ``$CIFAR_BENCH_INJECT_SLOWDOWN``: it stands for
-    the machine, not for the code under test.
+    the machine, not for the code under test. ``before_round()``, if given, runs before every round, untimed.
     """
     if rounds < 1 or warmup_rounds < 0:
         raise ValueError(f"need rounds >= 1 and warmup_rounds >= 0, got {rounds}, {warmup_rounds}")
     inject = injected_slowdown() if injectable else 0.0
     for _ in range(warmup_rounds):
+        if before_round is not None:
+            before_round()
         run_round()
     durations = []
     with ContentionProbe() as probe:
         for _ in range(rounds):
+            if before_round is not None:
+                before_round()
             start = time.perf_counter()
             run_round()
             if inject:
@@ -237,14 +242,24 @@ def train_step(model: str = "seed_cnn", rounds: int = 10, warmup_rounds: int = 2
 
 
 def pipeline(pipeline: dict | None = None, rounds: int = 10, warmup_rounds: int = 2, batches: int = 20,
-             data: str = "synthetic", n_train: int = 10_000) -> dict:
-    """Pull `batches` batches per round from the tf.data pipeline alone (no model)."""
+             data: str = "synthetic", n_train: int = 10_000, warm_batches: int = PIPELINE_WARM_BATCHES) -> dict:
+    """Pull `batches` batches per round from the tf.data pipeline alone (no model).
+
+    Every round starts a fresh iterator (as every Keras epoch does) and pulls `warm_batches` untimed first, so
+    the shuffle buffer is full and prefetching has started before the clock does. Why fresh: a long-lived
+    iterator keeps whatever speed its threads settled into when it started, and that differed by ~10 % from
+    process to process for the per-element pipelines (seed-npc1, measured: between-process CV of the median
+    9-11 % with one iterator per process, 4-6 % with one per round; two interleaved runs, 10-12 processes each).
+    """
     from cifar.data import load_cifar10
     from cifar.pipeline import PipelineOptions, make_pipeline
 
+    if warm_batches < 1:
+        raise ValueError(f"warm_batches must be >= 1, got {warm_batches}")
     options = PipelineOptions(**(pipeline or {}))
     ds = load_cifar10(data, n_train=n_train, n_test=16)
-    iterator = iter(make_pipeline(ds.x_train, ds.y_train, options, repeat=True))
+    dataset = make_pipeline(ds.x_train, ds.y_train, options, repeat=True)
+    iterator = None
 
     # An injected slowdown cannot be a busy-wait here: prefetching keeps producing while the consumer spins,
     # and the next round starts from a full buffer (measured: a 10 % busy-wait showed as -2 % to +7 %).
@@ -252,15 +267,23 @@ def pipeline(pipeline: dict | None = None, rounds: int = 10, warmup_rounds: int 
     inject = injected_slowdown()
     pulled = batches + round(inject * batches)
 
+    def start_iterator():
+        nonlocal iterator
+        iterator = None  # the previous iterator's threads stop before the next one's start
+        iterator = iter(dataset)
+        for _ in range(warm_batches):
+            next(iterator)
+
     def run_round():
         for _ in range(pulled):
             next(iterator)
 
     result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=batches * options.batch_size,
-                     injectable=False)
+                     injectable=False, before_round=start_iterator)
     result["injected_slowdown"] = (pulled - batches) / batches
     result["workload"] = {"name": "pipeline", "pipeline": options.to_dict(), "pipeline_id": options.id,
-                          "batches": batches, "batch_size": options.batch_size, "data_source": ds.source}
+                          "batches": batches, "batch_size": options.batch_size, "data_source": ds.source,
+                          "iterator": "fresh per round", "warm_batches": warm_batches}
     return result
 
 

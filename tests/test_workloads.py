@@ -46,3 +46,20 @@ def test_bad_injection_value_is_a_clear_error(monkeypatch, text):
     monkeypatch.setenv(INJECT_ENV, text)
     with pytest.raises(ValueError, match=INJECT_ENV):
         injected_slowdown()
+
+
+def test_before_round_runs_before_every_round_outside_the_clock(monkeypatch):
+    # The pipeline workload starts a fresh iterator and pulls its warm batches here: never inside a timed round.
+    monkeypatch.delenv(INJECT_ENV, raising=False)
+    events = []
+    clock = iter(range(1000))
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(clock)))
+
+    def before_round():
+        events.append("before")
+        time.perf_counter()  # advances the fake clock: would show up in a duration if it were timed
+
+    result = measure(lambda: events.append("round"), rounds=3, warmup_rounds=2, items_per_round=10,
+                     before_round=before_round)
+    assert events == ["before", "round"] * 5
+    assert result["durations_seconds"] == [1.0, 1.0, 1.0]  # start and end reads only
