@@ -95,6 +95,8 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "contended": result["contention"]["contended"],
         "injected_slowdown": result.get("injected_slowdown", 0.0),
         "durations_per_process": result.get("durations_per_process", [result["durations_seconds"]]),
+        # What exactly was measured; the gate compares a benchmark only with baselines of the same definition.
+        "definition": workload,
     }
 
 

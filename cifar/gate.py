@@ -124,7 +124,7 @@ class Policies:
 @dataclass(frozen=True)
 class Comparison:
     name: str
-    verdict: str  # regression | improvement | unchanged | new | missing | calibration
+    verdict: str  # regression | improvement | unchanged | new | missing | redefined | calibration
     baseline_median: float | None = None
     current_median: float | None = None
     ratio: Ratio | None = None  # current / baseline: > 1 is slower
@@ -196,6 +196,11 @@ def load_run(path: str | Path) -> dict:
 
 def samples(run: dict) -> dict[str, list[float]]:
     return {b["fullname"]: list(b["stats"]["data"]) for b in run["benchmarks"]}
+
+
+def definitions(run: dict) -> dict[str, dict | None]:
+    """What each benchmark measured (``extra_info["definition"]``; None in runs from before it was recorded)."""
+    return {b["fullname"]: b.get("extra_info", {}).get("definition") for b in run["benchmarks"]}
 
 
 def fingerprint(run: dict) -> str:
@@ -306,14 +311,22 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
     calibrate = calibrate and have_calibration
     cur_raw = samples(current_run)
     cur = prepared(current_run, policies, calibrate, everything)
+    cur_def = definitions(current_run)
     base: dict[str, list[float]] = {}
     base_raw: dict[str, list[float]] = {}
+    redefined: set[str] = set()
     for run in baseline_runs:
+        # A baseline measured a benchmark of the same name but a different workload (e.g. the code changed how it
+        # measures): not comparable. Only baseline runs of the current definition are pooled.
+        same = {n for n, d in definitions(run).items() if n not in cur_def or d == cur_def[n]}
+        redefined |= definitions(run).keys() - same
         for name, data in prepared(run, policies, calibrate, everything).items():
-            base.setdefault(name, []).extend(data)
+            if name in same:
+                base.setdefault(name, []).extend(data)
         for name, data in samples(run).items():
-            base_raw.setdefault(name, []).extend(data)
-    if calibrate:
+            if name in same:
+                base_raw.setdefault(name, []).extend(data)
+    if calibrate and calibration in base_raw:
         factor = statistics.median(cur_raw[calibration]) / statistics.median(base_raw[calibration])
         report.normalization = factor
         report.notes.append(f"calibrated: each run divided by its own session's {calibration.split('::')[-1]}; "
@@ -328,7 +341,8 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
     failing = []
     for name, data in cur.items():
         if name not in base:
-            report.comparisons.append(Comparison(name, "new", current_median=statistics.median(cur_raw[name])))
+            verdict = "redefined" if name in redefined else "new"
+            report.comparisons.append(Comparison(name, verdict, current_median=statistics.median(cur_raw[name])))
             continue
         result = with_raw_medians(compare(name, base[name], data, policies.for_benchmark(name)), cur_raw)
         if name == calibration:
@@ -338,6 +352,12 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
             failing.append(name)
     for name in base.keys() - cur.keys():
         report.comparisons.append(Comparison(name, "missing", baseline_median=statistics.median(base_raw[name])))
+    changed = sorted(n for n in cur if n in redefined and n not in base)
+    if changed:
+        report.notes.append(f"{len(changed)} benchmark(s) measure something else than the baseline did (their "
+                            "workload definition changed), so they were not compared: "
+                            + ", ".join(n.split("::")[-1] for n in changed)
+                            + "; promote a run of this code to gate them again")
     if failing and remeasure is not None:
         fresh_run = remeasure(failing)
         fresh_raw = samples(fresh_run)
@@ -472,7 +492,8 @@ def render(report: GateReport, width: int = 160) -> str:
     for column in columns:
         table.add_column(column)
     table.add_column("verdict", no_wrap=True)
-    order = {"regression": 0, "improvement": 1, "new": 2, "missing": 3, "unchanged": 4, "calibration": 5}
+    order = {"regression": 0, "improvement": 1, "new": 2, "redefined": 3, "missing": 4, "unchanged": 5,
+             "calibration": 6}
     for c in sorted(report.comparisons, key=lambda c: (order[c.verdict], c.name)):
         verdict = c.verdict.upper() if c.verdict == "regression" else c.verdict
         if c.remeasured:

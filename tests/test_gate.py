@@ -90,6 +90,26 @@ def test_new_and_missing_benchmarks_do_not_fail():
     assert report.passed
 
 
+def test_a_redefined_benchmark_is_not_compared_with_baselines_of_the_old_definition():
+    # The pipeline workload once kept one iterator per process; a baseline of that measures something else.
+    old = {"definition": {"name": "pipeline", "batches": 20}}
+    now = {"definition": {"name": "pipeline", "batches": 20, "iterator": "fresh per round"}}
+    older = make_run({MATMUL: noisy(1.0, seed=1), CONV: noisy(1.0, seed=2)}, extra={CONV: old})
+    newer = make_run({MATMUL: noisy(1.0, seed=3), CONV: noisy(1.0, seed=4)}, extra={CONV: now})
+    current = make_run({MATMUL: noisy(1.0, seed=5), CONV: noisy(2.0, seed=6)}, extra={CONV: now})
+
+    report = gate([older], current)
+    assert {c.name: c.verdict for c in report.comparisons} == {MATMUL: "unchanged", CONV: "redefined"}
+    assert report.passed and any("workload definition changed" in n and "promote" in n for n in report.notes)
+    assert "redefined" in render(report)
+
+    # With a baseline of the new definition in the pool, only that one is compared: twice as slow is caught.
+    report = gate([older, newer], current)
+    assert {c.name: c.verdict for c in report.comparisons} == {MATMUL: "unchanged", CONV: "regression"}
+    conv = next(c for c in report.comparisons if c.name == CONV)
+    assert conv.baseline_median == pytest.approx(statistics.median(newer["benchmarks"][1]["stats"]["data"]))
+
+
 def test_other_machine_is_refused_unless_normalized():
     fast = make_run({CAL: noisy(0.5, seed=0), MATMUL: noisy(0.5, seed=1), CONV: noisy(1.0, seed=3)})
     slow_machine = dict(MACHINE, cpu_model="Intel Xeon E5-2680")

@@ -137,6 +137,7 @@ def test_paired_run_end_to_end(tmp_path):
     assert paired["tree"] == str(tree) and paired["passes"] == 2
     assert len(paired["durations_per_process"]) == 2 and all(d > 0 for p in paired["durations_per_process"] for d in p)
     assert len(bench["extra_info"]["durations_per_process"]) == 2
+    assert bench["extra_info"]["definition"] == {"name": "matmul", "products": 30}  # what the gate matches on
     gate = subprocess.run([sys.executable, "-m", "cifar", "gate", str(out), "--no-remeasure"],
                           cwd=root, capture_output=True, text=True, timeout=120)
     # 2 processes a side can never reach p < alpha, and the gate says so instead of pretending.
