@@ -11,7 +11,7 @@ import os
 import pytest
 
 from cifar.bench import ENVIRONMENT, SETTINGS
-from cifar.suite import DATA_CHOICES, SuiteSettings
+from cifar.suite import DATA_CHOICES, SuiteSettings, build_cases
 from cifar.threads import parse_grid
 
 
@@ -32,6 +32,9 @@ def pytest_addoption(parser):
     group.addoption("--passes", default=None,
                     help="fresh processes per configuration and case, interleaved [quick 1; default 2, 1 for "
                          "pipelines and epochs]; more passes average out process-to-process variation")
+    group.addoption("--passes-for", action="append", default=[], metavar="PATTERN=N",
+                    help="N passes for the cases whose test id without the configuration matches PATTERN "
+                         "(fnmatch, e.g. '*seed-npc*=32' for test_pipeline[seed-npc1]); repeatable, last match wins")
     group.addoption("--baseline-tree", default=None, metavar="PATH",
                     help="(write --baseline-tree=PATH, with '=') a checkout of the baseline code (git worktree add --detach PATH main): every benchmark "
                          "also runs there, in its own processes, interleaved with this tree's (A B B A); "
@@ -48,6 +51,16 @@ def _int_option(config, name: str, flag: str) -> int | None:
         raise ValueError(f"{flag} must be an integer, got {value!r}") from None
 
 
+def _pattern_count(text: str) -> tuple[str, int]:
+    pattern, sep, count = text.rpartition("=")
+    if not sep or not pattern:
+        raise ValueError(f"--passes-for must look like PATTERN=N (e.g. '*seed-npc*=32'), got {text!r}")
+    try:
+        return pattern, int(count)
+    except ValueError:
+        raise ValueError(f"--passes-for {text!r}: N must be an integer, got {count!r}") from None
+
+
 def settings_from_options(config) -> SuiteSettings:
     """Validate the options into `SuiteSettings`; a bad value is a usage error naming it."""
     try:
@@ -56,8 +69,9 @@ def settings_from_options(config) -> SuiteSettings:
         models = config.getoption("models")
         steps = _int_option(config, "epoch_steps", "--epoch-steps")
         passes = _int_option(config, "passes", "--passes")
+        passes_for = tuple(_pattern_count(text) for text in config.getoption("passes_for"))
         tree = config.getoption("baseline_tree")
-        return SuiteSettings(
+        settings = SuiteSettings(
             quick=config.getoption("quick"),
             data=config.getoption("data"),
             models=None if models is None else tuple(m.strip() for m in models.split(",") if m.strip()),
@@ -65,8 +79,11 @@ def settings_from_options(config) -> SuiteSettings:
             grid=grid,
             runner=config.getoption("runner"),
             passes=passes,
+            passes_for=passes_for,
             baseline_tree=None if tree is None else os.path.abspath(tree),
         )
+        build_cases(settings)  # e.g. a --passes-for pattern that matches no case
+        return settings
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None
 

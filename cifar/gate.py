@@ -554,6 +554,8 @@ def pytest_remeasure(run: dict, cwd: str | Path = ".", timeout: float = 1800.0):
             args += ["--epoch-steps", str(settings["epoch_steps"])]
         if settings.get("passes"):
             args += ["--passes", str(settings["passes"])]
+        for pattern, passes in settings.get("passes_for") or ():
+            args.append(f"--passes-for={pattern}={passes}")
         if settings.get("baseline_tree"):
             # "=": a separate value would be taken for a test path by pytest's early parse (before conftest.py adds
             # the option), and the baseline tree's own conftest.py would be loaded next to ours.

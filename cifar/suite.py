@@ -9,6 +9,8 @@ Pure data: building the suite never imports TensorFlow.
 
 from __future__ import annotations
 
+import fnmatch
+
 import os
 
 from dataclasses import dataclass, field, replace
@@ -36,6 +38,11 @@ class Case:
         return f"cifar.workloads:{self.workload}"
 
     @property
+    def test_id(self) -> str:
+        """The pytest id without the thread configuration, e.g. ``test_pipeline[seed-npc1]``."""
+        return f"test_{self.workload}[{self.id}]"
+
+    @property
     def name(self) -> str:
         return self.workload if self.id == self.workload else f"{self.workload}-{self.id}"
 
@@ -60,6 +67,9 @@ class SuiteSettings:
     grid: tuple[ThreadConfig, ...] | None = None  # None: the standard grid (quick: a subset)
     runner: str = "zygote"
     passes: int | None = None  # None: the case's own (quick 1, default 2 for micro cases)
+    #: (pattern, passes): cases whose test id without the configuration ("test_pipeline[seed-npc1]") matches
+    #: the fnmatch pattern get that many passes instead; the last matching pattern wins.
+    passes_for: tuple[tuple[str, int], ...] = ()
     #: A checkout of the baseline code: every case also runs there, interleaved (a paired run, see bench.py).
     baseline_tree: str | None = None
 
@@ -75,6 +85,9 @@ class SuiteSettings:
             raise ValueError(f"--epoch-steps must be >= 1, got {self.epoch_steps!r}")
         if self.passes is not None and (isinstance(self.passes, bool) or self.passes < 1):
             raise ValueError(f"--passes must be >= 1, got {self.passes!r}")
+        for pattern, passes in self.passes_for:
+            if not pattern or isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+                raise ValueError(f"--passes-for needs PATTERN=N with N >= 1, got {pattern}={passes!r}")
         if self.runner not in MODES:
             raise ValueError(f"--runner must be one of {MODES}, got {self.runner!r}")
         if self.baseline_tree is not None and not os.path.isfile(os.path.join(self.baseline_tree, "cifar", "__init__.py")):
@@ -145,4 +158,10 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
     if settings.passes is not None:
         # More processes per case: the remedy when process-to-process variation dominates (see README).
         cases = [replace(case, passes=settings.passes) for case in cases]
+    for pattern, passes in settings.passes_for:
+        matched = [case for case in cases if fnmatch.fnmatchcase(case.test_id, pattern)]
+        if not matched:
+            raise ValueError(f"--passes-for {pattern}={passes}: the pattern matches no case of this suite "
+                             f"(e.g. {cases[-1].test_id})")
+        cases = [replace(case, passes=passes) if case in matched else case for case in cases]
     return cases

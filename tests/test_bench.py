@@ -164,6 +164,15 @@ def test_passes_option_sets_processes_per_case():
     assert {c.passes for c in build_cases(SuiteSettings(quick=True, passes=3))} == {3}
 
 
+def test_passes_for_sets_processes_for_matching_cases_only():
+    settings = SuiteSettings(quick=True, passes=16, passes_for=(("*seed-npc*", 32), ("*seed-npcAUTO*", 24)))
+    passes = {c.test_id: c.passes for c in build_cases(settings)}
+    assert passes["test_pipeline[seed-npc1]"] == 32 and passes["test_pipeline[seed-npcAUTO]"] == 24  # last wins
+    assert passes["test_pipeline[batched-npc1]"] == 16 and passes["test_epoch[seed_cnn]"] == 16
+    with pytest.raises(ValueError, match=r"--passes-for \*resnet\*=4: the pattern matches no case"):
+        build_cases(SuiteSettings(quick=True, passes_for=(("*resnet*", 4),)))
+
+
 def test_quick_grid_is_a_subset_of_the_full_grid():
     quick, full = SuiteSettings(quick=True).thread_configs(), SuiteSettings().thread_configs()
     assert set(quick) <= set(full) and ThreadConfig() in quick and ThreadConfig(1, 1) in quick
@@ -178,8 +187,13 @@ def test_quick_grid_is_a_subset_of_the_full_grid():
      (["--epoch-steps", "0"], "--epoch-steps must be >= 1, got 0"),
      (["--data", "/no/such/place"], "got '/no/such/place'"),
      (["--passes", "0"], "--passes must be >= 1, got 0"),
+     (["--passes-for", "seed=x"], "--passes-for 'seed=x': N must be an integer, got 'x'"),
+     (["--passes-for", "32"], "--passes-for must look like PATTERN=N"),
+     (["--passes-for", "*seed-npc*=0"], "--passes-for needs PATTERN=N with N >= 1, got *seed-npc*=0"),
+     (["--quick", "--passes-for", "*vgg*=2"], "the pattern matches no case of this suite"),
      (["--baseline-tree", "/tmp"], "--baseline-tree '/tmp' is not a checkout of this project")],
-    ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes", "baseline-tree"],
+    ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes", "passes-for-text",
+         "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree"],
 )
 def test_bad_option_is_a_usage_error_naming_the_value(args, message):
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", *args],

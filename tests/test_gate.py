@@ -440,6 +440,7 @@ def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configuratio
     for bench in run["benchmarks"]:
         bench["extra_info"]["threads"] = bench["fullname"].split("-", 1)[1].rstrip("]")
     run["cifar_settings"]["passes"] = 12
+    run["cifar_settings"]["passes_for"] = [["*seed-npc*", 32]]  # as asdict() saves the settings' tuples
     seen = []
 
     def fake_run(args, **kwargs):
@@ -454,6 +455,7 @@ def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configuratio
     assert args[args.index("--thread-grid") + 1] == "default"  # conv2d's own, not the calibration kernel's too
     assert CONV in args and calibration in args and MATMUL not in args
     assert "--baseline-tree=/work/base" in args and args[args.index("--passes") + 1] == "12"
+    assert "--passes-for=*seed-npc*=32" in args
 
 
 def test_signed_rank_p_is_exact_without_ties_and_approximate_with_them():
