@@ -109,7 +109,7 @@ def paired_info(tree: str, outcome: dict | ChildError | None) -> dict:
     elif outcome is not None:
         info.update(durations_per_process=outcome["durations_per_process"], passes=outcome["passes"],
                     contended=outcome["contention"]["contended"],
-                    injected_slowdown=outcome.get("injected_slowdown", 0.0))
+                    injected_slowdown=outcome.get("injected_slowdown", 0.0), definition=outcome.get("workload"))
     return info
 
 

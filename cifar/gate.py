@@ -354,7 +354,7 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
         report.comparisons.append(Comparison(name, "missing", baseline_median=statistics.median(base_raw[name])))
     changed = sorted(n for n in cur if n in redefined and n not in base)
     if changed:
-        report.notes.append(f"{len(changed)} benchmark(s) measure something else than the baseline did (their "
+        report.notes.append(f"{len(changed)} benchmark(s) measure something other than the baseline did (their "
                             "workload definition changed), so they were not compared: "
                             + ", ".join(n.split("::")[-1] for n in changed)
                             + "; promote a run of this code to gate them again")
@@ -425,6 +425,10 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
         # Nothing was compared: passing would hide that the baseline code never ran (e.g. too old for this runner).
         raise GateError(f"the baseline arm produced no result for any benchmark (first error: {arms[0].get('error', '?')})")
     calibration = _calibration_name(run)
+    # Both arms record what they measured (runs from before that was recorded have neither: compared as before).
+    redefined = {b["fullname"] for b in run["benchmarks"]
+                 if None not in (b["extra_info"].get("definition"), b["extra_info"].get("paired_baseline", {}).get("definition"))
+                 and b["extra_info"]["definition"] != b["extra_info"]["paired_baseline"]["definition"]}
     failing = []
     for name, (base, cur) in pairs.items():
         if base is None:
@@ -440,9 +444,15 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
         result = compare(name, base, cur, policy, paired=True)
         if name == calibration:
             result = replace(result, verdict="calibration")
+        elif name in redefined:
+            result = replace(result, verdict="redefined")
         report.comparisons.append(result)
         if result.verdict == "regression":
             failing.append(name)
+    if redefined:
+        report.notes.append(f"{len(redefined)} benchmark(s) measure something other than the baseline code does "
+                            "(their workload definition changed), so their ratio is shown but not gated: "
+                            + ", ".join(sorted(n.split("::")[-1] for n in redefined)))
     if failing and remeasure is not None:
         fresh = paired_samples(remeasure(failing))
 

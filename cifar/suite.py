@@ -10,7 +10,6 @@ Pure data: building the suite never imports TensorFlow.
 from __future__ import annotations
 
 import fnmatch
-
 import os
 
 from dataclasses import dataclass, field, replace

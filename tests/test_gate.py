@@ -341,6 +341,21 @@ def test_paired_benchmark_missing_in_the_baseline_code_is_new():
     assert sorted(c.verdict for c in report.comparisons) == ["new", "unchanged"] and report.passed
 
 
+def test_paired_benchmark_the_baseline_code_measures_differently_is_shown_not_gated():
+    # E.g. BASE from before the pipeline workload took a fresh iterator per round: its ratio is no regression.
+    run = make_paired_run({MATMUL: (processes(1.0, seed=1), processes(1.3, seed=2)),
+                           CONV: (processes(1.0, seed=3), processes(1.3, seed=4))})
+    for bench in run["benchmarks"]:
+        bench["extra_info"]["definition"] = {"name": bench["fullname"], "iterator": "fresh per round"}
+        bench["extra_info"]["paired_baseline"]["definition"] = {"name": bench["fullname"]}
+    run["benchmarks"][1]["extra_info"]["paired_baseline"]["definition"] = run["benchmarks"][1]["extra_info"]["definition"]
+    report = gate_paired(run)
+    verdicts = {c.name: c.verdict for c in report.comparisons}
+    assert verdicts == {MATMUL: "redefined", CONV: "regression"}
+    assert any("definition changed" in n and MATMUL.split("::")[-1] in n for n in report.notes)
+    assert next(c for c in report.comparisons if c.name == MATMUL).ratio.ratio > 1.2  # still shown
+
+
 def test_paired_run_whose_baseline_arm_never_ran_is_an_error_not_a_pass():
     with pytest.raises(GateError, match="baseline arm produced no result.*no such workload"):
         gate_paired(make_paired_run({MATMUL: (None, processes(1.0))}))
