@@ -198,9 +198,22 @@ def samples(run: dict) -> dict[str, list[float]]:
     return {b["fullname"]: list(b["stats"]["data"]) for b in run["benchmarks"]}
 
 
+#: Workloads whose way of measuring changed after runs started recording their definition: a baseline from
+#: before (no definition) is not comparable for these. pipeline: a fresh iterator per round (commit 257a7f2).
+CHANGED_SINCE_UNRECORDED = frozenset({"pipeline"})
+
+
 def definitions(run: dict) -> dict[str, dict | None]:
     """What each benchmark measured (``extra_info["definition"]``; None in runs from before it was recorded)."""
     return {b["fullname"]: b.get("extra_info", {}).get("definition") for b in run["benchmarks"]}
+
+
+def comparable(baseline: dict | None, current: dict | None, workload: str | None) -> bool:
+    """Did a baseline measure what the current run measured? Unrecorded (older) baselines are, except for
+    the workloads changed since (`CHANGED_SINCE_UNRECORDED`)."""
+    if baseline is None:
+        return workload not in CHANGED_SINCE_UNRECORDED
+    return current is None or baseline == current
 
 
 def fingerprint(run: dict) -> str:
@@ -312,13 +325,14 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
     cur_raw = samples(current_run)
     cur = prepared(current_run, policies, calibrate, everything)
     cur_def = definitions(current_run)
+    workloads = {b["fullname"]: b.get("extra_info", {}).get("workload") for b in current_run["benchmarks"]}
     base: dict[str, list[float]] = {}
     base_raw: dict[str, list[float]] = {}
     redefined: set[str] = set()
     for run in baseline_runs:
         # A baseline measured a benchmark of the same name but a different workload (e.g. the code changed how it
         # measures): not comparable. Only baseline runs of the current definition are pooled.
-        same = {n for n, d in definitions(run).items() if n not in cur_def or d == cur_def[n]}
+        same = {n for n, d in definitions(run).items() if n not in cur_def or comparable(d, cur_def[n], workloads[n])}
         redefined |= definitions(run).keys() - same
         for name, data in prepared(run, policies, calibrate, everything).items():
             if name in same:

@@ -110,6 +110,17 @@ def test_a_redefined_benchmark_is_not_compared_with_baselines_of_the_old_definit
     assert conv.baseline_median == pytest.approx(statistics.median(newer["benchmarks"][1]["stats"]["data"]))
 
 
+def test_baselines_from_before_definitions_were_recorded_still_gate_unchanged_workloads():
+    pipeline = "benchmarks/test_pipeline.py::test_pipeline[seed-npc1-default]"
+    legacy = make_run({MATMUL: noisy(1.0, seed=1), pipeline: noisy(1.0, seed=2)})  # no definitions at all
+    current = make_run({MATMUL: noisy(1.5, seed=3), pipeline: noisy(1.5, seed=4)},
+                       extra={MATMUL: {"definition": {"name": "matmul", "products": 30}},
+                              pipeline: {"definition": {"name": "pipeline", "iterator": "fresh per round"}}})
+    report = gate([legacy], current)
+    # matmul is measured as it always was: compared (and slower); the pipeline changed since: not compared.
+    assert {c.name: c.verdict for c in report.comparisons} == {MATMUL: "regression", pipeline: "redefined"}
+
+
 def test_other_machine_is_refused_unless_normalized():
     fast = make_run({CAL: noisy(0.5, seed=0), MATMUL: noisy(0.5, seed=1), CONV: noisy(1.0, seed=3)})
     slow_machine = dict(MACHINE, cpu_model="Intel Xeon E5-2680")
