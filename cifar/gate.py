@@ -212,7 +212,7 @@ def comparable(baseline: dict | None, current: dict | None, workload: str | None
     """Did a baseline measure what the current run measured? Unrecorded (older) baselines are, except for
     the workloads changed since (`CHANGED_SINCE_UNRECORDED`)."""
     if baseline is None:
-        return workload not in CHANGED_SINCE_UNRECORDED
+        return current is None or workload not in CHANGED_SINCE_UNRECORDED
     return current is None or baseline == current
 
 

@@ -119,6 +119,10 @@ def test_baselines_from_before_definitions_were_recorded_still_gate_unchanged_wo
     report = gate([legacy], current)
     # matmul is measured as it always was: compared (and slower); the pipeline changed since: not compared.
     assert {c.name: c.verdict for c in report.comparisons} == {MATMUL: "regression", pipeline: "redefined"}
+    # A run of the older code itself (no definitions either) is compared with them as before.
+    older_code = make_run({MATMUL: noisy(1.0, seed=5), pipeline: noisy(1.5, seed=6)})
+    assert {c.name: c.verdict for c in gate([legacy], older_code).comparisons} == {MATMUL: "unchanged",
+                                                                                  pipeline: "regression"}
 
 
 def test_other_machine_is_refused_unless_normalized():
