@@ -332,8 +332,9 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
     for run in baseline_runs:
         # A baseline measured a benchmark of the same name but a different workload (e.g. the code changed how it
         # measures): not comparable. Only baseline runs of the current definition are pooled.
-        same = {n for n, d in definitions(run).items() if n not in cur_def or comparable(d, cur_def[n], workloads[n])}
-        redefined |= definitions(run).keys() - same
+        defs = definitions(run)
+        same = {n for n, d in defs.items() if n not in cur_def or comparable(d, cur_def[n], workloads[n])}
+        redefined |= defs.keys() - same
         for name, data in prepared(run, policies, calibrate, everything).items():
             if name in same:
                 base.setdefault(name, []).extend(data)
@@ -441,8 +442,8 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
     calibration = _calibration_name(run)
     # Both arms record what they measured (runs from before that was recorded have neither: compared as before).
     redefined = {b["fullname"] for b in run["benchmarks"]
-                 if None not in (b["extra_info"].get("definition"), b["extra_info"].get("paired_baseline", {}).get("definition"))
-                 and b["extra_info"]["definition"] != b["extra_info"]["paired_baseline"]["definition"]}
+                 if not comparable(b["extra_info"].get("paired_baseline", {}).get("definition"),
+                                   b["extra_info"].get("definition"), b["extra_info"].get("workload"))}
     failing = []
     for name, (base, cur) in pairs.items():
         if base is None:

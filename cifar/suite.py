@@ -158,9 +158,9 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         # More processes per case: the remedy when process-to-process variation dominates (see README).
         cases = [replace(case, passes=settings.passes) for case in cases]
     for pattern, passes in settings.passes_for:
-        matched = [case for case in cases if fnmatch.fnmatchcase(case.test_id, pattern)]
+        matched = {case.test_id for case in cases if fnmatch.fnmatchcase(case.test_id, pattern)}
         if not matched:
             raise ValueError(f"--passes-for {pattern}={passes}: the pattern matches no case of this suite "
                              f"(e.g. {cases[-1].test_id})")
-        cases = [replace(case, passes=passes) if case in matched else case for case in cases]
+        cases = [replace(case, passes=passes) if case.test_id in matched else case for case in cases]
     return cases
