@@ -108,12 +108,17 @@ def test_cli_bad_input_is_one_clear_line(args, message):
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("batches, reported", [(20, 0.10), (3, 0.0)])
-def test_pipeline_injection_pulls_extra_batches_and_reports_what_it_did(tf_runner, batches, reported):
-    # 10 % of 20 batches is 2 extra batches; of 3 batches, 0.3 rounds to none, and the run says so.
+@pytest.mark.parametrize("batches", [20, 3])
+def test_pipeline_injection_spins_inside_every_recorded_round(tf_runner, batches):
+    # The same busy-wait as the other workloads: one spin per recorded round (none in the warm-up round),
+    # lasting `inject` x the round's own work, inside the timed region; no extra batches are pulled.
     result = tf_runner.run("tests.tf_workers:pipeline_injected", {"inject": "0.10", "batches": batches})
-    assert result["injected_slowdown"] == pytest.approx(reported)
+    assert result["injected_slowdown"] == pytest.approx(0.10)
     assert result["items_per_round"] == batches * 16
+    assert len(result["spins"]) == len(result["durations"]) == 3
+    for recorded, spin in zip(result["durations"], result["spins"]):
+        assert spin > 0
+        assert recorded >= spin * 1.10 / 0.10  # the round's work (spin / 0.10) plus the spin itself
 
 
 def test_paired_run_end_to_end(tmp_path):

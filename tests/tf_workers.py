@@ -74,12 +74,21 @@ def model_facts(name):
 
 
 def pipeline_injected(inject: str, batches: int):
-    """The pipeline workload with an injected slowdown set in this child only."""
+    """The pipeline workload with an injected slowdown set in this child only; records every spin."""
     import os
 
     from cifar import workloads
 
+    spins = []
+    real_busy_wait = workloads._busy_wait
+
+    def recording_busy_wait(seconds):
+        spins.append(seconds)
+        real_busy_wait(seconds)
+
+    workloads._busy_wait = recording_busy_wait
     os.environ[workloads.INJECT_ENV] = inject
-    result = workloads.pipeline({"variant": "batched", "batch_size": 16}, rounds=1, warmup_rounds=0, batches=batches,
+    result = workloads.pipeline({"variant": "batched", "batch_size": 16}, rounds=3, warmup_rounds=1, batches=batches,
                                 n_train=512)
-    return {"injected_slowdown": result["injected_slowdown"], "items_per_round": result["items_per_round"]}
+    return {"injected_slowdown": result["injected_slowdown"], "items_per_round": result["items_per_round"],
+            "durations": result["durations_seconds"], "spins": spins}
