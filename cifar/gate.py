@@ -34,6 +34,8 @@ DEFAULT_FLOOR = 0.05
 #: The calibration kernel: the article's matmul on one thread, measured in every session (test_calibration).
 CALIBRATION = ("calibration", "intra1-inter1")
 TESTS = ("mann-whitney", "signed-rank")
+#: What one process contributes to a paired gate: the median of its rounds, or their geometric mean.
+PER_PROCESS = ("median", "geomean")
 #: A paired gate notes every benchmark whose own noise hid slowdowns this large (with 80 % power).
 BLIND_SPOT = 0.10
 DETECTION_POWER = 0.8
@@ -53,12 +55,18 @@ class Policy:
     #: The test of a paired run: "signed-rank" (Wilcoxon, on the ratios of processes run side by side) or
     #: "mann-whitney" (the two arms as independent samples; the only choice for stored baselines).
     test: str = "mann-whitney"
+    #: One value per process in a paired run: "median" of its rounds (robust to a stray round) or "geomean"
+    #: (uses every round: less noise where rounds are many, short and without stray ones, as in the
+    #: per-element pipelines; README, "Does the paired gate work?").
+    per_process: str = "median"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
             raise GateError(f"alpha must be in (0, 1), got {self.alpha!r}")
         if self.test not in TESTS:
             raise GateError(f"test must be one of {', '.join(TESTS)}, got {self.test!r}")
+        if self.per_process not in PER_PROCESS:
+            raise GateError(f"per_process must be one of {', '.join(PER_PROCESS)}, got {self.per_process!r}")
         if not 0.0 <= self.floor < 10.0:
             raise GateError(f"floor must be a fraction >= 0 (0.05 = 5 %), got {self.floor!r}")
 
@@ -101,22 +109,23 @@ class Policies:
         if section is not None and not isinstance(section, dict):
             raise GateError(f"{path}: 'paired' must be an object with alpha, floor and/or overrides")
         if paired and section is not None:
-            unknown = set(section) - {"alpha", "floor", "test", "overrides"}
+            unknown = set(section) - {"alpha", "floor", "test", "per_process", "overrides"}
             if unknown:
                 raise GateError(f"{path}: unknown keys in 'paired': {sorted(unknown)}")
             data = section
         default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
                          bool(data.get("calibrate", False)) if calibrate is None else calibrate,
-                         str(data.get("test", "mann-whitney")))
+                         str(data.get("test", "mann-whitney")), str(data.get("per_process", "median")))
         if alpha is not None or floor is not None:
             default = replace(default, alpha=default.alpha if alpha is None else alpha,
                               floor=default.floor if floor is None else floor)
         overrides = []
         for pattern, values in data.get("overrides", {}).items():
-            keys = {"alpha", "floor", "calibrate"} | ({"test"} if paired and section is not None else set())
+            keys = {"alpha", "floor", "calibrate"} | ({"test", "per_process"} if paired and section is not None else set())
             if not isinstance(values, dict) or set(values) - keys:
                 raise GateError(f"{path}: override {pattern!r} must be an object with {', '.join(sorted(keys))}")
-            values = {k: (bool(v) if k == "calibrate" else str(v) if k == "test" else float(v)) for k, v in values.items()}
+            values = {k: (bool(v) if k == "calibrate" else str(v) if k in ("test", "per_process") else float(v))
+                      for k, v in values.items()}
             overrides.append((pattern, replace(default, **values)))
         return cls(default, tuple(overrides))
 
@@ -402,19 +411,23 @@ def is_paired(run: dict) -> bool:
     return any("paired_baseline" in b.get("extra_info", {}) for b in run["benchmarks"])
 
 
-def process_medians(durations_per_process: list[list[float]]) -> list[float]:
+def per_process(durations_per_process: list[list[float]], statistic: str = "median") -> list[float]:
     """One value per process: the unit a paired gate tests (rounds of one process are not independent)."""
+    if statistic == "geomean":
+        return [statistics.geometric_mean(rounds) for rounds in durations_per_process]
     return [statistics.median(rounds) for rounds in durations_per_process]
 
 
-def paired_samples(run: dict) -> dict[str, tuple[list[float] | None, list[float]]]:
-    """{benchmark: (baseline arm's per-process medians or None, this tree's per-process medians)}."""
+def paired_samples(run: dict, policies: Policies = Policies()) -> dict[str, tuple[list[float] | None, list[float]]]:
+    """{benchmark: (baseline arm's per-process values or None, this tree's)}, each benchmark's policy saying
+    which value (median or geometric mean of the process's rounds)."""
     out = {}
     for bench in run["benchmarks"]:
         extra = bench.get("extra_info", {})
         current = extra.get("durations_per_process") or [bench["stats"]["data"]]
         baseline = extra.get("paired_baseline", {}).get("durations_per_process")
-        out[bench["fullname"]] = (process_medians(baseline) if baseline else None, process_medians(current))
+        statistic = policies.for_benchmark(bench["fullname"]).per_process
+        out[bench["fullname"]] = (per_process(baseline, statistic) if baseline else None, per_process(current, statistic))
     return out
 
 
@@ -435,7 +448,7 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
     arms = [b["extra_info"]["paired_baseline"] for b in run["benchmarks"] if "paired_baseline" in b.get("extra_info", {})]
     trees = sorted({str(arm.get("tree")) for arm in arms})
     report = GateReport([], f"the baseline arm ({', '.join(trees)}), same session, interleaved")
-    pairs = paired_samples(run)
+    pairs = paired_samples(run, policies)
     if all(base is None for base, _ in pairs.values()):
         # Nothing was compared: passing would hide that the baseline code never ran (e.g. too old for this runner).
         raise GateError(f"the baseline arm produced no result for any benchmark (first error: {arms[0].get('error', '?')})")
@@ -469,7 +482,7 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
                             "(their workload definition changed), so their ratio is shown but not gated: "
                             + ", ".join(sorted(n.split("::")[-1] for n in redefined)))
     if failing and remeasure is not None:
-        fresh = paired_samples(remeasure(failing))
+        fresh = paired_samples(remeasure(failing), policies)
 
         def again(first: Comparison) -> Comparison | None:
             base, cur = fresh.get(first.name, (None, None))
@@ -481,7 +494,10 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
     how = ("signed-rank on each pair's ratio, ratio = median of the pairs' ratios" if tests == ["signed-rank"]
            else "Mann-Whitney U, ratio = ratio of the arms' medians" if tests == ["mann-whitney"]
            else "signed-rank where processes pair up, else Mann-Whitney U")
-    report.notes.append(f"paired: samples are per-process medians, {'/'.join(map(str, n))} processes per arm; {how}")
+    kinds = sorted({policies.for_benchmark(name).per_process for name in pairs})
+    what = {"median": "medians", "geomean": "geometric means"}
+    report.notes.append(f"paired: samples are per-process {' or '.join(what[k] for k in kinds)} of the rounds, "
+                        f"{'/'.join(map(str, n))} processes per arm; {how}")
     blind = [c for c in report.comparisons
              if c.verdict != "calibration" and c.detectable is not None and c.detectable > BLIND_SPOT]
     if blind:

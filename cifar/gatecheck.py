@@ -198,10 +198,12 @@ def resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: 
 
 
 # -- paired sessions ----------------------------------------------------------------------------------------
-def _paired(run: dict) -> dict[str, tuple[list[float], list[float]]]:
-    """{benchmark: (baseline arm, current arm)} per-process medians, minus the calibration kernel."""
+def _paired(run: dict, policies: Policies) -> dict[str, tuple[list[float], list[float]]]:
+    """{benchmark: (baseline arm, current arm)} per-process values as each benchmark's policy says, minus the
+    calibration kernel."""
     calibration = _calibration_name(run)
-    return {name: pair for name, pair in paired_samples(run).items() if name != calibration and pair[0] is not None}
+    return {name: pair for name, pair in paired_samples(run, policies).items()
+            if name != calibration and pair[0] is not None}
 
 
 def paired_real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[str, dict[str, Rate]]:
@@ -209,7 +211,7 @@ def paired_real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[s
     re-measured with the next session of the same arm (as the gate would re-measure in fresh processes)."""
     out: dict[str, dict[str, Rate]] = {}
     for arm, sessions in runs.items():
-        pairs = [_paired(run) for run in sessions]
+        pairs = [_paired(run, policies) for run in sessions]
         per: dict[str, list[int]] = {}
         for i, session in enumerate(pairs):
             for name, (base, cur) in session.items():
@@ -251,7 +253,7 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
         return list(np.asarray(base)[index]), list(np.asarray(cur)[index])
 
     for arm, sessions in runs.items():
-        pairs = [_paired(run) for run in sessions]
+        pairs = [_paired(run, policies) for run in sessions]
         for name in pairs[0]:
             policy = policies.for_benchmark(name)
             rules = [(policy.alpha, policy.floor, policy.test), *variants]
@@ -283,7 +285,7 @@ def paired_effects(runs: dict[str, list[dict]], policies: Policies = Policies())
     slowdown the gate says each session could have caught (`Comparison.detectable`)."""
     import statistics
 
-    pairs = {arm: [_paired(run) for run in sessions] for arm, sessions in runs.items()}
+    pairs = {arm: [_paired(run, policies) for run in sessions] for arm, sessions in runs.items()}
     out = {}
     for name in pairs["A"][0]:
         row = {arm: statistics.median(statistics.median(p[name][1]) / statistics.median(p[name][0]) - 1.0 for p in ps)
@@ -308,7 +310,7 @@ def detectable_check(runs: dict[str, list[dict]], policies: Policies) -> dict[st
     for arm in ("B10", "B5"):
         counts = {"at or below": [0, 0], "above": [0, 0]}
         for run in runs.get(arm, []):
-            for name, (base, cur) in _paired(run).items():
+            for name, (base, cur) in _paired(run, policies).items():
                 c = compare(name, base, cur, policies.for_benchmark(name), ci=False, paired=True)
                 cell = counts["at or below" if c.detectable <= ARMS[arm] else "above"]
                 cell[0] += c.verdict == "regression"

@@ -5,13 +5,14 @@ import math
 import statistics
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cifar import baselines
 from cifar.gate import (BLIND_SPOT, GateError, Policies, Policy, compare, fingerprint, gate, gate_paired, load_run,
-                        process_medians, pytest_remeasure, render, smallest_p)
+                        per_process, pytest_remeasure, render, smallest_p)
 from cifar.history import change_points, history, read_runs
 from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
@@ -321,10 +322,46 @@ def test_paired_gate_tests_per_process_medians_of_the_two_arms():
     assert verdicts[MATMUL].verdict == "unchanged"
     slow = verdicts[CONV]
     assert slow.verdict == "regression" and slow.p_slower < 0.01
-    assert slow.baseline_median == pytest.approx(statistics.median(process_medians(processes(1.0, seed=3))))
+    assert slow.baseline_median == pytest.approx(statistics.median(per_process(processes(1.0, seed=3))))
     assert 1.03 < slow.ratio.ratio < 1.13 and slow.ratio.low <= slow.ratio.ratio <= slow.ratio.high
-    assert "per-process medians, 10 processes per arm" in report.notes[-1]
+    assert "per-process medians of the rounds, 10 processes per arm" in report.notes[-1]
     assert not report.passed
+
+
+def test_per_process_value_is_the_median_or_the_geometric_mean_of_the_rounds():
+    assert per_process([[1.0, 1.0, 8.0], [2.0, 4.0, 8.0]]) == [1.0, 4.0]
+    assert per_process([[1.0, 1.0, 8.0], [2.0, 4.0, 8.0]], "geomean") == pytest.approx([2.0, 4.0])
+
+
+def test_paired_policy_per_process_geomean_sees_a_slowdown_in_every_third_round():
+    # Each process's third round is 50 % slower in the current arm: the median of three rounds never moves,
+    # the geometric mean moves by 1.5 ** (1/3) = +14.5 %.
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    base = [[1.0 + 0.002 * rng.standard_normal() for _ in range(3)] for _ in range(12)]
+    cur = [[r[0], r[1], 1.5 * r[2]] for r in base]
+    run = make_paired_run({MATMUL: (base, cur)})
+    policy = Policy(alpha=0.01, floor=0.02, test="signed-rank")
+    by_median = gate_paired(run, Policies(policy))
+    by_geomean = gate_paired(run, Policies(policy, (("*matmul*", replace(policy, per_process="geomean")),)))
+    assert by_median.comparisons[0].verdict == "unchanged"
+    (c,) = by_geomean.comparisons
+    assert c.verdict == "regression" and c.ratio.ratio == pytest.approx(1.5 ** (1 / 3), abs=0.01)
+    assert "per-process geometric means of the rounds" in by_geomean.notes[-1]
+
+
+def test_paired_policy_file_sets_per_process_per_benchmark(tmp_path):
+    path = tmp_path / "gate.json"
+    path.write_text(json.dumps({"paired": {"overrides": {"*seed-npc*": {"per_process": "geomean"}}}}))
+    paired = Policies.load(path, paired=True)
+    assert paired.default.per_process == "median" and paired.for_benchmark("x[seed-npc1-default]").per_process == "geomean"
+    path.write_text(json.dumps({"paired": {"per_process": "mean"}}))
+    with pytest.raises(GateError, match="per_process must be one of median, geomean, got 'mean'"):
+        Policies.load(path, paired=True)
+    path.write_text(json.dumps({"overrides": {"*": {"per_process": "geomean"}}}))  # stored baselines: no processes
+    with pytest.raises(GateError, match="override '\\*' must be an object with alpha, calibrate, floor"):
+        Policies.load(path)
 
 
 def test_paired_gate_ignores_drift_that_hits_both_arms():
