@@ -38,11 +38,12 @@ gate-paired: $(STAMP)
 	git worktree remove --force reports/base 2>/dev/null || rm -rf reports/base
 	git worktree prune
 	git worktree add --detach reports/base $(BASE)
-	$(BIN)/python -m pytest benchmarks/ --quick --thread-grid default --passes 16 --baseline-tree=reports/base \
+	$(BIN)/python -m pytest benchmarks/ --quick --thread-grid default --passes 16 '--passes-for=*seed-npc*=32' \
+		--baseline-tree=reports/base \
 		--benchmark-json=reports/paired.json $(ARGS)
 	$(BIN)/python -m cifar gate reports/paired.json --report reports/paired-gate.json
 
-# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions, ~85 min).
+# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions, ~2 h).
 gate-check: $(STAMP)
 	$(BIN)/python -m cifar gate-check --keep reports/gate-check-paired
 

@@ -37,8 +37,9 @@ from cifar.workloads import INJECT_ENV
 
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
 DEFAULT_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "3")
-#: A paired session: TensorFlow's default threads, 16 processes per arm (sized in the README).
-PAIRED_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "16")
+#: A paired session: TensorFlow's default threads, 16 processes per arm, 32 for the per-element pipelines
+#: (sized in the README).
+PAIRED_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "16", "--passes-for=*seed-npc*=32")
 
 
 @dataclass(frozen=True)
@@ -350,7 +351,10 @@ def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(
         return {"paired": True, "sessions_per_arm": len(runs["A"]), "resamples": resamples,
                 "pytest_args": list(pytest_args),
                 "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
-                           "test": policies.default.test},
+                           "test": policies.default.test, "per_process": policies.default.per_process,
+                           "per_process_overrides": {
+                               name: policies.for_benchmark(name).per_process for name in _paired(runs["A"][0], policies)
+                               if policies.for_benchmark(name).per_process != policies.default.per_process}},
                 "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
                 "detectable_check": detectable_check(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples), "runs": runs}
@@ -420,7 +424,12 @@ def render(report: dict) -> str:
     console = Console(file=buffer, width=170, color_system=None)
     policy = report["policy"]
     if report.get("paired"):
-        rule = (f"paired: both arms in one session, per-process medians, {policy.get('test', 'mann-whitney')}; "
+        what = {"median": "medians", "geomean": "geometric means"}
+        others = policy.get("per_process_overrides", {})
+        values = f"per-process {what[policy.get('per_process', 'median')]}" + (
+            f" ({', '.join(f'{what[v]} for {n.split(chr(91))[-1].rstrip(chr(93))}' for n, v in others.items())})"
+            if others else "")
+        rule = (f"paired: both arms in one session, {values}, {policy.get('test', 'mann-whitney')}; "
                 f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, re-measure on failure")
     else:
         rule = (f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, baseline = {report['pooled_baseline_sessions']} "
