@@ -52,6 +52,10 @@ def merge_results(results: list[dict]) -> dict:
         "steal_fraction": max(c.get("steal_fraction", 0.0) for c in contention),
         "contended": any(c["contended"] for c in contention),
     }
+    # Which process a neighbour's burst hit (one paired session lost a benchmark to one, README, check 6).
+    merged["contention_per_process"] = [{"other_fraction": c["other_fraction"],
+                                         "steal_fraction": c.get("steal_fraction", 0.0),
+                                         "contended": c["contended"]} for c in contention]
     merged["process"] = {"peak_rss_bytes": max(r["process"]["peak_rss_bytes"] for r in results),
                          "cpu_seconds": sum(r["process"]["cpu_seconds"] for r in results)}
     merged["threads_applied"] = first.get("threads_applied", {})
@@ -95,6 +99,7 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "contended": result["contention"]["contended"],
         "injected_slowdown": result.get("injected_slowdown", 0.0),
         "durations_per_process": result.get("durations_per_process", [result["durations_seconds"]]),
+        "contention_per_process": result.get("contention_per_process", [result["contention"]]),
         # What exactly was measured; the gate compares a benchmark only with baselines of the same definition.
         "definition": workload,
     }
@@ -109,6 +114,7 @@ def paired_info(tree: str, outcome: dict | ChildError | None) -> dict:
     elif outcome is not None:
         info.update(durations_per_process=outcome["durations_per_process"], passes=outcome["passes"],
                     contended=outcome["contention"]["contended"],
+                    contention_per_process=outcome.get("contention_per_process", [outcome["contention"]]),
                     injected_slowdown=outcome.get("injected_slowdown", 0.0), definition=outcome.get("workload"))
     return info
 

@@ -97,6 +97,8 @@ def test_merge_results_concatenates_passes_and_keeps_worst_case_facts():
     assert merged["process"]["peak_rss_bytes"] == 30
     assert merged["contention"]["contended"] is True and merged["contention"]["other_fraction"] == 0.2
     assert merged["os_threads_per_pass"] == [5, 6]
+    assert [c["other_fraction"] for c in merged["contention_per_process"]] == [0.02, 0.2]
+    assert [c["contended"] for c in merged["contention_per_process"]] == [False, True]
 
 
 class FakeRunner:
@@ -238,6 +240,7 @@ def test_paired_campaign_alternates_arms_within_each_configuration():
     info = paired_info("/base", campaign.baseline_result(case, ThreadConfig(1, 1)))
     assert info["tree"] == "/base" and info["durations_per_process"] == [[0.1] * 3, [0.1] * 3]
     assert info["injected_slowdown"] == 0.0
+    assert len(info["contention_per_process"]) == 2 and info["contention_per_process"][0]["other_fraction"] == 0.01
 
 
 def test_paired_campaign_keeps_a_baseline_failure_as_an_error_for_that_benchmark():
