@@ -56,8 +56,8 @@ class Policy:
     #: "mann-whitney" (the two arms as independent samples; the only choice for stored baselines).
     test: str = "mann-whitney"
     #: One value per process in a paired run: "median" of its rounds (robust to a stray round) or "geomean"
-    #: (uses every round: less noise where rounds are many, short and without stray ones, as in the
-    #: per-element pipelines; README, "Does the paired gate work?").
+    #: (uses every round; measured on the per-element pipelines: better for one, worse for the other, so not
+    #: shipped; README, check 6).
     per_process: str = "median"
 
     def __post_init__(self) -> None:

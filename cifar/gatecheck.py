@@ -425,10 +425,9 @@ def render(report: dict) -> str:
     policy = report["policy"]
     if report.get("paired"):
         what = {"median": "medians", "geomean": "geometric means"}
-        others = policy.get("per_process_overrides", {})
-        values = f"per-process {what[policy.get('per_process', 'median')]}" + (
-            f" ({', '.join(f'{what[v]} for {n.split(chr(91))[-1].rstrip(chr(93))}' for n, v in others.items())})"
-            if others else "")
+        others = [f"{what[v]} for {name.split('[')[-1].rstrip(']')}"
+                  for name, v in policy.get("per_process_overrides", {}).items()]
+        values = f"per-process {what[policy.get('per_process', 'median')]}" + (f" ({', '.join(others)})" if others else "")
         rule = (f"paired: both arms in one session, {values}, {policy.get('test', 'mann-whitney')}; "
                 f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, re-measure on failure")
     else:
