@@ -57,7 +57,7 @@ class Policy:
     test: str = "mann-whitney"
     #: One value per process in a paired run: "median" of its rounds (robust to a stray round) or "geomean"
     #: (uses every round; measured on the per-element pipelines: better for one, worse for the other, so not
-    #: shipped; README, check 6).
+    #: shipped; README, checks 6 and 7).
     per_process: str = "median"
 
     def __post_init__(self) -> None:
