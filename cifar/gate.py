@@ -34,8 +34,9 @@ DEFAULT_FLOOR = 0.05
 #: The calibration kernel: the article's matmul on one thread, measured in every session (test_calibration).
 CALIBRATION = ("calibration", "intra1-inter1")
 TESTS = ("mann-whitney", "signed-rank")
-#: What one process contributes to a paired gate: the median of its rounds, or their geometric mean.
-PER_PROCESS = ("median", "geomean")
+#: What one process contributes to a paired gate: the median of its rounds, or their geometric mean (and how
+#: reports name them).
+PER_PROCESS = {"median": "medians", "geomean": "geometric means"}
 #: A paired gate notes every benchmark whose own noise hid slowdowns this large (with 80 % power).
 BLIND_SPOT = 0.10
 DETECTION_POWER = 0.8
@@ -495,8 +496,7 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
            else "Mann-Whitney U, ratio = ratio of the arms' medians" if tests == ["mann-whitney"]
            else "signed-rank where processes pair up, else Mann-Whitney U")
     kinds = sorted({policies.for_benchmark(name).per_process for name in pairs})
-    what = {"median": "medians", "geomean": "geometric means"}
-    report.notes.append(f"paired: samples are per-process {' or '.join(what[k] for k in kinds)} of the rounds, "
+    report.notes.append(f"paired: samples are per-process {' or '.join(PER_PROCESS[k] for k in kinds)} of the rounds, "
                         f"{'/'.join(map(str, n))} processes per arm; {how}")
     blind = [c for c in report.comparisons
              if c.verdict != "calibration" and c.detectable is not None and c.detectable > BLIND_SPOT]

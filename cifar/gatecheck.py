@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.gate import Policies, Policy, _calibration_name, compare, is_paired, load_run, paired_samples, prepared, samples
+from cifar.gate import PER_PROCESS, Policies, Policy, _calibration_name, compare, is_paired, load_run, paired_samples, prepared, samples
 from cifar.workloads import INJECT_ENV
 
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
@@ -353,8 +353,9 @@ def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(
                 "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
                            "test": policies.default.test, "per_process": policies.default.per_process,
                            "per_process_overrides": {
-                               name: policies.for_benchmark(name).per_process for name in _paired(runs["A"][0], policies)
-                               if policies.for_benchmark(name).per_process != policies.default.per_process}},
+                               b["fullname"]: policies.for_benchmark(b["fullname"]).per_process
+                               for b in runs["A"][0]["benchmarks"]
+                               if policies.for_benchmark(b["fullname"]).per_process != policies.default.per_process}},
                 "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
                 "detectable_check": detectable_check(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples), "runs": runs}
@@ -424,10 +425,10 @@ def render(report: dict) -> str:
     console = Console(file=buffer, width=170, color_system=None)
     policy = report["policy"]
     if report.get("paired"):
-        what = {"median": "medians", "geomean": "geometric means"}
-        others = [f"{what[v]} for {name.split('[')[-1].rstrip(']')}"
+        others = [f"{PER_PROCESS[v]} for {name.split('[')[-1].rstrip(']')}"
                   for name, v in policy.get("per_process_overrides", {}).items()]
-        values = f"per-process {what[policy.get('per_process', 'median')]}" + (f" ({', '.join(others)})" if others else "")
+        values = f"per-process {PER_PROCESS[policy.get('per_process', 'median')]}" + (
+            f" ({', '.join(others)})" if others else "")
         rule = (f"paired: both arms in one session, {values}, {policy.get('test', 'mann-whitney')}; "
                 f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, re-measure on failure")
     else:
