@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cifar.stats import Ratio, detectable_slowdown, median_ratio_ci, paired_ratio_ci, signed_rank_p
+from cifar.workloads import CONTENTION_THRESHOLD
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05
@@ -419,15 +420,39 @@ def per_process(durations_per_process: list[list[float]], statistic: str = "medi
     return [statistics.median(rounds) for rounds in durations_per_process]
 
 
-def paired_samples(run: dict, policies: Policies = Policies()) -> dict[str, tuple[list[float] | None, list[float]]]:
+def contended_pairs(extra: dict) -> list[int]:
+    """Indices of the pairs (process i of each arm, run side by side) in which either process was contended:
+    the rest of the machine took more than its share of the CPU while it measured. Runs from before each
+    process's contention was recorded have none."""
+    current = extra.get("contention_per_process")
+    baseline = extra.get("paired_baseline", {}).get("contention_per_process")
+    if not current or not baseline or len(current) != len(baseline):
+        return []
+    return [i for i, (b, c) in enumerate(zip(baseline, current)) if b.get("contended") or c.get("contended")]
+
+
+def paired_samples(run: dict, policies: Policies = Policies(), dropped: dict | None = None,
+                   ) -> dict[str, tuple[list[float] | None, list[float]]]:
     """{benchmark: (baseline arm's per-process values or None, this tree's)}, each benchmark's policy saying
-    which value (median or geometric mean of the process's rounds)."""
+    which value (median or geometric mean of the process's rounds).
+
+    A pair in which either process was contended is left out of both arms: what it measured is partly the
+    neighbour. If that would leave fewer than half the pairs, all are kept (the run itself was contended,
+    and the gate's blind-spot note says what it could still catch). ``dropped``, if given, is filled with
+    {benchmark: (pairs left out, pairs)}."""
     out = {}
     for bench in run["benchmarks"]:
         extra = bench.get("extra_info", {})
         current = extra.get("durations_per_process") or [bench["stats"]["data"]]
         baseline = extra.get("paired_baseline", {}).get("durations_per_process")
         statistic = policies.for_benchmark(bench["fullname"]).per_process
+        if baseline and len(baseline) == len(current):
+            skip = set(contended_pairs(extra))
+            if skip and dropped is not None:
+                dropped[bench["fullname"]] = (len(skip) if 2 * len(skip) <= len(current) else 0, len(current))
+            if skip and 2 * len(skip) <= len(current):
+                baseline = [p for i, p in enumerate(baseline) if i not in skip]
+                current = [p for i, p in enumerate(current) if i not in skip]
         out[bench["fullname"]] = (per_process(baseline, statistic) if baseline else None, per_process(current, statistic))
     return out
 
@@ -449,7 +474,8 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
     arms = [b["extra_info"]["paired_baseline"] for b in run["benchmarks"] if "paired_baseline" in b.get("extra_info", {})]
     trees = sorted({str(arm.get("tree")) for arm in arms})
     report = GateReport([], f"the baseline arm ({', '.join(trees)}), same session, interleaved")
-    pairs = paired_samples(run, policies)
+    dropped: dict[str, tuple[int, int]] = {}
+    pairs = paired_samples(run, policies, dropped)
     if all(base is None for base, _ in pairs.values()):
         # Nothing was compared: passing would hide that the baseline code never ran (e.g. too old for this runner).
         raise GateError(f"the baseline arm produced no result for any benchmark (first error: {arms[0].get('error', '?')})")
@@ -478,6 +504,12 @@ def gate_paired(run: dict, policies: Policies = Policies(), *, remeasure=None) -
         report.comparisons.append(result)
         if result.verdict == "regression":
             failing.append(name)
+    if dropped:
+        report.notes.append("pairs in which either process was contended (others used > "
+                            f"{CONTENTION_THRESHOLD:.0%} of the CPU) are left out: " + ", ".join(
+                                f"{name.split('::')[-1]} {k} of {n}" if k else
+                                f"{name.split('::')[-1]} none of {n} (over half were contended: all kept)"
+                                for name, (k, n) in sorted(dropped.items())))
     if redefined:
         report.notes.append(f"{len(redefined)} benchmark(s) measure something other than the baseline code does "
                             "(their workload definition changed), so their ratio is shown but not gated: "

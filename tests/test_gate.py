@@ -351,6 +351,42 @@ def test_paired_policy_per_process_geomean_sees_a_slowdown_in_every_third_round(
     assert "per-process geometric means of the rounds" in by_geomean.notes[-1]
 
 
+def _contention(flags):
+    return [{"other_fraction": 0.3 if f else 0.0, "steal_fraction": 0.0, "contended": f} for f in flags]
+
+
+def test_paired_gate_leaves_out_pairs_in_which_either_process_was_contended():
+    # 12 pairs, no slowdown; in pairs 0-3 a neighbour slowed only the current arm's process by 40 % and the
+    # probe saw it (two flagged in the current arm, two in the baseline arm: either side drops the pair).
+    base, cur = processes(1.0, n=12, seed=5), processes(1.0, n=12, seed=6)
+    cur = [[d * (1.4 if i < 4 else 1.0) for d in proc] for i, proc in enumerate(cur)]
+    run = make_paired_run({MATMUL: (base, cur)})
+    extra = run["benchmarks"][0]["extra_info"]
+    policy = Policies(Policy(alpha=0.05, floor=0.02, test="signed-rank"))
+    extra["contention_per_process"] = _contention([True, True, False, False] + [False] * 8)
+    extra["paired_baseline"]["contention_per_process"] = _contention([False, False, True, True] + [False] * 8)
+    (c,) = gate_paired(run, policy).comparisons
+    assert c.verdict == "unchanged" and c.ratio.ratio == pytest.approx(1.0, abs=0.03)
+    report = gate_paired(run, policy)
+    assert any("test_matmul[matmul-intra1-inter1] 4 of 12" in note for note in report.notes)
+    assert "8 processes per arm" in " ".join(report.notes)
+    # The same run without contention flags: the slowed pairs count, and the signed-rank test sees them.
+    del extra["contention_per_process"]
+    (kept,) = gate_paired(run, policy).comparisons
+    assert kept.ratio.ratio > c.ratio.ratio and kept.p_slower < c.p_slower
+
+
+def test_paired_gate_keeps_every_pair_when_most_were_contended():
+    base, cur = processes(1.0, n=6, seed=7), processes(1.0, n=6, seed=8)
+    run = make_paired_run({MATMUL: (base, cur)})
+    extra = run["benchmarks"][0]["extra_info"]
+    extra["contention_per_process"] = _contention([True] * 4 + [False] * 2)
+    extra["paired_baseline"]["contention_per_process"] = _contention([False] * 6)
+    report = gate_paired(run, Policies(Policy(alpha=0.05, floor=0.02, test="signed-rank")))
+    assert any("none of 6 (over half were contended: all kept)" in note for note in report.notes)
+    assert "6 processes per arm" in " ".join(report.notes)
+
+
 def test_paired_policy_file_sets_per_process_per_benchmark(tmp_path):
     path = tmp_path / "gate.json"
     path.write_text(json.dumps({"paired": {"overrides": {"*seed-npc*": {"per_process": "geomean"}}}}))
