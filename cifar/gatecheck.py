@@ -321,6 +321,20 @@ def detectable_check(runs: dict[str, list[dict]], policies: Policies) -> dict[st
     return out
 
 
+def contended_pair_counts(runs: dict[str, list[dict]], policies: Policies) -> dict[str, dict[str, list[int]]]:
+    """Pairs the paired gate left out as contended, per benchmark and arm, session by session:
+    {benchmark: {arm: [pairs left out in session 1, 2, …]}} (only benchmarks that lost any)."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for arm, sessions in runs.items():
+        for i, run in enumerate(sessions):
+            dropped: dict[str, tuple[int, int]] = {}
+            paired_samples(run, policies, dropped)
+            for name, (k, _) in dropped.items():
+                if k and name != _calibration_name(run):
+                    out.setdefault(name, {a: [0] * len(s) for a, s in runs.items()})[arm][i] = k
+    return out
+
+
 def effective_slowdowns(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     """Median over sessions of each arm's session medians, relative to A: what the injection really did."""
     import statistics
@@ -359,6 +373,7 @@ def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(
                                if policies.for_benchmark(b["fullname"]).per_process != policies.default.per_process}},
                 "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
                 "detectable_check": detectable_check(runs, policies),
+                "contended_pairs_left_out": contended_pair_counts(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples), "runs": runs}
     names = [n for n in samples(runs["A"][0]) if n != _calibration_name(runs["A"][0])]
     calibrate = (calibrate and all(_calibration_name(r) for arm in runs.values() for r in arm)
@@ -463,6 +478,11 @@ def render(report: dict) -> str:
             check.add_row(f"{ARMS[arm]:.0%}", *(str(rates[key]) if rates[key].trials else "-"
                                                 for key in ("at or below", "above")))
         console.print(check)
+    if report.get("paired"):
+        left_out = report.get("contended_pairs_left_out", {})
+        console.print("Pairs left out as contended, per session (A/A; B10; B5): " + ("; ".join(
+            f"{name.split('::')[-1]} " + "; ".join(",".join(map(str, counts.get(arm, []))) for arm in ("A", "B10", "B5"))
+            for name, counts in left_out.items()) or "none"), markup=False, highlight=False)
     return buffer.getvalue()
 
 

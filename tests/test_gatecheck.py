@@ -154,3 +154,18 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
     proc = subprocess.run([actionlint, str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "runs_on" in proc.stdout and "reff" in proc.stdout
+
+
+def test_paired_report_counts_the_pairs_left_out_as_contended():
+    runs = fake_paired_runs()
+    extra = runs["B5"][1]["benchmarks"][0]["extra_info"]
+    n = len(extra["durations_per_process"])
+    flags = [{"other_fraction": 0.3 if i in (2, 5) else 0.0, "steal_fraction": 0.0, "contended": i in (2, 5)}
+             for i in range(n)]
+    extra["contention_per_process"] = flags
+    extra["paired_baseline"]["contention_per_process"] = [dict(f, contended=False) for f in flags]
+    report = report_from_runs(runs, Policies(Policy(floor=0.03)), resamples=20)
+    counts = report["contended_pairs_left_out"][NAME]
+    assert counts["B5"] == [0, 2, 0] and counts["A"] == [0, 0, 0]
+    assert "Pairs left out as contended, per session (A/A; B10; B5): test_matmul[matmul-default] 0,0,0; 0,0,0; 0,2,0" in render(report)
+    assert "Pairs left out as contended, per session (A/A; B10; B5): none" in render(report_from_runs(fake_paired_runs(), resamples=20))
