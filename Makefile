@@ -43,7 +43,7 @@ gate-paired: $(STAMP)
 		--benchmark-json=reports/paired.json $(ARGS)
 	$(BIN)/python -m cifar gate reports/paired.json --report reports/paired-gate.json
 
-# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions, ~2 h).
+# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions of ~16 min, ~2.5 h).
 gate-check: $(STAMP)
 	$(BIN)/python -m cifar gate-check --keep reports/gate-check-paired
 

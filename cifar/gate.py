@@ -448,9 +448,10 @@ def paired_samples(run: dict, policies: Policies = Policies(), dropped: dict | N
         statistic = policies.for_benchmark(bench["fullname"]).per_process
         if baseline and len(baseline) == len(current):
             skip = set(contended_pairs(extra))
+            keep_all = 2 * len(skip) > len(current)
             if skip and dropped is not None:
-                dropped[bench["fullname"]] = (len(skip) if 2 * len(skip) <= len(current) else 0, len(current))
-            if skip and 2 * len(skip) <= len(current):
+                dropped[bench["fullname"]] = (0 if keep_all else len(skip), len(current))
+            if skip and not keep_all:
                 baseline = [p for i, p in enumerate(baseline) if i not in skip]
                 current = [p for i, p in enumerate(current) if i not in skip]
         out[bench["fullname"]] = (per_process(baseline, statistic) if baseline else None, per_process(current, statistic))
