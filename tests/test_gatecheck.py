@@ -1,17 +1,20 @@
 """Gate-check arithmetic on fake sessions with known slowdowns, and the workflow file."""
 
+import math
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from cifar.gatecheck import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
+                             session_heterogeneity,
                              real_rates, render, report_from_runs, resampled_rates, schedule)
-from cifar.gate import Policies, Policy
+from cifar.gate import Policies, Policy, compare, paired_samples
 from tests.runs import make_paired_run, make_run, noisy, processes
 
 NAME = "benchmarks/test_micro.py::test_matmul[matmul-default]"
@@ -169,3 +172,71 @@ def test_paired_report_counts_the_pairs_left_out_as_contended():
     assert counts["B5"] == [0, 2, 0] and counts["A"] == [0, 0, 0]
     assert "Pairs left out as contended, per session (A/A; B10; B5): test_matmul[matmul-default] 0,0,0; 0,0,0; 0,2,0" in render(report)
     assert "Pairs left out as contended, per session (A/A; B10; B5): none" in render(report_from_runs(fake_paired_runs(), resamples=20))
+
+
+def test_pooled_resampling_draws_pairs_from_every_session_of_the_arm():
+    # Two B5 sessions: one measured the slowdown at +9 %, one at +1 %. Drawn one session at a time, every
+    # trial that starts in or re-measures with the +1 % session misses (floor 2 %); pooled, a trial's median
+    # falls between the two, mostly above the floor (with fewer than ~12 of 32 pairs from the +9 % session
+    # it is not: ~15 % of trials here).
+    runs = {"A": paired_sessions(2, 0.0, 0),
+            "B5": [make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=s), processes(1.0 + e, n=32, cv=0.01, seed=s + 1))})
+                   for s, e in ((10, 0.09), (20, 0.01))]}
+    policies = Policies(Policy(floor=0.02, test="signed-rank"))
+    pooled = paired_resampled_rates(runs, policies, resamples=200, variants=())["default"]["B5"][NAME]
+    within = paired_resampled_rates(runs, policies, resamples=200, variants=(), pooled=False)["default"]["B5"][NAME]
+    assert within.rate == 0.0  # two sessions: every trial draws both, and the +1 % one never fails
+    assert pooled.rate > 0.75
+    # Those two sessions do not centre alike, and the heterogeneity test says so; A/A sessions of one noise do.
+    uneven = session_heterogeneity(runs, policies)[NAME]
+    assert uneven["B5"] < 0.001 and uneven["A"] > 0.01
+
+
+def test_pooling_keeps_every_pair_ratio_when_sessions_drift():
+    # The second session ran 30 % slower in both arms (the machine, not the code): the pairs' ratios are all
+    # the signed-rank gate sees, so pooled A/A trials still pass.
+    slow = make_paired_run({NAME: (processes(1.3, n=32, cv=0.01, seed=5), processes(1.3, n=32, cv=0.01, seed=6))})
+    runs = {"A": [make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=3), processes(1.0, n=32, cv=0.01, seed=4))}), slow]}
+    rates = paired_resampled_rates(runs, Policies(Policy(floor=0.02)), resamples=100,
+                                   variants=((0.05, 0.02, "mann-whitney"),))
+    assert rates["default"]["A"][NAME].rate < 0.05
+    assert rates["alpha 0.05, floor 2%, mann-whitney"]["A"][NAME].rate < 0.1  # levels normalised per session
+
+
+def test_paired_report_shows_both_resampling_schemes_and_uneven_sessions():
+    runs = fake_paired_runs()
+    runs["B5"][0] = make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=7), processes(1.2, n=32, cv=0.01, seed=8))})
+    report = report_from_runs(runs, Policies(Policy(floor=0.03)), resamples=20)
+    text = render(report)
+    assert "pairs pooled over each arm's sessions" in text and "drawn from one real session" in text
+    assert set(report["resampled_within_session"]) == {"default"}
+    assert "Sessions of an arm centred apart" in text and "test_matmul[matmul-default] B5 p" in text
+
+
+def test_pooled_resampling_estimates_the_gates_power_with_less_bias_than_one_session_at_a_time():
+    # Truth known: sessions of 64 pairs whose log ratios are N(log 1.0425, 0.06) (seed-npc1's pair spread, the
+    # effect its 5 % injection realised), the shipped rule. Fresh sessions say how often the gate really
+    # catches it; each estimator sees only 3 sessions, as a gate check does, and is averaged over 12 checks.
+    rng = np.random.default_rng(7)
+    policy = Policy(floor=0.02, test="signed-rank")
+    effect, spread, n = math.log(1.0425), 0.06, 64
+
+    def session():
+        return make_paired_run({NAME: ([[1.0]] * n, [[float(math.exp(x))] for x in rng.normal(effect, spread, n)])})
+
+    def fails(run):
+        base, cur = paired_samples(run, Policies(policy))[NAME]
+        return compare(NAME, base, cur, policy, ci=False, paired=True, detect=False).verdict == "regression"
+
+    fresh = [fails(session()) for _ in range(400)]
+    truth = (sum(fresh[:200]) / 200) * (sum(fresh[200:]) / 200)  # caught = failed, then failed the re-measurement
+    estimates = {True: [], False: []}
+    for check in range(12):
+        runs = {"B5": [session() for _ in range(3)]}
+        for pooled in estimates:
+            rate = paired_resampled_rates(runs, Policies(policy), resamples=60, seed=check, variants=(), pooled=pooled)
+            estimates[pooled].append(rate["default"]["B5"][NAME].rate)
+    pooled, within = (float(np.mean(estimates[k])) for k in (True, False))
+    assert truth > 0.9
+    assert within < truth - 0.04  # one session at a time: its noise counted twice
+    assert abs(pooled - truth) < truth - within
