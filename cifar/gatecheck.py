@@ -248,8 +248,8 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
     its pairs happen to centre, once in the draw), which pulls detection rates near the floor towards 50 % and
     inflates false alarms (simulated with seed-npc1's pair spread, 64 pairs, 3 sessions: at a true +4.25 % effect
     the gate catches 98 % of fresh sessions, pooled pairs estimate 96 %, one session at a time 88 %; tested in
-    tests/test_gatecheck.py). Pooling assumes the arm's sessions differ
-    only by their pairs' noise; `session_heterogeneity` tests that, and the report shows both.
+    tests/test_gatecheck.py). Pooling assumes the arm's sessions differ only by their pairs' noise;
+    `session_heterogeneity` tests that, and the report shows both figures.
 
     Each session's pairs are divided by its baseline arm's median first: that leaves every pair's ratio (all
     the signed-rank test sees) unchanged and keeps the Mann-Whitney variants from seeing drift between sessions.
