@@ -15,7 +15,7 @@ Every wait has a timeout; a hung child is killed (SIGKILL) and `ChildTimeout` ra
 never imports TensorFlow.
 
 >>> from cifar.runner import Runner
->>> from cifar.threads import ThreadConfig
+>>> from cifar.threads import ThreadConfig, check_thread_config
 >>> with Runner() as runner:                                   # doctest: +SKIP
 ...     result = runner.run("cifar.workloads:matmul", {"rounds": 5}, ThreadConfig(1, 1))
 >>> result["threads_applied"]                                  # doctest: +SKIP
@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cifar.threads import ThreadConfig
+from cifar.threads import ThreadConfig, check_thread_config
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,11 @@ class Runner:
         """Run ``target(**params)`` in a fresh child under `threads`; return its JSON-able result dict.
 
         Adds ``runner`` (mode, isolation overhead in seconds). Raises `ChildFailed`, `ChildCrashed`,
-        `ChildTimeout` or `ZygoteError`.
+        `ChildTimeout` or `ZygoteError`; `ThreadCountError` at once, before any process starts, for a thread
+        count far beyond this machine's cores.
         """
+        if threads is not None:
+            check_thread_config(threads)
         self._count += 1
         stem = self.workdir / f"child-{self._count:05d}"
         spec = {

@@ -60,13 +60,6 @@ class ThreadConfig:
         base = "default" if (intra, inter) == (0, 0) else f"intra{intra}-inter{inter}"
         return base + ("-v1" if self.api == "compat_v1" else "")
 
-    @property
-    def total_threads(self) -> int:
-        """Threads asked for in both pools (0 when either is left to TensorFlow)."""
-        if 0 in (self.intra_op_parallelism_threads, self.inter_op_parallelism_threads):
-            return 0
-        return self.intra_op_parallelism_threads + self.inter_op_parallelism_threads
-
     def to_dict(self) -> dict:
         return {
             "intra_op_parallelism_threads": self.intra_op_parallelism_threads,
@@ -104,17 +97,114 @@ def parse_grid(text: str) -> list[ThreadConfig]:
     return configs
 
 
-def core_counts() -> tuple[int, int]:
-    """(physical, logical) cores this process may use: psutil's counts, bounded by the CPU affinity."""
+#: Above this many threads per usable core (or `MIN_THREAD_CAP`, whichever is larger) a thread count is refused:
+#: 99999 intra-op threads ran the matmul for 7 minutes before failing, 5,000 trained at 23 images/s.
+MAX_THREADS_PER_CORE = 8
+MIN_THREAD_CAP = 64
+
+
+@dataclass(frozen=True)
+class CpuBudget:
+    """The cores this process may really use: the host's count bounded by the CPU affinity mask and, in a
+    container, the cgroup CPU quota (``cpu.max``; ``cpu.cfs_quota_us`` on cgroup v1), rounded up.
+
+    ``logical`` is the budget everything else uses (the thread grid, "oversubscribed", the caps).
+    """
+
+    logical: int
+    physical: int
+    host_logical: int
+    affinity: int
+    quota_cores: float | None  # None: no quota
+
+    def describe(self) -> str:
+        limits = [f"affinity {self.affinity}"]
+        if self.quota_cores is not None:
+            limits.append(f"cgroup quota {self.quota_cores:g}")
+        return f"{self.logical} usable of {self.host_logical} logical cores ({', '.join(limits)})"
+
+
+def cgroup_quota_cores(root: str | os.PathLike = "/sys/fs/cgroup") -> float | None:
+    """The cgroup CPU quota in cores (``quota / period``), or None when there is none.
+
+    cgroup v2 keeps ``"QUOTA PERIOD"`` (or ``"max PERIOD"``) in ``cpu.max``; v1 keeps ``cpu.cfs_quota_us`` (-1: none)
+    and ``cpu.cfs_period_us`` under ``cpu/`` or ``cpu,cpuacct/``. Unreadable files count as no quota.
+    """
+    from pathlib import Path
+
+    root = Path(root)
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    for folder in (root / "cpu", root / "cpu,cpuacct", root):
+        try:
+            quota = int((folder / "cpu.cfs_quota_us").read_text())
+            period = int((folder / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return None if quota <= 0 or period <= 0 else quota / period
+    return None
+
+
+def cpu_budget(cgroup_root: str | os.PathLike = "/sys/fs/cgroup") -> CpuBudget:
+    """This process's `CpuBudget`, from psutil, the affinity mask and the cgroup quota."""
+    import math
+
     import psutil
 
-    logical = psutil.cpu_count(logical=True) or 1
-    physical = psutil.cpu_count(logical=False) or logical
+    host_logical = psutil.cpu_count(logical=True) or 1
+    host_physical = psutil.cpu_count(logical=False) or host_logical
     try:
-        allowed = len(os.sched_getaffinity(0))
+        affinity = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        allowed = logical
-    return min(physical, allowed), min(logical, allowed)
+        affinity = host_logical
+    quota = cgroup_quota_cores(cgroup_root)
+    logical = min(host_logical, affinity)
+    if quota is not None:
+        logical = min(logical, max(1, math.ceil(quota)))
+    return CpuBudget(logical=logical, physical=min(host_physical, logical), host_logical=host_logical,
+                     affinity=affinity, quota_cores=quota)
+
+
+def core_counts() -> tuple[int, int]:
+    """(physical, logical) cores this process may use (`cpu_budget`)."""
+    budget = cpu_budget()
+    return budget.physical, budget.logical
+
+
+class ThreadCountError(ValueError):
+    """A thread count far beyond what this machine can run (above `thread_cap`)."""
+
+
+def thread_cap(logical: int) -> int:
+    """The largest thread count accepted for one pool on a machine with `logical` usable cores."""
+    return max(MIN_THREAD_CAP, MAX_THREADS_PER_CORE * logical)
+
+
+def check_thread_count(name: str, value: int, logical: int | None = None) -> str | None:
+    """Refuse `value` above `thread_cap` (`ThreadCountError`, one line); return a warning above the usable
+    logical cores (oversubscribed: allowed, since measuring that is the point, but rarely what one wants)."""
+    if logical is None:
+        logical = core_counts()[1]
+    cap = thread_cap(logical)
+    if value > cap:
+        raise ThreadCountError(f"{name}={value} is far more threads than this machine can run: {logical} usable "
+                               f"logical cores, at most {cap} accepted ({MAX_THREADS_PER_CORE} per core, or "
+                               f"{MIN_THREAD_CAP}); 0 lets TensorFlow decide")
+    if value > logical:
+        return f"{name}={value} is more than the {logical} usable logical cores: oversubscribed, often slower"
+    return None
+
+
+def check_thread_config(config: "ThreadConfig", logical: int | None = None) -> list[str]:
+    """`check_thread_count` for both pools of `config`; returns the warnings."""
+    if logical is None:
+        logical = core_counts()[1]
+    warnings = [check_thread_count(name, getattr(config, name), logical)
+                for name in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")]
+    return [w for w in warnings if w]
 
 
 def thread_grid(physical: int | None = None, logical: int | None = None) -> list[ThreadConfig]:

@@ -71,3 +71,64 @@ def test_parse_grid():
 def test_parse_grid_rejects_naming_the_item(bad):
     with pytest.raises(ValueError, match="thread"):
         parse_grid(bad)
+
+
+# -- the CPU budget and the thread caps -------------------------------------------------------------------------
+from cifar.threads import (  # noqa: E402
+    MIN_THREAD_CAP, ThreadCountError, cgroup_quota_cores, check_thread_config, check_thread_count, cpu_budget,
+    thread_cap)
+
+
+def test_cgroup_v2_quota_is_read_from_cpu_max(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_quota_cores(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_quota_cores(tmp_path) is None
+
+
+def test_cgroup_v1_quota_is_read_from_cfs_files(tmp_path):
+    folder = tmp_path / "cpu,cpuacct"
+    folder.mkdir()
+    (folder / "cpu.cfs_quota_us").write_text("50000\n")
+    (folder / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_quota_cores(tmp_path) == 0.5
+    (folder / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_quota_cores(tmp_path) is None
+
+
+def test_no_cgroup_files_is_no_quota(tmp_path):
+    assert cgroup_quota_cores(tmp_path / "nothing") is None
+
+
+def test_a_fake_quota_is_the_budget_and_the_grid_follows_it(tmp_path):
+    # A container limited to one core on a bigger host: the budget is 1, not the host's count.
+    (tmp_path / "cpu.max").write_text("100000 100000\n")
+    budget = cpu_budget(tmp_path)
+    assert budget.logical == 1 and budget.physical == 1 and budget.quota_cores == 1.0
+    assert "cgroup quota 1" in budget.describe()
+    grid = [c.id for c in thread_grid(physical=budget.physical, logical=budget.logical)]
+    assert grid == ["intra1-inter1", "intra2-inter2", "intra4-inter2", "default"]
+    assert is_oversubscribed(ThreadConfig(2, 2), budget.logical)
+
+
+def test_a_fractional_quota_rounds_up_to_whole_cores(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cpu_budget(tmp_path).logical == min(2, cpu_budget().host_logical, cpu_budget().affinity)
+
+
+def test_thread_counts_above_the_cores_warn_and_far_above_are_refused():
+    assert check_thread_count("intra_op_parallelism_threads", 2, logical=2) is None
+    warning = check_thread_count("intra_op_parallelism_threads", 4, logical=2)
+    assert "more than the 2 usable logical cores" in warning and "oversubscribed" in warning
+    assert thread_cap(2) == MIN_THREAD_CAP and thread_cap(16) == 128
+    with pytest.raises(ThreadCountError, match=r"intra_op_parallelism_threads=99999 is far more threads .* at most 64"):
+        check_thread_count("intra_op_parallelism_threads", 99999, logical=2)
+    assert isinstance(ThreadCountError("x"), ValueError)  # usage errors everywhere a ValueError is one
+
+
+def test_check_thread_config_names_the_pool():
+    assert check_thread_config(ThreadConfig(), logical=2) == []
+    (warning,) = check_thread_config(ThreadConfig(1, 3), logical=2)
+    assert warning.startswith("inter_op_parallelism_threads=3")
+    with pytest.raises(ThreadCountError, match="inter_op_parallelism_threads=5000"):
+        check_thread_config(ThreadConfig(1, 5000), logical=2)
