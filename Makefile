@@ -38,7 +38,7 @@ gate-paired: $(STAMP)
 	git worktree remove --force reports/base 2>/dev/null || rm -rf reports/base
 	git worktree prune
 	git worktree add --detach reports/base $(BASE)
-	$(BIN)/python -m pytest benchmarks/ --quick --thread-grid default --passes 16 '--passes-for=*seed-npc*=32' '--passes-for=*seed-npc1*=64' \
+	$(BIN)/python -m pytest benchmarks/ --quick --thread-grid default --passes 16 '--passes-for=*pipeline?seed-npc*=32' '--passes-for=*pipeline?seed-npc1*=64' -k 'not (test_epoch and npc)' \
 		--baseline-tree=reports/base \
 		--benchmark-json=reports/paired.json $(ARGS)
 	$(BIN)/python -m cifar gate reports/paired.json --report reports/paired-gate.json

@@ -33,25 +33,35 @@ def _parallel_calls(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from cifar.models import MODELS
-    from cifar.pipeline import VARIANTS
+    from cifar.pipeline import ARRAYS, VARIANTS
 
     parser = argparse.ArgumentParser(prog="python -m cifar", description="CIFAR-10 thread benchmarks for TensorFlow")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="the article's training script: set threads, train, report images/s")
-    train.add_argument("--intra", type=_non_negative_int, default=0, help="intra_op_parallelism_threads (0 = TensorFlow decides)")
-    train.add_argument("--inter", type=_non_negative_int, default=0, help="inter_op_parallelism_threads (0 = TensorFlow decides)")
+    train = commands.add_parser("train", help="the article's script (no options: exactly it): set threads, train, "
+                                              "report per-epoch time, images/s, val_accuracy")
+    train.add_argument("--intra", type=_non_negative_int, default=4,
+                       help="intra_op_parallelism_threads [4, the article's; 0 = TensorFlow decides]")
+    train.add_argument("--inter", type=_non_negative_int, default=2,
+                       help="inter_op_parallelism_threads [2, the article's; 0 = TensorFlow decides]")
     train.add_argument("--epochs", type=_positive_int, default=3)
     train.add_argument("--batch-size", type=_positive_int, default=128)
     train.add_argument("--data", default="auto", help="auto | real | synthetic | PATH to an archive or folder")
     train.add_argument("--download", action="store_true", help="let Keras download CIFAR-10 if it is not found")
     train.add_argument("--model", choices=MODELS, default="seed_cnn")
-    train.add_argument("--pipeline", choices=VARIANTS, default="seed")
+    train.add_argument("--pipeline", choices=(ARRAYS, *VARIANTS), default=ARRAYS,
+                       help="arrays: the article's model.fit on float32 arrays [default]; seed: the article's tf.data "
+                            "pipeline; batched, heavy: this project's")
     train.add_argument("--num-parallel-calls", type=_parallel_calls, default=-1, help="int or AUTOTUNE")
     train.add_argument("--validation-split", type=float, default=0.1)
     train.add_argument("--n-train", type=_positive_int, default=None, help="use only the first N training images")
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--json", help="also write the per-epoch report to this JSON file")
+    claims = commands.add_parser("claims", help="the article's claims (a-f), each measured on this machine")
+    claims.add_argument("claims", nargs="*", metavar="CLAIM", help="which of a b c d e f [all]")
+    claims.add_argument("--processes", type=_positive_int, default=5, help="fresh processes per arm [5]")
+    claims.add_argument("--json", default="reports/claims.json", help="every measurement and verdict [reports/claims.json]")
+    claims.add_argument("--markdown", default=None, help="also write the table as Markdown here")
     overhead = commands.add_parser("overhead", help="measure the runner's per-configuration isolation cost")
     overhead.add_argument("--children", type=_positive_int, default=20, help="children per mode")
     gate = commands.add_parser("gate", help="fail (exit 1) if RUN regressed against its baseline arm (a paired "
@@ -273,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         return train.main(args)
     if args.command == "overhead":
         return _overhead(args)
+    if args.command == "claims":
+        from cifar import claims
+
+        return claims.main(args)
     from cifar.gate import GateError
 
     handlers = {"gate": _gate, "baseline": _baseline, "history": _history, "gate-check": _gate_check}

@@ -89,7 +89,7 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "data_source": workload.get("data_source", "none"),
         "model": workload.get("model"),
         "batch_size": workload.get("batch_size"),
-        "pipeline": pipeline.get("variant") if pipeline else None,
+        "pipeline": pipeline.get("variant") if isinstance(pipeline, dict) else pipeline,
         "pipeline_id": workload.get("pipeline_id"),
         "runner": result["runner"]["mode"],
         "isolation_overhead_seconds": result["runner"]["isolation_overhead_seconds"],

@@ -94,6 +94,38 @@ def epoch_verdicts(entries: list[dict]) -> list[EpochVerdict]:
     return verdicts
 
 
+@dataclass(frozen=True)
+class InputRow:
+    model: str
+    threads: str
+    #: input id ("arrays", "seed-npcAUTO", ...) -> (median images/s, speedup over arrays or None for arrays)
+    inputs: dict[str, tuple[float, Ratio | None]]
+
+
+ARRAYS = "arrays"
+
+
+def input_comparison(entries: list[dict]) -> list[InputRow]:
+    """The article's "tune the input pipeline too": per model and threads, the epoch fed by the article's arrays
+    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % bootstrap CI)."""
+    groups: dict[tuple[str, str], dict[str, dict]] = {}
+    for entry in entries:
+        if entry["workload"] == "epoch" and entry.get("pipeline_id"):
+            groups.setdefault((entry["model"], entry["threads"]), {})[entry["pipeline_id"]] = entry
+    rows = []
+    for (model, threads), feeds in groups.items():
+        arrays = feeds.get(ARRAYS)
+        if arrays is None or len(feeds) < 2:
+            continue
+        inputs = {ARRAYS: (arrays["items_per_s_median"], None)}
+        for feed, entry in feeds.items():
+            if feed != ARRAYS:
+                inputs[feed] = (entry["items_per_s_median"],
+                                speedup(arrays["durations_seconds"], entry["durations_seconds"]))
+        rows.append(InputRow(model, threads, inputs))
+    return rows
+
+
 def contended(entries: list[dict]) -> list[dict]:
     return [e for e in entries if e.get("contended")]
 
@@ -114,6 +146,23 @@ def render_summary(entries: list[dict], width: int = 120) -> str:
         table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s",
                       str(row.speedup) if row.speedup else "default not measured")
     console.print(table)
+    inputs = input_comparison(entries)
+    if inputs:
+        feeds = list(dict.fromkeys(feed for row in inputs for feed in row.inputs))
+        table = Table(title="Epoch by input: the article's arrays vs tf.data pipelines (same model and threads)",
+                      caption="median images/s; speedup over arrays with a 95 % bootstrap CI")
+        for column in ("model", "threads", *feeds):
+            table.add_column(Text(column))
+        for row in inputs:
+            cells = []
+            for feed in feeds:
+                value = row.inputs.get(feed)
+                if value is None:
+                    cells.append("-")
+                else:
+                    cells.append(f"{value[0]:,.0f}" + ("" if value[1] is None else f" ({value[1]})"))
+            table.add_row(row.model, row.threads, *cells)
+        console.print(table)
     verdicts = epoch_verdicts(entries)
     if verdicts:
         table = Table(title="Epoch: input-bound or compute-bound? (images/s, same threads)")

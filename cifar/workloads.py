@@ -236,8 +236,8 @@ def train_step(model: str = "seed_cnn", rounds: int = 10, warmup_rounds: int = 2
             net.train_on_batch(x, y)
 
     result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=steps * batch_size)
-    result["workload"] = {"name": "train_step", "model": model, "steps": steps, "batch_size": batch_size,
-                          "data_source": source}
+    result["workload"] = {"name": "train_step", "model": model, "parameters": net.count_params(), "steps": steps,
+                          "batch_size": batch_size, "data_source": source}
     return result
 
 
@@ -285,9 +285,14 @@ def pipeline(pipeline: dict | None = None, rounds: int = 10, warmup_rounds: int 
     return result
 
 
-def epoch(model: str = "seed_cnn", pipeline: dict | None = None, rounds: int = 5, warmup_rounds: int = 1,
+def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int = 5, warmup_rounds: int = 1,
           steps: int = 40, data: str = "synthetic", n_train: int = 10_000) -> dict:
-    """Short epochs of ``model.fit`` over the pipeline: one round = one epoch of `steps` steps.
+    """Short epochs of ``model.fit``: one round = one epoch of `steps` steps of 128 (the pipeline's batch size).
+
+    ``pipeline="arrays"`` is the article's script: ``model.fit(x, y, batch_size=128)`` on float32 arrays
+    scaled by 1/255 (the first ``steps x 128`` training images, so one epoch is `steps` steps; Keras shuffles
+    them every epoch). A dict is `cifar.pipeline.PipelineOptions` for a tf.data pipeline, repeated, with
+    ``steps_per_epoch=steps``. Neither validates: both time the training path alone, so they compare.
 
     One ``fit`` call runs all epochs; a callback times each, and the first `warmup_rounds` epochs (which
     include tracing the train function) are dropped.
@@ -296,11 +301,19 @@ def epoch(model: str = "seed_cnn", pipeline: dict | None = None, rounds: int = 5
 
     from cifar.data import load_cifar10
     from cifar.models import build_model
-    from cifar.pipeline import PipelineOptions, make_pipeline
+    from cifar.pipeline import ARRAYS, PipelineOptions, make_pipeline
 
-    options = PipelineOptions(**(pipeline or {}))
-    ds = load_cifar10(data, n_train=n_train, n_test=16)
-    train = make_pipeline(ds.x_train, ds.y_train, options, repeat=True)
+    arrays = pipeline == ARRAYS
+    options = PipelineOptions(**({} if arrays else (pipeline or {})))
+    batch_size = options.batch_size
+    ds = load_cifar10(data, n_train=max(n_train, steps * batch_size) if arrays else n_train, n_test=16)
+    if arrays:
+        count = steps * batch_size
+        x, y = ds.x_train[:count].astype("float32") / 255.0, ds.y_train[:count]
+        fit_args: dict = {"x": x, "y": y, "batch_size": batch_size}
+    else:
+        fit_args = {"x": make_pipeline(ds.x_train, ds.y_train, options, repeat=True), "steps_per_epoch": steps,
+                    "shuffle": False}  # the pipeline shuffles
     net = build_model(model)
 
     class EpochTimer(keras.callbacks.Callback):
@@ -321,12 +334,13 @@ def epoch(model: str = "seed_cnn", pipeline: dict | None = None, rounds: int = 5
     with ContentionProbe() as probe:
         # The probe covers warm-up epochs too; fit gives no hook between them that would not itself run
         # inside the timed epoch.
-        net.fit(train, epochs=warmup_rounds + rounds, steps_per_epoch=steps, verbose=0, callbacks=[timer],
-                shuffle=False)  # the pipeline shuffles
-    result = summarize(timer.durations[warmup_rounds:], steps * options.batch_size, "images", warmup_rounds,
+        net.fit(epochs=warmup_rounds + rounds, verbose=0, callbacks=[timer], **fit_args)
+    result = summarize(timer.durations[warmup_rounds:], steps * batch_size, "images", warmup_rounds,
                        probe.result, inject)
-    result["workload"] = {"name": "epoch", "model": model, "pipeline": options.to_dict(), "pipeline_id": options.id,
-                          "steps": steps, "batch_size": options.batch_size, "data_source": ds.source}
+    result["workload"] = {"name": "epoch", "model": model, "parameters": net.count_params(),
+                          "pipeline": ARRAYS if arrays else options.to_dict(),
+                          "pipeline_id": ARRAYS if arrays else options.id,
+                          "steps": steps, "batch_size": batch_size, "data_source": ds.source}
     return result
 
 

@@ -157,8 +157,11 @@ def test_suite_cases_have_unique_readable_ids():
         assert {c.workload for c in cases} == {"calibration", "matmul", "conv2d", "train_step", "pipeline", "epoch"}
     full = build_cases(SuiteSettings())
     assert len([c for c in full if c.workload == "pipeline"]) == 12  # 2 variants x 3 npc x 2 pools
-    assert {c.id for c in full if c.workload == "epoch"} == {"seed_cnn", "resnet20"}
-    assert {c.id for c in build_cases(SuiteSettings(quick=True)) if c.workload == "epoch"} == {"seed_cnn"}
+    epochs = {"seed_cnn-arrays", "seed_cnn-seed-npcAUTO", "seed_cnn-batched-npcAUTO"}
+    assert {c.id for c in full if c.workload == "epoch"} == epochs | {"resnet20-arrays"}
+    assert {c.id for c in build_cases(SuiteSettings(quick=True)) if c.workload == "epoch"} == epochs
+    arrays = next(c for c in full if c.id == "seed_cnn-arrays")
+    assert arrays.params["pipeline"] == "arrays"  # the article's script: model.fit on arrays, no tf.data
 
 
 def test_passes_option_sets_processes_per_case():
@@ -170,7 +173,7 @@ def test_passes_for_sets_processes_for_matching_cases_only():
     settings = SuiteSettings(quick=True, passes=16, passes_for=(("*seed-npc*", 32), ("*seed-npcAUTO*", 24)))
     passes = {c.test_id: c.passes for c in build_cases(settings)}
     assert passes["test_pipeline[seed-npc1]"] == 32 and passes["test_pipeline[seed-npcAUTO]"] == 24  # last wins
-    assert passes["test_pipeline[batched-npc1]"] == 16 and passes["test_epoch[seed_cnn]"] == 16
+    assert passes["test_pipeline[batched-npc1]"] == 16 and passes["test_epoch[seed_cnn-arrays]"] == 16
     with pytest.raises(ValueError, match=r"--passes-for \*resnet\*=4: the pattern matches no case"):
         build_cases(SuiteSettings(quick=True, passes_for=(("*resnet*", 4),)))
 
@@ -193,9 +196,10 @@ def test_quick_grid_is_a_subset_of_the_full_grid():
      (["--passes-for", "32"], "--passes-for must look like PATTERN=N"),
      (["--passes-for", "*seed-npc*=0"], "--passes-for needs PATTERN=N with N >= 1, got *seed-npc*=0"),
      (["--quick", "--passes-for", "*vgg*=2"], "the pattern matches no case of this suite"),
-     (["--baseline-tree", "/tmp"], "--baseline-tree '/tmp' is not a checkout of this project")],
+     (["--baseline-tree", "/tmp"], "--baseline-tree '/tmp' is not a checkout of this project"),
+     (["--thread-grid", "99999x1", "--quick", "-k", "matmul"], "intra_op_parallelism_threads=99999 is far more threads")],
     ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes", "passes-for-text",
-         "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree"],
+         "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree", "absurd-threads"],
 )
 def test_bad_option_is_a_usage_error_naming_the_value(args, message):
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", *args],
@@ -213,7 +217,8 @@ def test_collection_ids_follow_the_grid():
     assert "benchmarks/test_pipeline.py::test_pipeline[batched-npc1-default]" in ids
     # The calibration kernel always runs once, on one thread, whatever the grid.
     assert "benchmarks/test_micro.py::test_calibration[calibration-intra1-inter1]" in ids
-    assert len(ids) == 2 * 8 + 1
+    assert "benchmarks/test_epoch.py::test_epoch[seed_cnn-arrays-default]" in ids
+    assert len(ids) == 2 * 10 + 1
 
 
 class ArmRunner(FakeRunner):

@@ -70,3 +70,22 @@ def test_render_summary_has_every_case():
                entry("conv2d", "intra1-inter1", [0.7])]
     text = render_summary(entries)
     assert "matmul" in text and "conv2d" in text and "WARNING" not in text
+
+
+def test_input_comparison_puts_the_article_arrays_beside_the_pipelines():
+    from cifar.summary import input_comparison
+
+    def epoch(pipeline_id, threads, durations):
+        return entry(f"epoch-seed_cnn-{pipeline_id}", threads, durations, workload="epoch", model="seed_cnn",
+                     pipeline_id=pipeline_id)
+
+    entries = [epoch("arrays", "default", [1.0, 1.01, 0.99]), epoch("seed-npcAUTO", "default", [0.8, 0.81, 0.79]),
+               epoch("batched-npcAUTO", "default", [0.5, 0.51, 0.49]),
+               epoch("seed-npcAUTO", "intra1-inter1", [1.2])]  # no arrays under these threads: no row
+    (row,) = input_comparison(entries)
+    assert (row.model, row.threads) == ("seed_cnn", "default")
+    assert row.inputs["arrays"][1] is None
+    assert row.inputs["seed-npcAUTO"][1].ratio == pytest.approx(1.0 / 0.8)
+    assert row.inputs["batched-npcAUTO"][1].ratio == pytest.approx(2.0)
+    text = render_summary(entries)
+    assert "Epoch by input" in text and "arrays" in text and "batched-npcAUTO" in text

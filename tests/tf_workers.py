@@ -69,8 +69,17 @@ def model_facts(name):
     from cifar.models import build_model
 
     model = build_model(name)
+    layers = []
+    for layer in model.layers:
+        config = layer.get_config()
+        layers.append([type(layer).__name__] + [config[k] for k in ("filters", "kernel_size", "units", "activation")
+                                                if k in config])
+    metrics = [m for m in model.metrics_names if m not in ("loss", "compile_metrics")]
+    compiled = model._compile_config.config if getattr(model, "_compile_config", None) else {}
     return {"params": model.count_params(), "output_shape": list(model.output_shape),
-            "loss": model.loss, "optimizer": type(model.optimizer).__name__.lower()}
+            "input_shape": list(model.input_shape), "layers": layers,
+            "loss": model.loss, "optimizer": type(model.optimizer).__name__.lower(),
+            "metrics": compiled.get("metrics", metrics)}
 
 
 def pipeline_injected(inject: str, batches: int):
