@@ -6,7 +6,7 @@
 whole batch in one vectorized map: 4x less data to shuffle and one map call per batch instead of per image.
 ``heavy`` (beyond the article) does what the article says can make the input the bottleneck — "decoding,
 augmenting, and batching images": the images are stored as JPEG, as real image data sets are, and each is
-decoded and augmented on its own (flip, pad-and-crop, brightness, contrast, saturation, hue).
+decoded and augmented on its own with SimCLR's recipe (random resized crop, flip, colour jitter, blur).
 
 ``seed`` and ``batched`` yield ``(images float32 (B, 32, 32, 3) in [0, 1], labels)`` with about half the images
 flipped; ``heavy`` yields the same shapes and range, its images changed by every augmentation.
@@ -99,16 +99,25 @@ def check_pipeline_threads(options: PipelineOptions, logical: int | None = None)
 
 
 def _decode_and_augment(data, seed):
+    """SimCLR's recipe (Chen et al. 2020), per image: random resized crop (50-100 % of the area), flip, colour
+    jitter (brightness, contrast, saturation, hue) and a 5x5 Gaussian blur, after decoding the JPEG."""
+    import numpy as np
     import tensorflow as tf
 
     image = tf.cast(tf.io.decode_jpeg(data, channels=3), tf.float32) / 255.0
+    begin, size, _ = tf.image.sample_distorted_bounding_box(
+        [32, 32, 3], tf.zeros([1, 0, 4]), seed=seed, area_range=(0.5, 1.0), aspect_ratio_range=(0.75, 1.33),
+        min_object_covered=0.0, use_image_if_no_bounding_boxes=True)
+    image = tf.image.resize(tf.slice(image, begin, size), [32, 32])
     image = tf.image.random_flip_left_right(image, seed=seed)
-    image = tf.image.resize_with_crop_or_pad(image, 40, 40)  # pad 4 pixels a side, then crop back to 32x32
-    image = tf.image.random_crop(image, [32, 32, 3], seed=seed)
     image = tf.image.random_brightness(image, 0.2, seed=seed)
     image = tf.image.random_contrast(image, 0.8, 1.2, seed=seed)
     image = tf.image.random_saturation(image, 0.8, 1.2, seed=seed)
     image = tf.image.random_hue(image, 0.05, seed=seed)
+    taps = np.exp(-0.5 * np.arange(-2, 3) ** 2)
+    kernel = np.outer(taps, taps) / np.outer(taps, taps).sum()
+    kernel = tf.constant(np.tile(kernel[:, :, None, None], (1, 1, 3, 1)), tf.float32)
+    image = tf.nn.depthwise_conv2d(image[None], kernel, [1, 1, 1, 1], "SAME")[0]
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
