@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--out", default="reports/gate-check.json", help="the full report, with every session's data")
     check.add_argument("--keep", help="keep each session's JSON in this folder")
     check.add_argument("--from-sessions", help="recompute the figures from sessions kept earlier with --keep")
-    check.add_argument("--config", default="baselines/gate.json", help="the gate's policies [baselines/gate.json]")
+    check.add_argument("--config", default=None, help="the gate's policies [baselines/gate.json]")
     check.add_argument("--history", action="store_true",
                        help="check the gate against stored baselines (plain sessions, 3 pooled as the baseline) "
                             "instead of the paired gate (both arms in one session)")
@@ -143,7 +143,8 @@ def _gate(args) -> int:
     run = load_run(run_path)
     root = Path(args.baselines)
     paired = is_paired(run) and not args.baseline
-    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor, args.calibrate, paired=paired)
+    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor, args.calibrate, paired=paired,
+                             required=args.config is not None)
     remeasure = None if args.no_remeasure else pytest_remeasure(run)
     if paired:
         # The run carries its own baseline arm, measured in the same session: no stored baseline needed.
@@ -209,8 +210,8 @@ def _history(args) -> int:
     for column in ("benchmark", "runs", "first", "last", "change points"):
         table.add_column(column)
     for name, trend in trends.items():
-        points = "; ".join(f"run {cp.index + 1} ({runs[cp.index].label}): {cp.change:+.1%}, p={cp.p_value:.3f}"
-                           for cp in trend["change_points"]) or "-"
+        points = "; ".join(f"run {trend['positions'][cp.index] + 1} ({trend['runs'][cp.index]}): {cp.change:+.1%}, "
+                           f"p={cp.p_value:.3f}" for cp in trend["change_points"]) or "-"
         table.add_row(name.split("::")[-1], str(len(trend["medians"])), f"{trend['medians'][0] * 1000:.2f} ms",
                       f"{trend['medians'][-1] * 1000:.2f} ms", points)
     Console(width=160).print(table)
@@ -218,6 +219,18 @@ def _history(args) -> int:
     if args.json:
         Path(args.json).write_text(history.to_json(trends))
     return 0
+
+
+def _history_sessions(count: int, option: str | None = None) -> None:
+    from cifar.gate import GateError
+    from cifar.gatecheck import MIN_HISTORY_SESSIONS, check_history_sessions
+
+    try:
+        check_history_sessions(count)
+    except ValueError as err:
+        if option:
+            raise GateError(f"gate-check --history needs {option} >= {MIN_HISTORY_SESSIONS}, got {count}: {err}") from None
+        raise GateError(str(err)) from None
 
 
 def _gate_check(args) -> int:
@@ -232,13 +245,18 @@ def _gate_check(args) -> int:
         if not runs["A"]:
             raise GateError(f"{args.from_sessions}: no kept sessions (NN-A.json, NN-B10.json, NN-B5.json)")
         paired = is_paired(runs["A"][0])
+        if not paired:
+            _history_sessions(len(runs["A"]))
         default_args = gatecheck.PAIRED_PYTEST_ARGS if paired else gatecheck.DEFAULT_PYTEST_ARGS
-        policies = Policies.load(args.config, paired=paired)
+        policies = Policies.load(args.config or "baselines/gate.json", paired=paired, required=args.config is not None)
         report = gatecheck.report_from_runs(runs, policies, resamples=args.resamples,
                                             pytest_args=tuple(args.pytest_args) or default_args)
     else:
-        policies = Policies.load(args.config, paired=not args.history)
         sessions = args.sessions or (6 if args.history else 3)
+        if args.history:  # before hours of sessions, not after them
+            _history_sessions(sessions, "--sessions")
+        policies = Policies.load(args.config or "baselines/gate.json", paired=not args.history,
+                                 required=args.config is not None)
         report = gatecheck.gate_check(sessions, args.resamples, tuple(args.pytest_args) or None, policies,
                                       keep=Path(args.keep) if args.keep else None, paired=not args.history)
     print(gatecheck.render(report), end="")

@@ -89,14 +89,17 @@ class Policies:
 
     @classmethod
     def load(cls, path: str | Path | None, alpha: float | None = None, floor: float | None = None,
-             calibrate: bool | None = None, paired: bool = False) -> "Policies":
+             calibrate: bool | None = None, paired: bool = False, required: bool = False) -> "Policies":
         """Read ``gate.json``: ``{"alpha": 0.01, "floor": 0.05, "overrides": {"PATTERN": {"floor": 0.1}},
         "paired": {"alpha": 0.01, "floor": 0.03, "overrides": {...}}}``.
 
         ``paired``: use the ``"paired"`` section (for paired runs; the top level when it has none).
-        ``alpha``/``floor``/``calibrate`` (command-line values) replace the file's defaults.
+        ``alpha``/``floor``/``calibrate`` (command-line values) replace the file's defaults. ``required``: the
+        user named `path` (``--config``), so a missing file is an error; otherwise the defaults apply.
         """
         data: dict = {}
+        if required and (path is None or not Path(path).is_file()):
+            raise GateError(f"{path}: no such policy file")
         if path is not None and Path(path).exists():
             try:
                 data = json.loads(Path(path).read_text())
@@ -387,9 +390,23 @@ def gate(baseline_runs: dict | list[dict], current_run: dict, policies: Policies
     if failing and remeasure is not None:
         fresh_run = remeasure(failing)
         fresh_raw = samples(fresh_run)
-        fresh = prepared(fresh_run, policies, calibrate and _calibration_name(fresh_run) is not None, everything)
-        _confirm(report, failing, lambda first: None if first.name not in fresh else with_raw_medians(
-            compare(first.name, base[first.name], fresh[first.name], first.policy), fresh_raw))
+        fresh_calibrated = _calibration_name(fresh_run) is not None
+        fresh = prepared(fresh_run, policies, calibrate and fresh_calibrated, everything)
+        # Without a calibration kernel in the fresh run, its seconds can only meet the baseline's seconds (never its
+        # calibrated ratios); across machines seconds mean nothing, so the first verdict stands.
+        if calibrate and not fresh_calibrated:
+            report.notes.append("the re-measurement has no calibration kernel: "
+                                + ("first verdicts kept (cross-machine)" if everything else
+                                   "compared in seconds with the baseline's seconds"))
+
+        def again(first: Comparison) -> Comparison | None:
+            if first.name not in fresh or (calibrate and not fresh_calibrated and everything):
+                return None
+            reference = base_raw if calibrate and not fresh_calibrated else base
+            return with_raw_medians(compare(first.name, reference[first.name], fresh[first.name], first.policy),
+                                    fresh_raw)
+
+        _confirm(report, failing, again)
     return report
 
 

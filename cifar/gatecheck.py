@@ -102,6 +102,16 @@ def schedule(sessions: int) -> list[str]:
 
 
 POOLED = 3  # baseline sessions pooled, as `python -m cifar gate` pools the newest promoted runs
+#: The history check's A/A comparisons need the pooled baseline, the session under test and another session for
+#: its re-measurement, all different.
+MIN_HISTORY_SESSIONS = POOLED + 2
+
+
+def check_history_sessions(count: int, pooled: int = POOLED) -> None:
+    """Refuse an A/A history check that cannot be computed, before any session runs (`ValueError`, one line)."""
+    if count < pooled + 2:
+        raise ValueError(f"the history check needs at least {pooled + 2} A sessions, got {count} ({pooled} pooled as "
+                         "the baseline + the session under test + another for its re-measurement)")
 FLOORS = (0.15, 0.10, 0.05, 0.03, 0.02)  # for the floor table: what each floor would have done
 
 
@@ -134,6 +144,7 @@ def real_rates(runs: dict[str, list[dict]], policies: Policies, pooled: int = PO
     Comparison i of an arm: baseline = `pooled` A sessions (cyclically after A_i for A/A, so never A_i
     itself), current = session i of the arm, re-measurement = another session of the arm.
     """
+    check_history_sessions(len(runs["A"]), pooled)
     a = _sessions(runs["A"], policies, calibrate)
     out: dict[str, dict[str, Rate]] = {}
     for arm in ("A", "B10", "B5"):
@@ -144,8 +155,6 @@ def real_rates(runs: dict[str, list[dict]], policies: Policies, pooled: int = PO
             if arm == "A":
                 base_idx = [(i + 1 + k) % len(a) for k in range(pooled)]
                 again_idx = (i + 1 + pooled) % n
-                if len(a) < pooled + 2:
-                    continue
             else:
                 base_idx = [(i + k) % len(a) for k in range(min(pooled, len(a)))]
                 again_idx = (i + 1) % n
@@ -167,6 +176,7 @@ def resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: 
     Returns {floor label: {arm: {benchmark: Rate}}}; "default" uses each benchmark's own policy, the other
     labels replace its floor.
     """
+    check_history_sessions(len(runs["A"]), pooled)
     rng = np.random.default_rng(seed)
     a = _sessions(runs["A"], policies, calibrate)
     labels = ["default"] + [f"floor {f:.0%}" for f in floors if f != policies.default.floor]

@@ -92,7 +92,9 @@ def change_points(series: list[float], alpha: float = 0.01, min_change: float = 
 
 
 def history(runs: list[Run], select: str | None = None, **kwargs) -> dict[str, dict]:
-    """Per benchmark: the runs it appears in, its medians, and its change points."""
+    """Per benchmark: the runs it appears in (their labels, and their positions in `runs`), its medians, and its
+    change points. A change point's ``index`` counts this benchmark's runs only; ``positions[index]`` is that
+    run's place in `runs`, which differs when the benchmark is missing from some runs."""
     import fnmatch
 
     names = sorted({name for run in runs for name in run.medians})
@@ -100,9 +102,10 @@ def history(runs: list[Run], select: str | None = None, **kwargs) -> dict[str, d
         names = [n for n in names if fnmatch.fnmatchcase(n, select) or select in n]
     out = {}
     for name in names:
-        labels = [r.label for r in runs if name in r.medians]
-        medians = [r.medians[name] for r in runs if name in r.medians]
-        out[name] = {"runs": labels, "medians": medians, "change_points": change_points(medians, **kwargs)}
+        positions = [i for i, r in enumerate(runs) if name in r.medians]
+        medians = [runs[i].medians[name] for i in positions]
+        out[name] = {"runs": [runs[i].label for i in positions], "positions": positions, "medians": medians,
+                     "change_points": change_points(medians, **kwargs)}
     return out
 
 

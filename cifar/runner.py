@@ -44,6 +44,8 @@ MODES = ("zygote", "spawn")
 DEFAULT_TIMEOUT_SECONDS = 600.0
 #: How long the zygote may take to import its preloads before it is considered broken.
 ZYGOTE_START_TIMEOUT_SECONDS = 120.0
+#: How long the zygote may take to confirm a fork (it forks at once: a few ms) before it is considered broken.
+FORK_TIMEOUT_SECONDS = 30.0
 STDERR_TAIL_LINES = 20
 
 
@@ -85,7 +87,11 @@ class ChildTimeout(ChildError, TimeoutError):
 
 
 class ZygoteError(ChildError):
-    """The zygote process failed to start or died; the next `Runner.run` starts a new one."""
+    """The zygote process failed to start, died, or stopped answering; the next `Runner.run` starts a new one."""
+
+
+class _ZygoteGone(Exception):
+    """The zygote's stdout reached end of file: the zygote exited or was killed."""
 
 
 def _indent(text: str) -> str:
@@ -95,7 +101,7 @@ def _indent(text: str) -> str:
 def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     try:
         text = path.read_text(errors="replace")
-    except FileNotFoundError:
+    except OSError:  # missing, or not a file: no tail to show
         return ""
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -139,6 +145,7 @@ class Runner:
         warm: tuple[tuple[str, dict], ...] = (),
         tree: str | os.PathLike | None = None,
         unset: tuple[str, ...] = (),
+        fork_timeout: float = FORK_TIMEOUT_SECONDS,
     ):
         if mode not in MODES:
             raise ValueError(f"runner mode must be one of {MODES}, got {mode!r}")
@@ -150,6 +157,7 @@ class Runner:
         self.preload = tuple(preload)
         self.warm = tuple(warm)
         self.timeout = float(timeout)
+        self.fork_timeout = float(fork_timeout)
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="cifar-runner-")
         self.workdir = Path(workdir or self._tmp.name)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -158,6 +166,7 @@ class Runner:
         self._zygote_log: Path | None = None
         self._count = 0
         self.zygote_starts = 0
+        self._running: int | None = None  # pid of the child now running, so every exit path can kill it
 
     # -- public ---------------------------------------------------------------------------------------
     def run(self, target: str, params: dict | None = None, threads: ThreadConfig | None = None,
@@ -178,6 +187,9 @@ class Runner:
             "threads": threads.to_dict() if threads is not None else None,
             "result_path": str(stem) + ".result.json",
         }
+        # A reused work folder may hold an earlier Runner's files of the same name: a crashed child must not
+        # be credited with their result.
+        Path(f"{stem}.result.json").unlink(missing_ok=True)
         spec_path = Path(str(stem) + ".spec.json")
         spec_path.write_text(json.dumps(spec))
         log_path = Path(str(stem) + ".stderr.log")
@@ -205,6 +217,8 @@ class Runner:
             self._start_zygote()
 
     def close(self) -> None:
+        """Stop the zygote and any child still running (after an interrupted `run`), then remove the work folder."""
+        self._kill_running()
         if self._zygote is not None:
             try:
                 self._zygote.stdin.close()
@@ -224,6 +238,20 @@ class Runner:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _kill_running(self) -> None:
+        pid, self._running = self._running, None
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        if self.mode == "spawn":  # our own child: reap it (a zygote child is reaped by the zygote)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
     # -- collecting ------------------------------------------------------------------------------------
     def _collect(self, spec: dict, returncode: int, log_path: Path, command: str, elapsed: float) -> dict:
         result_path = Path(spec["result_path"])
@@ -236,7 +264,7 @@ class Runner:
         if payload and "error" in payload:
             raise ChildFailed(payload["error"], command, _tail(log_path))
         if returncode != 0 or payload is None or "result" not in payload:
-            raise ChildCrashed(returncode if returncode != 0 else 1, command, _tail(log_path))
+            raise ChildCrashed(returncode, command, _tail(log_path))
         result = payload["result"]
         child_wall = result.get("process", {}).get("child_wall_seconds", 0.0)
         result["runner"] = {
@@ -256,12 +284,20 @@ class Runner:
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.tree,
                 env=child_env(tree=self.tree, unset=self.unset),
             )
+            self._running = proc.pid
             try:
-                return proc.wait(timeout=limit)
+                returncode = proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
                 raise ChildTimeout(f"child ran past its {limit:g} s timeout and was killed", command, _tail(log_path)) from None
+            except BaseException:  # Ctrl-C or any other error while waiting: never leave the child running
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                self._running = None
+            return returncode
 
     # -- zygote ----------------------------------------------------------------------------------------
     def _zygote_alive(self) -> bool:
@@ -280,11 +316,16 @@ class Runner:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=self.tree,
                 env=child_env(tree=self.tree, unset=self.unset),
             )
-        message = self._read_message(ZYGOTE_START_TIMEOUT_SECONDS)
+        try:
+            message = self._read_message(ZYGOTE_START_TIMEOUT_SECONDS)
+            how = (f"did not answer within {ZYGOTE_START_TIMEOUT_SECONDS:g} s" if message is None
+                   else f"answered {message!r} instead of ready")
+        except _ZygoteGone:
+            message, how = None, "exited"
         if message is None or not message.get("ready"):
             tail = _tail(self._zygote_log)
             self._discard_zygote()
-            raise ZygoteError(f"zygote did not start (preload={list(self.preload)})", "", tail)
+            raise ZygoteError(f"zygote did not start: it {how} (preload={list(self.preload)})", "", tail)
 
     def _discard_zygote(self) -> None:
         proc, self._zygote = self._zygote, None
@@ -300,7 +341,7 @@ class Runner:
                 pass
 
     def _read_message(self, limit: float) -> dict | None:
-        """One JSON line from the zygote within `limit` seconds; None on EOF or timeout.
+        """One JSON line from the zygote within `limit` seconds; None on timeout; `_ZygoteGone` at end of file.
 
         Reads the pipe with os.read into our own buffer: a buffered file's readline() could swallow two
         replies at once, and select() would then wait for data that already arrived.
@@ -316,7 +357,7 @@ class Runner:
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
-                return None
+                raise _ZygoteGone()
             self._pending += chunk
         line, _, self._pending = self._pending.partition(b"\n")
         return json.loads(line)
@@ -331,23 +372,46 @@ class Runner:
             self._discard_zygote()
             raise ZygoteError("zygote died before the request was sent; it restarts on the next run", command) from None
         deadline = time.monotonic() + limit
-        started = self._read_message(limit)
+        # The zygote forks at once: waiting the child's whole limit for that would hide a dead or stuck zygote.
+        try:
+            started = self._read_message(min(self.fork_timeout, limit))
+        except _ZygoteGone:
+            started = None
         if started is None:
-            tail = _tail(self._zygote_log) if self._zygote_log else ""
+            self._zygote_failed(f"zygote did not confirm the fork within {min(self.fork_timeout, limit):g} s "
+                                "(died or stopped answering)", command)
+        pid = self._running = started["pid"]
+        try:
+            done = self._read_message(max(0.0, deadline - time.monotonic()))
+        except _ZygoteGone:
+            # The zygote died while its child ran: the child is an orphan now, and its result cannot be trusted.
+            self._kill_running()
+            self._zygote_failed(f"zygote died while child pid {pid} ran; the child was killed", command, log_path)
+        except BaseException:
+            # E.g. Ctrl-C while waiting: the child must not outlive the run, and the zygote's report of it would
+            # be read as the next fork's reply, so the zygote goes too (the next run starts a new one).
+            self._kill_running()
             self._discard_zygote()
-            raise ZygoteError("zygote died or stopped answering while forking", command, tail)
-        pid = started["pid"]
-        done = self._read_message(max(0.0, deadline - time.monotonic()))
+            raise
         if done is None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self._kill_running()
             # The zygote reaps the killed child and reports it; wait briefly so it stays usable.
-            if self._read_message(10.0) is None:
+            try:
+                reaped = self._read_message(10.0)
+            except _ZygoteGone:
+                reaped = None
+            if reaped is None:
                 self._discard_zygote()
             raise ChildTimeout(f"child pid {pid} ran past its {limit:g} s timeout and was killed", command, _tail(log_path))
+        self._running = None
         return done["returncode"]
+
+    def _zygote_failed(self, message: str, command: str, log_path: Path | None = None):
+        tail = _tail(log_path) if log_path else ""
+        if self._zygote_log:
+            tail = "\n".join(t for t in (tail, _tail(self._zygote_log)) if t)
+        self._discard_zygote()
+        raise ZygoteError(message, command, tail)
 
 
 def measure_isolation_overhead(children: int = 20, modes: tuple[str, ...] = MODES, timeout: float = 120.0) -> dict:

@@ -112,20 +112,25 @@ def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int,
             before_round()
         run_round()
     durations = []
+    cpu_seconds = 0.0  # this process's CPU (all its threads) inside the timed rounds only
     with ContentionProbe() as probe:
         for _ in range(rounds):
             if before_round is not None:
                 before_round()
+            cpu_start = _own_cpu_seconds()
             start = time.perf_counter()
             run_round()
             if inject:
                 _busy_wait(inject * (time.perf_counter() - start))
             durations.append(time.perf_counter() - start)
-    return summarize(durations, items_per_round, unit, warmup_rounds, probe.result, inject)
+            cpu_seconds += _own_cpu_seconds() - cpu_start
+    return summarize(durations, items_per_round, unit, warmup_rounds, probe.result, inject, cpu_seconds)
 
 
 def summarize(durations: list[float], items_per_round: int, unit: str, warmup_rounds: int, contention: dict,
-              injected: float) -> dict:
+              injected: float, cpu_seconds: float) -> dict:
+    """The result every workload returns. `cpu_seconds`: this process's CPU time inside the recorded rounds
+    (not warm-up, not untimed set-up between rounds), so CPU per item is per recorded item."""
     median = statistics.median(durations)
     return {
         "durations_seconds": durations,
@@ -134,7 +139,7 @@ def summarize(durations: list[float], items_per_round: int, unit: str, warmup_ro
         "items_per_round": items_per_round,
         "unit": unit,
         "items_per_s_median": items_per_round / median,
-        "cpu_seconds_per_1000_items": 1000.0 * contention["own_cpu_seconds"] / (items_per_round * len(durations)),
+        "cpu_seconds_per_1000_items": 1000.0 * cpu_seconds / (items_per_round * len(durations)),
         "contention": contention,
         "injected_slowdown": injected,
     }
@@ -320,14 +325,17 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
         def __init__(self):
             super().__init__()
             self.durations = []
+            self.cpu_seconds = []
 
         def on_epoch_begin(self, epoch, logs=None):
+            self._cpu = _own_cpu_seconds()
             self._start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             if inject:
                 _busy_wait(inject * (time.perf_counter() - self._start))
             self.durations.append(time.perf_counter() - self._start)
+            self.cpu_seconds.append(_own_cpu_seconds() - self._cpu)
 
     inject = injected_slowdown()
     timer = EpochTimer()
@@ -336,7 +344,7 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
         # inside the timed epoch.
         net.fit(epochs=warmup_rounds + rounds, verbose=0, callbacks=[timer], **fit_args)
     result = summarize(timer.durations[warmup_rounds:], steps * batch_size, "images", warmup_rounds,
-                       probe.result, inject)
+                       probe.result, inject, sum(timer.cpu_seconds[warmup_rounds:]))
     result["workload"] = {"name": "epoch", "model": model, "parameters": net.count_params(),
                           "pipeline": ARRAYS if arrays else options.to_dict(),
                           "pipeline_id": ARRAYS if arrays else options.id,

@@ -12,27 +12,32 @@ import importlib
 import json
 import os
 import sys
-import time
 
 
 def _child(spec: dict, log_path: str, protocol_fds: tuple[int, ...]) -> None:
-    for fd in protocol_fds:
-        os.close(fd)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
+    """Everything the forked child does, and it never returns: whatever fails (even opening its log), it ends
+    in ``os._exit`` — an exception escaping here would run the zygote's own request loop inside the child."""
     code = 1
     try:
+        for fd in protocol_fds:
+            os.close(fd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
         from cifar import child
 
         code = child.main(spec)
+    except BaseException:  # noqa: BLE001 - reported by the exit code; the runner names it ChildCrashed
+        code = 1
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Skip atexit handlers and buffers inherited from the zygote: they belong to the zygote.
-        os._exit(code)
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            # Skip atexit handlers and buffers inherited from the zygote: they belong to the zygote.
+            os._exit(code)
 
 
 def main(preload: list[str], warm: list | None = None) -> None:
@@ -41,7 +46,6 @@ def main(preload: list[str], warm: list | None = None) -> None:
     reply = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     requests = sys.stdin.buffer
-    started = time.perf_counter()
     for name in preload:
         importlib.import_module(name)
     from cifar import child
@@ -51,7 +55,7 @@ def main(preload: list[str], warm: list | None = None) -> None:
     for target, params in warm or []:
         child.load_target(target)(**params)
 
-    reply.write(json.dumps({"ready": True, "pid": os.getpid(), "preload_seconds": time.perf_counter() - started}) + "\n")
+    reply.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     for line in requests:
         request = json.loads(line)
         pid = os.fork()

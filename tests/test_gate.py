@@ -647,3 +647,47 @@ def test_paired_gate_reports_what_each_benchmark_could_have_seen():
     # Stored baselines test rounds, which are not independent: no such figure there.
     stored = gate(make_run({MATMUL: noisy(1.0)}), make_run({MATMUL: noisy(1.0, seed=5)}))
     assert all(c.detectable is None for c in stored.comparisons) and "detects" not in render(stored)
+
+
+# -- issue 19: bugs found by reading the code -------------------------------------------------------------------
+def test_history_names_the_run_of_a_change_point_when_a_benchmark_is_missing_from_early_runs(tmp_path):
+    """Item 1: CONV appears only from the third run on; its step is at the 9th run (0008_run), not the 7th."""
+    paths = []
+    for i in range(14):
+        benches = {MATMUL: noisy(1.0, cv=0.01, seed=i)}
+        if i >= 2:
+            benches[CONV] = noisy(1.0 if i < 8 else 1.3, cv=0.01, seed=100 + i)
+        run = make_run(benches, datetime=f"2026-11-{10 + i}T00:00:00")
+        paths.append(write(tmp_path / f"{i:04d}_run.json", run))
+    trend = history(read_runs(paths))[CONV]
+    (cp,) = trend["change_points"]
+    assert trend["runs"][cp.index] == "0008_run" and trend["positions"][cp.index] == 8
+    proc = subprocess.run([sys.executable, "-m", "cifar", "history", *map(str, paths), "--plot",
+                           str(tmp_path / "h.png")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "run 9 (0008_run)" in proc.stdout and "0006_run" not in proc.stdout
+
+
+def test_remeasurement_without_a_calibration_kernel_is_compared_in_seconds_not_against_ratios():
+    """Item 3: the baseline is divided by its calibration (1.0 s / 0.1 s = 10), the fresh run has no calibration
+    kernel: 1.3 s must be compared with the baseline's 1.0 s (a regression), not with its ratio 10 (no change)."""
+    base = make_run({CAL: noisy(0.1, seed=1), MATMUL: noisy(1.0, seed=2)})
+    cur = make_run({CAL: noisy(0.1, seed=3), MATMUL: noisy(1.3, seed=4)})
+    fresh = make_run({MATMUL: noisy(1.3, seed=5)})
+    report = gate(base, cur, Policies(Policy(calibrate=True)), remeasure=lambda names: fresh)
+    verdicts = {c.name: c for c in report.comparisons}
+    assert verdicts[MATMUL].remeasured and verdicts[MATMUL].verdict == "regression"
+    assert any("no calibration kernel" in note for note in report.notes)
+
+
+def test_a_config_file_that_does_not_exist_is_an_error_not_the_defaults(tmp_path):
+    """Item 5: a typo in --config must not silently gate with other thresholds."""
+    run = write(tmp_path / "run.json", make_run({MATMUL: noisy(1.0)}))
+    proc = subprocess.run([sys.executable, "-m", "cifar", "gate", str(run), "--no-remeasure", "--config",
+                           str(tmp_path / "gaet.json"), "--baselines", str(tmp_path / "none")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path / 'gaet.json'}: no such policy file"
+    with pytest.raises(GateError, match="no such policy file"):
+        Policies.load(tmp_path / "gaet.json", required=True)
+    assert Policies.load(tmp_path / "absent.json") == Policies()  # the default location may be absent

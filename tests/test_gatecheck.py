@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +53,6 @@ def test_real_rates_pool_baselines_and_never_compare_a_session_with_itself():
     rates = real_rates(fake_runs(), Policies())
     assert rates["A"][NAME].trials == 6 and rates["A"][NAME].hits == 0
     assert rates["B10"][NAME].trials == 6 and rates["B10"][NAME].hits == 6
-
-
-def test_too_few_sessions_for_a_over_a_give_no_trials():
-    runs = {"A": sessions(3, 1.0, 0), "B10": sessions(3, 1.1, 100), "B5": sessions(3, 1.05, 200)}
-    assert real_rates(runs, Policies())["A"] == {}
 
 
 def test_effective_slowdown_is_measured_not_assumed():
@@ -239,3 +235,24 @@ def test_pooled_resampling_estimates_the_gates_power_with_less_bias_than_one_ses
     assert truth > 0.9
     assert within < truth - 0.04  # one session at a time: its noise counted twice
     assert abs(pooled - truth) < truth - within
+
+
+def test_history_check_refuses_too_few_sessions_up_front():
+    """Issue 19, item 2: 3 pooled baselines + the session under test + a different re-measurement need 5 A
+    sessions; with fewer, `resampled_rates` crashed after hours of real sessions. Now: a one-line error first."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "cifar", "gate-check", "--history", "--sessions", "3"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "gate-check --history needs --sessions >= 5" in proc.stderr and "Traceback" not in proc.stderr
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("sessions", [3, 4])
+def test_history_rates_need_five_a_sessions(sessions):
+    runs = {arm: [make_run({NAME: noisy(1.0 + 0.1 * (arm != "A"), seed=10 * i + k)})
+                  for i in range(sessions)] for k, arm in enumerate(("A", "B10", "B5"))}
+    with pytest.raises(ValueError, match=f"needs at least 5 A sessions, got {sessions}"):
+        resampled_rates(runs, Policies(), resamples=10)
+    with pytest.raises(ValueError, match=f"needs at least 5 A sessions, got {sessions}"):
+        real_rates(runs, Policies())

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cifar.runner import ChildCrashed, ChildFailed, ChildTimeout, Runner
+from cifar.runner import ChildCrashed, ChildFailed, ChildTimeout, Runner, ZygoteError, _ZygoteGone
 
 MODES = ["zygote", "spawn"]
 
@@ -139,8 +139,10 @@ def test_two_replies_in_one_read_are_both_seen(tmp_path):
     assert runner._read_message(5.0) == {"pid": 1}
     assert runner._read_message(5.0) == {"pid": 1, "returncode": 3}
     assert time.monotonic() - started < 1.0
+    assert runner._read_message(0.2) is None  # nothing more yet: a timeout
     os.close(write_fd)
-    assert runner._read_message(5.0) is None  # EOF
+    with pytest.raises(_ZygoteGone):  # end of file: the zygote is gone, which is not a timeout
+        runner._read_message(5.0)
     runner._zygote.stdout.close()
     runner._zygote = None
 
@@ -176,3 +178,99 @@ def test_tree_runs_the_other_checkouts_code_without_the_unset_variables(tmp_path
 def test_tree_that_is_not_a_checkout_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="no cifar/__init__.py"):
         Runner(preload=(), tree=tmp_path)
+
+
+# -- each failure gets its own name, and no child outlives a run (issue 19, item 6) ---------------------------
+def _pid(path):
+    for _ in range(200):
+        if path.exists() and path.read_text():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never written")
+
+
+def test_zygote_dying_while_a_child_runs_is_a_zygote_error_and_the_orphan_is_killed(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    with Runner(mode="zygote", preload=(), timeout=20, workdir=tmp_path / "work") as runner:
+        started = time.monotonic()
+        with pytest.raises(ZygoteError, match="zygote died while child pid"):
+            runner.run("tests.workers:kills_its_parent_then_hangs", {"pid_file": str(pid_file)})
+        assert time.monotonic() - started < 10  # not "ran past its 20 s timeout"
+        pid = _pid(pid_file)
+        for _ in range(100):
+            if _gone(pid):
+                break
+            time.sleep(0.05)
+        assert _gone(pid)
+        assert runner.run("tests.workers:returns", {"value": 4})["value"] == 4  # a new zygote
+        assert runner.zygote_starts == 2
+
+
+def test_a_stuck_zygote_is_given_up_on_after_the_fork_timeout_not_the_childs(tmp_path):
+    import contextlib
+    import signal
+
+    with Runner(mode="zygote", preload=(), timeout=60, workdir=tmp_path, fork_timeout=1.0) as runner:
+        runner.start()
+        zygote = runner._zygote.pid
+        os.kill(zygote, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(ZygoteError, match="did not confirm the fork within 1 s"):
+                runner.run("tests.workers:returns")
+            assert time.monotonic() - started < 10
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # the runner killed it: what it should do
+                os.kill(zygote, signal.SIGCONT)
+        assert runner.run("tests.workers:returns", {"value": 2})["value"] == 2
+
+
+def test_an_error_in_the_forked_child_before_the_workload_ends_the_child_not_the_zygote(tmp_path):
+    """The child's log cannot be opened (a folder is in its place): the child must exit, not run on as a second
+    zygote reading the requests."""
+    with Runner(mode="zygote", preload=(), timeout=20, workdir=tmp_path) as runner:
+        (tmp_path / "child-00001.stderr.log").mkdir()
+        started = time.monotonic()
+        with pytest.raises(ChildCrashed, match="exited with code 1"):
+            runner.run("tests.workers:returns")
+        assert time.monotonic() - started < 10
+        assert runner.run("tests.workers:returns", {"value": 3})["value"] == 3
+        assert runner.zygote_starts == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_leftover_result_in_a_reused_work_folder_is_not_taken_for_a_new_childs(tmp_path, mode):
+    with Runner(mode=mode, preload=(), timeout=20, workdir=tmp_path) as first:
+        assert first.run("tests.workers:returns", {"value": 1})["value"] == 1
+    assert (tmp_path / "child-00001.result.json").exists()
+    with Runner(mode=mode, preload=(), timeout=20, workdir=tmp_path) as second:
+        with pytest.raises(ChildCrashed, match="exited with code 0 without a result"):
+            second.run("tests.workers:exits", {"code": 0})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_interrupted_run_leaves_no_child_running(tmp_path, mode):
+    """Ctrl-C while a child runs: the child is killed on the way out, whichever mode."""
+    import signal
+    import threading
+
+    pid_file = tmp_path / "child.pid"
+    with Runner(mode=mode, preload=(), timeout=60, workdir=tmp_path / "work") as runner:
+        runner.start()
+
+        main = threading.main_thread().ident
+
+        def interrupt():
+            _pid(pid_file)
+            signal.pthread_kill(main, signal.SIGINT)  # a real Ctrl-C, delivered to the thread that waits
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            runner.run("tests.workers:writes_pid_then_hangs", {"pid_file": str(pid_file)})
+        pid = _pid(pid_file)
+        for _ in range(100):
+            if _gone(pid):
+                break
+            time.sleep(0.05)
+        assert _gone(pid)
+        assert runner.run("tests.workers:returns", {"value": 6})["value"] == 6

@@ -211,3 +211,14 @@ def test_runner_refuses_an_absurd_thread_count_before_starting_anything(tmp_path
         with pytest.raises(ThreadCountError, match="intra_op_parallelism_threads=99999"):
             runner.run("cifar.workloads:matmul", {}, ThreadConfig(99999, 1))
         assert runner.zygote_starts == 0
+
+
+def test_epoch_cpu_per_item_leaves_out_the_warm_up_epochs(tf_runner):
+    """Issue 19, item 4: the first epoch traces the train function (seconds of CPU); charged to one recorded
+    short epoch it made CPU-seconds exceed what the cores could give in that epoch's wall time."""
+    from cifar.threads import core_counts
+
+    result = tf_runner.run("cifar.workloads:epoch", {"rounds": 1, "warmup_rounds": 2, "steps": 2, "n_train": 512},
+                           ThreadConfig(1, 1))
+    cpu = result["cpu_seconds_per_1000_items"] * result["items_per_round"] / 1000
+    assert 0 < cpu <= result["durations_seconds"][0] * core_counts()[1] * 1.05

@@ -63,3 +63,19 @@ def test_before_round_runs_before_every_round_outside_the_clock(monkeypatch):
                      before_round=before_round)
     assert events == ["before", "round"] * 5
     assert result["durations_seconds"] == [1.0, 1.0, 1.0]  # start and end reads only
+
+
+def test_cpu_per_item_counts_only_the_timed_rounds(monkeypatch):
+    """Issue 19, item 4: untimed work before each round (a pipeline's warm batches) burns CPU that must not be
+    charged to the recorded rounds' items."""
+    monkeypatch.delenv(INJECT_ENV, raising=False)
+
+    def burn(seconds):
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+
+    result = measure(lambda: time.sleep(0.02), rounds=3, warmup_rounds=1, items_per_round=1000,
+                     before_round=lambda: burn(0.05))
+    # Sleeping rounds use ~no CPU; 3 x 50 ms of untimed burning would show as ~50 ms per 1,000 items.
+    assert result["cpu_seconds_per_1000_items"] < 0.02

@@ -29,3 +29,19 @@ def segfaults():
     os.kill(os.getpid(), signal.SIGSEGV)
     time.sleep(10)
     return {}
+
+
+def kills_its_parent_then_hangs(pid_file, seconds=3600):
+    """Kill the process that forked us (the zygote), then hang: an orphan the runner must kill."""
+    with open(pid_file, "w") as f:
+        f.write(str(os.getpid()))
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(seconds)
+    return {}
+
+
+def writes_pid_then_hangs(pid_file, seconds=3600):
+    with open(pid_file, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(seconds)
+    return {}
