@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from cifar.bench import ENVIRONMENT, SETTINGS
-from cifar.suite import DATA_CHOICES, SuiteSettings, build_cases
-from cifar.threads import parse_grid
+from cifar.suite.campaign import ENVIRONMENT, SETTINGS
+from cifar.suite.settings import DATA_CHOICES, SuiteSettings, build_cases
+from cifar.training.threads import parse_grid
 
 
 # tests/ runs pytest inside pytest to check what pytest-benchmark saves; plugins can only be named here.
@@ -96,7 +96,7 @@ def pytest_configure(config):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    from cifar.bench import machine_info as cifar_machine_info
+    from cifar.suite.campaign import machine_info as cifar_machine_info
 
     machine_info["cifar"] = cifar_machine_info(config.stash.get(ENVIRONMENT, {}))
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from cifar.bench import CAMPAIGN, ENVIRONMENT, SETTINGS, Campaign
-from cifar.suite import build_cases
+from cifar.suite.campaign import CAMPAIGN, ENVIRONMENT, SETTINGS, Campaign
+from cifar.suite.settings import build_cases
 
 
 def pytest_generate_tests(metafunc):
@@ -42,6 +42,6 @@ def pytest_terminal_summary(terminalreporter, config):
     campaign = config.stash.get(CAMPAIGN, None)
     if campaign is None or not campaign.recorded:
         return
-    from cifar.summary import render_summary
+    from cifar.judging.summary import render_summary
 
     terminalreporter.write(render_summary(campaign.recorded))

@@ -1,11 +1,11 @@
 """CIFAR-10 thread benchmarks for TensorFlow on CPU.
 
 Importing ``cifar`` never imports TensorFlow: TensorFlow is imported only inside the isolated child
-processes that `cifar.runner.Runner` starts, so each thread configuration gets a fresh runtime.
+processes that `cifar.isolation.runner.Runner` starts, so each thread configuration gets a fresh runtime.
 """
 
-from cifar.runner import ChildCrashed, ChildError, ChildFailed, ChildTimeout, Runner, ZygoteError
-from cifar.threads import ThreadConfig, ThreadConfigError, parse_grid, thread_grid
+from cifar.isolation.runner import ChildCrashed, ChildError, ChildFailed, ChildTimeout, Runner, ZygoteError
+from cifar.training.threads import ThreadConfig, ThreadConfigError, parse_grid, thread_grid
 
 __all__ = [
     "ChildCrashed",

@@ -1,9 +1,9 @@
 """The article's claims, each checked on this machine: ``python -m cifar claims [a b c d e f]``.
 
-Every measurement is a fresh child process (`cifar.runner.Runner`), all the claims' arms interleaved pass by
-pass (`cifar.schedule.alternating`), so drift of a shared machine spreads over all of them. A process is the
+Every measurement is a fresh child process (`cifar.isolation.runner.Runner`), all the claims' arms interleaved pass by
+pass (`cifar.isolation.schedule.alternating`), so drift of a shared machine spreads over all of them. A process is the
 unit: each contributes the median of its rounds, and a ratio is the ratio of the arms' medians with a 95 %
-percentile-bootstrap interval over processes (`cifar.stats.median_ratio_ci`). A ratio whose interval holds
+percentile-bootstrap interval over processes (`cifar.judging.stats.median_ratio_ci`). A ratio whose interval holds
 1.00 is "no measurable difference".
 
 =====  ======================================================================================================
@@ -28,10 +28,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cifar.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
-from cifar.schedule import alternating
-from cifar.stats import Ratio, median_ratio_ci
-from cifar.threads import ARTICLE, ThreadConfig, core_counts, thread_grid
+from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
+from cifar.isolation.schedule import alternating
+from cifar.judging.stats import Ratio, median_ratio_ci
+from cifar.training.threads import ARTICLE, ThreadConfig, core_counts, thread_grid
 
 ARTICLE_SAYS = {
     "a": "Set thread values early, before TensorFlow initializes: changing them after it started has no full effect",
@@ -114,7 +114,7 @@ def with_legacy_session(intra: int, inter: int, target: str, params: dict) -> di
     ``tf.config.threading`` reads back afterwards."""
     import tensorflow as tf
 
-    from cifar.child import load_target
+    from cifar.isolation.child import load_target
 
     proto = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
     session = tf.compat.v1.Session(config=proto)
@@ -182,10 +182,10 @@ def arms_for(claims: list[str], logical: int) -> list[Arm]:
 def measure(arms: list[Arm], processes: int, runner=None, progress=None) -> dict[str, list[dict]]:
     """Run every arm in `processes` fresh processes, interleaved pass by pass; {arm name: results}.
     A child that fails is recorded as ``{"error": message}`` and the run goes on."""
-    from cifar.runner import ChildError, Runner
+    from cifar.isolation.runner import ChildError, Runner
 
     own = runner is None
-    runner = runner or Runner(warm=(("cifar.data:warm_cache", {"data": "auto"}),))
+    runner = runner or Runner(warm=(("cifar.training.data:warm_cache", {"data": "auto"}),))
     results: dict[str, list[dict]] = {arm.name: [] for arm in arms}
     try:
         for _, arm in alternating(arms, processes):
@@ -424,7 +424,7 @@ def run(claims: list[str], processes: int = DEFAULT_PROCESSES, json_path: str | 
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from cifar.bench import cpu_model
+    from cifar.suite.campaign import cpu_model
 
     unknown = sorted(set(claims) - set(CLAIMS))
     if unknown:

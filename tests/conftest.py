@@ -2,7 +2,7 @@ import sys
 
 import pytest
 
-from cifar.runner import Runner
+from cifar.isolation.runner import Runner
 
 
 @pytest.fixture(scope="session")

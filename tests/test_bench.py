@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from cifar.bench import Campaign, merge_results, paired_info
-from cifar.runner import ChildCrashed
-from cifar.suite import Case, SuiteSettings, build_cases
-from cifar.threads import ThreadConfig
+from cifar.suite.campaign import Campaign, merge_results, paired_info
+from cifar.isolation.runner import ChildCrashed
+from cifar.suite.settings import Case, SuiteSettings, build_cases
+from cifar.training.threads import ThreadConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
 RECORDING_TEST = """
-from cifar.bench import record
+from cifar.suite.campaign import record
 
 DURATIONS = {durations!r}
 
@@ -57,7 +57,7 @@ def test_compare_fail_sees_recorded_durations(pytester):
 def test_record_rejects_nonsense(pytester):
     pytester.makepyfile(test_bad="""
 import pytest
-from cifar.bench import record
+from cifar.suite.campaign import record
 
 def test_empty(benchmark):
     with pytest.raises(ValueError, match="no durations"):
@@ -109,7 +109,7 @@ class FakeRunner:
     def run(self, target, params, config):
         self.calls.append((params.get("rounds"), config.id if config else None))
         if config is not None and config.id in self.fail_for:
-            raise ChildCrashed(-11, "python -m cifar.child ...", "segfault")
+            raise ChildCrashed(-11, "python -m cifar.isolation.child ...", "segfault")
         return fake_result([0.1] * params.get("rounds", 1))
 
     def close(self):

@@ -9,8 +9,8 @@ import types
 import numpy as np
 import pytest
 
-from cifar import data
-from cifar.data import DataError, load_cifar10, read_cifar10, synthetic_cifar10
+from cifar.training import data
+from cifar.training.data import DataError, load_cifar10, read_cifar10, synthetic_cifar10
 
 PER_BATCH = 4  # images per batch file: small, but every real file name and layout
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cifar import baselines
-from cifar.gate import (BLIND_SPOT, GateError, Policies, Policy, compare, fingerprint, gate, gate_paired, load_run,
+from cifar import files
+from cifar.judging import baselines
+from cifar.judging.gate import (BLIND_SPOT, GateError, Policies, Policy, compare, fingerprint, gate, gate_paired, load_run,
                         per_process, pytest_remeasure, render, smallest_p)
-from cifar.history import change_points, history, read_runs
+from cifar.judging.history import change_points, history, read_runs
 from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
 MATMUL = "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]"
@@ -213,14 +214,14 @@ def test_promote_refuses(tmp_path, why):
 
 def test_atomic_write_keeps_old_content_when_interrupted(tmp_path, monkeypatch):
     target = tmp_path / "x.json"
-    baselines.write_json_atomic(target, {"old": True})
+    files.write_json_atomic(target, {"old": True})
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(baselines.json, "dump", boom)
+    monkeypatch.setattr(files.json, "dump", boom)
     with pytest.raises(KeyboardInterrupt):
-        baselines.write_json_atomic(target, {"new": True})
+        files.write_json_atomic(target, {"new": True})
     assert json.loads(target.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temporary file left behind
 
@@ -230,7 +231,7 @@ def test_sigkill_during_promotion_leaves_no_partial_baseline(tmp_path):
     root = tmp_path / "baselines"
     big = make_run({f"{MATMUL}{i}": noisy(1.0, n=2000, seed=i) for i in range(200)})
     run_path = write(tmp_path / "big.json", big)
-    code = (f"import time, cifar.baselines as b, pathlib; b.promote(pathlib.Path({str(run_path)!r}), "
+    code = (f"import time, cifar.judging.baselines as b, pathlib; b.promote(pathlib.Path({str(run_path)!r}), "
             f"pathlib.Path({str(root)!r}))")
     for delay in (0.3, 0.6, 0.9, 1.5):
         proc = subprocess.Popen([sys.executable, "-c", code])
@@ -246,7 +247,7 @@ def test_sigkill_during_promotion_leaves_no_partial_baseline(tmp_path):
 def test_concurrent_promotions_get_distinct_numbers(tmp_path):
     root = tmp_path / "baselines"
     paths = [write(tmp_path / f"{i}.json", make_run({MATMUL: noisy(1.0, seed=i)})) for i in range(4)]
-    code = "import sys, pathlib, cifar.baselines as b; b.promote(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))"
+    code = "import sys, pathlib, cifar.judging.baselines as b; b.promote(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(p), str(root)]) for p in paths]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     files = baselines.series(root, fingerprint(make_run({})))
@@ -564,7 +565,7 @@ def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configuratio
 def test_signed_rank_p_is_exact_without_ties_and_approximate_with_them():
     from scipy.stats import wilcoxon
 
-    from cifar.stats import paired_ratio_ci, signed_rank_p
+    from cifar.judging.stats import paired_ratio_ci, signed_rank_p
 
     d = [0.03, 0.01, -0.02, 0.05, 0.04, 0.015, 0.025, -0.005]
     assert signed_rank_p(d, "greater") == pytest.approx(wilcoxon(d, alternative="greater", method="exact").pvalue)
@@ -586,7 +587,7 @@ def test_detectable_slowdown_is_detected_with_the_power_it_claims(paired):
     import numpy as np
     from scipy.stats import mannwhitneyu
 
-    from cifar.stats import detectable_slowdown, signed_rank_p
+    from cifar.judging.stats import detectable_slowdown, signed_rank_p
 
     rng = np.random.default_rng(0)
     n, s, alpha = 16, 0.04, 0.01
@@ -611,7 +612,7 @@ def test_detectable_slowdown_is_detected_with_the_power_it_claims(paired):
 
 
 def test_detectable_slowdown_grows_with_noise_shrinks_with_processes_and_needs_two_a_side():
-    from cifar.stats import detectable_slowdown
+    from cifar.judging.stats import detectable_slowdown
 
     quiet, loud = noisy(1.0, n=16, cv=0.02, seed=1), noisy(1.0, n=16, cv=0.08, seed=1)
     assert detectable_slowdown(quiet, noisy(1.0, n=16, cv=0.02, seed=2), 0.01) < \

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from cifar.gatecheck import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
+from cifar.judging.gatecheck import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
                              real_rates, render, report_from_runs, resampled_rates, schedule, session_heterogeneity)
-from cifar.gate import Policies, Policy, compare, paired_samples
+from cifar.judging.gate import Policies, Policy, compare, paired_samples
 from tests.runs import make_paired_run, make_run, noisy, processes
 
 NAME = "benchmarks/test_micro.py::test_matmul[matmul-default]"

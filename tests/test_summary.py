@@ -2,7 +2,7 @@
 
 import pytest
 
-from cifar.summary import best_configurations, contended, epoch_verdicts, render_summary, slower_oversubscribed
+from cifar.judging.summary import best_configurations, contended, epoch_verdicts, render_summary, slower_oversubscribed
 
 
 def entry(case, threads, durations, items=1280, workload=None, oversubscribed=False, contended=False, **extra):
@@ -73,7 +73,7 @@ def test_render_summary_has_every_case():
 
 
 def test_input_comparison_puts_the_article_arrays_beside_the_pipelines():
-    from cifar.summary import input_comparison
+    from cifar.judging.summary import input_comparison
 
     def epoch(pipeline_id, threads, durations):
         return entry(f"epoch-seed_cnn-{pipeline_id}", threads, durations, workload="epoch", model="seed_cnn",

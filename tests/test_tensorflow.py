@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from cifar.runner import ChildFailed
-from cifar.threads import ThreadConfig
+from cifar.isolation.runner import ChildFailed
+from cifar.training.threads import ThreadConfig
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def test_pipeline_thread_options_keep_the_output(tf_runner):
 
 @pytest.mark.parametrize("model,params", [("seed_cnn", 20_042), ("resnet20", 271_098)])
 def test_models_match_their_definitions(tf_runner, model, params):
-    from cifar.models import PARAMETERS
+    from cifar.training.models import PARAMETERS
 
     result = tf_runner.run("tests.tf_workers:model_facts", {"name": model})
     assert result["params"] == params == PARAMETERS[model]
@@ -89,7 +89,7 @@ def test_seed_cnn_is_the_articles_model_layer_for_layer(tf_runner):
 def test_cli_without_options_is_the_articles_script(tmp_path):
     """No options but the data size: the article's threads (4, 2), model, arrays and fit call (batch 128,
     validation_split 0.1); per epoch the time, images/s and val_accuracy."""
-    from cifar.threads import core_counts
+    from cifar.training.threads import core_counts
 
     out = tmp_path / "report.json"
     proc = subprocess.run([sys.executable, "-m", "cifar", "train", "--epochs", "2", "--n-train", "2560",
@@ -204,8 +204,8 @@ def test_heavy_pipeline_decodes_and_augments_every_image(tf_runner):
 
 
 def test_runner_refuses_an_absurd_thread_count_before_starting_anything(tmp_path):
-    from cifar.runner import Runner
-    from cifar.threads import ThreadCountError
+    from cifar.isolation.runner import Runner
+    from cifar.training.threads import ThreadCountError
 
     with Runner(workdir=tmp_path) as runner:
         with pytest.raises(ThreadCountError, match="intra_op_parallelism_threads=99999"):
@@ -216,7 +216,7 @@ def test_runner_refuses_an_absurd_thread_count_before_starting_anything(tmp_path
 def test_epoch_cpu_per_item_leaves_out_the_warm_up_epochs(tf_runner):
     """Issue 19, item 4: the first epoch traces the train function (seconds of CPU); charged to one recorded
     short epoch it made CPU-seconds exceed what the cores could give in that epoch's wall time."""
-    from cifar.threads import core_counts
+    from cifar.training.threads import core_counts
 
     result = tf_runner.run("cifar.workloads:epoch", {"rounds": 1, "warmup_rounds": 2, "steps": 2, "n_train": 512},
                            ThreadConfig(1, 1))

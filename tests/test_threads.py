@@ -1,6 +1,6 @@
 import pytest
 
-from cifar.threads import ThreadConfig, is_oversubscribed, parse_grid, thread_grid
+from cifar.training.threads import ThreadConfig, is_oversubscribed, parse_grid, thread_grid
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_parse_grid_rejects_naming_the_item(bad):
 
 
 # -- the CPU budget and the thread caps -------------------------------------------------------------------------
-from cifar.threads import (  # noqa: E402
+from cifar.training.threads import (  # noqa: E402
     MIN_THREAD_CAP, ThreadCountError, cgroup_quota_cores, check_thread_config, check_thread_count, cpu_budget,
     thread_cap)
 

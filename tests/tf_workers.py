@@ -7,8 +7,8 @@ def learn_synthetic(steps=300, batch_size=64, seed=0):
     """Train seed_cnn on the synthetic set; return the loss before and after, and held-out accuracy."""
     import tensorflow as tf
 
-    from cifar.data import synthetic_cifar10
-    from cifar.models import build_model
+    from cifar.training.data import synthetic_cifar10
+    from cifar.training.models import build_model
 
     tf.random.set_seed(seed)
     ds = synthetic_cifar10(steps * batch_size, 1000, seed=seed)
@@ -23,8 +23,8 @@ def learn_synthetic(steps=300, batch_size=64, seed=0):
 
 def pipeline_stats(variant, n=1024, batch_size=128, num_parallel_calls=-1, private_threadpool_size=0):
     """Run a pipeline over known images without shuffling; report shapes, dtypes, range, flip share."""
-    from cifar.data import synthetic_cifar10
-    from cifar.pipeline import PipelineOptions, make_pipeline
+    from cifar.training.data import synthetic_cifar10
+    from cifar.training.pipeline import PipelineOptions, make_pipeline
 
     ds = synthetic_cifar10(n, 10, seed=1)
     # shuffle_buffer=1 keeps the order, so each output can be matched to its input image.
@@ -58,7 +58,7 @@ def op_then_configure():
     """Runs an op, then tries to set threads: the pitfall `apply_thread_config` must name."""
     import tensorflow as tf
 
-    from cifar.threads import ThreadConfig, apply_thread_config
+    from cifar.training.threads import ThreadConfig, apply_thread_config
 
     tf.constant(1.0) + 1.0
     apply_thread_config(ThreadConfig(1, 1))
@@ -66,7 +66,7 @@ def op_then_configure():
 
 
 def model_facts(name):
-    from cifar.models import build_model
+    from cifar.training.models import build_model
 
     model = build_model(name)
     layers = []
@@ -87,15 +87,16 @@ def pipeline_injected(inject: str, batches: int):
     import os
 
     from cifar import workloads
+    from cifar.workloads import timing
 
     spins = []
-    real_busy_wait = workloads._busy_wait
+    real_busy_wait = timing.busy_wait
 
     def recording_busy_wait(seconds):
         spins.append(seconds)
         real_busy_wait(seconds)
 
-    workloads._busy_wait = recording_busy_wait
+    timing.busy_wait = recording_busy_wait
     os.environ[workloads.INJECT_ENV] = inject
     result = workloads.pipeline({"variant": "batched", "batch_size": 16}, rounds=3, warmup_rounds=1, batches=batches,
                                 n_train=512)

@@ -1,6 +1,6 @@
 """The child side of the isolated runner: apply a thread configuration, run one workload, write JSON.
 
-Runs either inside a process forked from the zygote or as ``python -m cifar.child SPEC`` (SPEC: a JSON
+Runs either inside a process forked from the zygote or as ``python -m cifar.isolation.child SPEC`` (SPEC: a JSON
 file or inline JSON); the second form is also how to rerun any child by hand — the runner logs that
 command for every failure. Without ``result_path`` the result is printed to stdout.
 
@@ -14,6 +14,7 @@ A spec is plain JSON::
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import resource
@@ -21,12 +22,7 @@ import sys
 import time
 import traceback
 
-
-def _write_json_atomic(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+from cifar.files import write_json_atomic
 
 
 def load_target(target: str):
@@ -38,22 +34,29 @@ def load_target(target: str):
 
 
 def execute(spec: dict) -> dict:
-    """Apply the spec's threads (if any), run its target, return the target's dict plus process facts."""
+    """Apply the spec's threads (if any), run its target, return the target's dict plus process facts.
+
+    For ``api="compat_v1"`` the target gets the Session as ``session=`` (graph code runs in it); a target
+    without that parameter cannot run TF1 code, which is an error naming it."""
+    from cifar.training import threads
+
     wall_start = time.perf_counter()
-    session = None
+    legacy = None
     config = None
+    target = load_target(spec["target"])
+    params = dict(spec.get("params", {}))
     if spec.get("threads") is not None:
-        from cifar import threads
-
         config = threads.ThreadConfig.from_dict(spec["threads"])
-        session = threads.apply_thread_config(config)
-        threads.set_current_session(session)
-    result = dict(load_target(spec["target"])(**spec.get("params", {})))
+        if config.api == "compat_v1" and "session" not in inspect.signature(target).parameters:
+            raise ValueError(f"{spec['target']} runs eager TF2 code only: api='compat_v1' needs a workload that "
+                             "takes session= (cifar.workloads:matmul)")
+        legacy = threads.apply_thread_config(config)
+        if legacy is not None:
+            params["session"] = legacy.session
+    result = dict(target(**params))
     if config is not None:
-        from cifar import threads
-
         result["threads_requested"] = config.to_dict()
-        result["threads_applied"] = threads.read_back(session)
+        result["threads_applied"] = threads.read_back(legacy)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result.setdefault("process", {}).update(
         {
@@ -68,7 +71,7 @@ def execute(spec: dict) -> dict:
 
 def _report(spec: dict, payload: dict) -> None:
     if spec.get("result_path"):
-        _write_json_atomic(spec["result_path"], payload)
+        write_json_atomic(spec["result_path"], payload, indent=None)
     else:
         print(json.dumps(payload, indent=2))
 
@@ -94,5 +97,5 @@ def _load_spec(arg: str) -> dict:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m cifar.child SPEC  (a JSON file, or inline JSON)")
+        sys.exit("usage: python -m cifar.isolation.child SPEC  (a JSON file, or inline JSON)")
     sys.exit(main(_load_spec(sys.argv[1])))

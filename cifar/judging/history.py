@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.gate import GateError, load_run
+from cifar.judging.gate import GateError, load_run
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Protocol (JSON lines): the zygote writes ``{"ready": true}`` once; then for each request line
 ``{"spec": {...}, "log_path": "..."}`` on stdin it forks, writes ``{"pid": N}``, waits for the child and
 writes ``{"pid": N, "returncode": R}`` (negative R: killed by signal -R). EOF on stdin ends it.
-Started by `cifar.runner.Runner`; not meant to be run by hand (rerun a child with ``python -m cifar.child``).
+Started by `cifar.isolation.runner.Runner`; not meant to be run by hand (rerun a child with ``python -m cifar.isolation.child``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _child(spec: dict, log_path: str, protocol_fds: tuple[int, ...]) -> None:
         log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
-        from cifar import child
+        from cifar.isolation import child
 
         code = child.main(spec)
     except BaseException:  # noqa: BLE001 - reported by the exit code; the runner names it ChildCrashed
@@ -48,7 +48,7 @@ def main(preload: list[str], warm: list | None = None) -> None:
     requests = sys.stdin.buffer
     for name in preload:
         importlib.import_module(name)
-    from cifar import child
+    from cifar.isolation import child
 
     # Warm-up calls fill caches that children inherit copy-on-write (e.g. the CIFAR-10 arrays). They must
     # not run a TensorFlow op: that would start its thread pools and make forking unsafe.

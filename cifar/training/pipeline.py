@@ -10,10 +10,10 @@ decoded and augmented on its own with SimCLR's recipe (random resized crop, flip
 
 ``seed`` and ``batched`` yield ``(images float32 (B, 32, 32, 3) in [0, 1], labels)`` with about half the images
 flipped; ``heavy`` yields the same shapes and range, its images changed by every augmentation.
-The article's own script uses no tf.data at all: ``model.fit`` on float32 arrays (`ARRAYS`, see cifar.train).
+The article's own script uses no tf.data at all: ``model.fit`` on float32 arrays (`ARRAYS`, see cifar.training.script).
 TensorFlow is imported when a pipeline is built, never at import of this module.
 
->>> from cifar.pipeline import PipelineOptions, make_pipeline
+>>> from cifar.training.pipeline import PipelineOptions, make_pipeline
 >>> ds = make_pipeline(x_train, y_train, PipelineOptions("batched", num_parallel_calls=2))  # doctest: +SKIP
 """
 
@@ -87,9 +87,9 @@ class PipelineOptions:
 
 
 def check_pipeline_threads(options: PipelineOptions, logical: int | None = None) -> list[str]:
-    """The thread caps of `cifar.threads.check_thread_count` for the pipeline's own thread counts; returns the
+    """The thread caps of `cifar.training.threads.check_thread_count` for the pipeline's own thread counts; returns the
     warnings (oversubscribed), raises `ThreadCountError` above the cap."""
-    from cifar.threads import check_thread_count
+    from cifar.training.threads import check_thread_count
 
     counts = {"num_parallel_calls": options.num_parallel_calls,
               "private_threadpool_size": options.private_threadpool_size,
@@ -125,7 +125,7 @@ def make_pipeline(x, y, options: PipelineOptions = PipelineOptions(), *, repeat:
     """Build the tf.data pipeline over uint8 NHWC images `x` and labels `y`.
 
     ``repeat=True`` repeats after shuffling (fresh order each pass), for fixed-step benchmarks. Raises
-    `cifar.threads.ThreadCountError` for thread counts far beyond this machine's cores.
+    `cifar.training.threads.ThreadCountError` for thread counts far beyond this machine's cores.
     """
     import tensorflow as tf
 

@@ -17,9 +17,9 @@ import statistics
 
 import pytest
 
-from cifar.runner import ChildError, Runner
-from cifar.suite import Case, SuiteSettings
-from cifar.threads import ThreadConfig, core_counts, is_oversubscribed
+from cifar.isolation.runner import ChildError, Runner
+from cifar.suite.settings import Case, SuiteSettings
+from cifar.training.threads import ThreadConfig, core_counts, is_oversubscribed
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +147,12 @@ class Campaign:
         self.configs = settings.thread_configs()
         # The zygote loads the data set once; every child inherits it (copy-on-write) instead of
         # generating or reading 150 MB itself.
-        warm = (("cifar.data:warm_cache", {"data": settings.data}),)
+        warm = (("cifar.training.data:warm_cache", {"data": settings.data}),)
         self.runner = runner or Runner(mode=settings.runner, warm=warm)
         # A paired run: the baseline code runs in its own zygote, from its own checkout. An injected slowdown
         # stands for a change in the code under test, so the baseline arm never gets one.
         if baseline is None and settings.baseline_tree is not None and interleave:
-            from cifar.workloads import INJECT_ENV
+            from cifar.workloads.timing import INJECT_ENV
 
             baseline = Runner(mode=settings.runner, warm=warm, tree=settings.baseline_tree, unset=(INJECT_ENV,))
         self.baseline = baseline

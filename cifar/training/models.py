@@ -3,7 +3,7 @@
 Both are compiled as in the article: Adam, sparse categorical cross-entropy, accuracy. ``resnet20`` goes
 beyond the article: ~10x seed_cnn's compute per image, a model whose thread settings matter more.
 
->>> from cifar.models import build_model
+>>> from cifar.training.models import build_model
 >>> build_model("seed_cnn").count_params()   # doctest: +SKIP
 20042
 """

@@ -2,7 +2,7 @@
 
 Pure data: building the suite never imports TensorFlow.
 
->>> from cifar.suite import SuiteSettings, build_cases
+>>> from cifar.suite.settings import SuiteSettings, build_cases
 >>> [c.id for c in build_cases(SuiteSettings(quick=True)) if c.workload == "pipeline"]
 ['seed-npcAUTO', 'seed-npc1', 'batched-npcAUTO', 'batched-npc1']
 """
@@ -14,10 +14,10 @@ import os
 
 from dataclasses import dataclass, field, replace
 
-from cifar.models import MODELS
-from cifar.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
-from cifar.runner import MODES
-from cifar.threads import ThreadConfig, check_thread_config, core_counts, thread_grid
+from cifar.training.models import MODELS
+from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
+from cifar.isolation.runner import MODES
+from cifar.training.threads import ThreadConfig, check_thread_config, core_counts, thread_grid
 
 DATA_CHOICES = ("auto", "real", "synthetic")
 

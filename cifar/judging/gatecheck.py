@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.gate import PER_PROCESS, Policies, Policy, _calibration_name, compare, is_paired, load_run, paired_samples, prepared, samples
-from cifar.workloads import INJECT_ENV
+from cifar.judging.gate import PER_PROCESS, Policies, Policy, _calibration_name, compare, is_paired, load_run, paired_samples, prepared, samples
+from cifar.workloads.timing import INJECT_ENV
 
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
 DEFAULT_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "3")

@@ -10,7 +10,7 @@ Real CIFAR-10 comes in two official formats, both read here without TensorFlow:
 
 Both become ``(x, y)`` with ``x`` uint8 NHWC ``(N, 32, 32, 3)`` and ``y`` uint8 labels 0–9.
 
->>> from cifar.data import load_cifar10
+>>> from cifar.training.data import load_cifar10
 >>> ds = load_cifar10("synthetic", n_train=1000, n_test=200)
 >>> ds.x_train.shape, ds.x_train.dtype, ds.source
 ((1000, 32, 32, 3), dtype('uint8'), 'synthetic')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from cifar.stats import Ratio, speedup
+from cifar.judging.stats import Ratio, speedup
 
 BASELINE_CONFIG = "default"
 

@@ -8,14 +8,14 @@ Two modes:
     an op: TensorFlow's thread pools start with the first op, and forking a process with live pools
     hangs or crashes the child (TF issues #2448, #51832).
 ``spawn``
-    ``python -m cifar.child SPEC.json`` per request: slower, but nothing is shared. For comparison and as a
+    ``python -m cifar.isolation.child SPEC.json`` per request: slower, but nothing is shared. For comparison and as a
     fallback.
 
 Every wait has a timeout; a hung child is killed (SIGKILL) and `ChildTimeout` raised. The caller's process
 never imports TensorFlow.
 
->>> from cifar.runner import Runner
->>> from cifar.threads import ThreadConfig, check_thread_config
+>>> from cifar.isolation.runner import Runner
+>>> from cifar.training.threads import ThreadConfig, check_thread_config
 >>> with Runner() as runner:                                   # doctest: +SKIP
 ...     result = runner.run("cifar.workloads:matmul", {"rounds": 5}, ThreadConfig(1, 1))
 >>> result["threads_applied"]                                  # doctest: +SKIP
@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cifar.threads import ThreadConfig, check_thread_config
+from cifar.training.threads import ThreadConfig, check_thread_config
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class Runner:
         log_path = Path(str(stem) + ".stderr.log")
         # Self-contained (inline spec, result printed) so it still works after the workdir is gone.
         rerun = {k: v for k, v in spec.items() if k != "result_path"}
-        command = shlex.join([sys.executable, "-m", "cifar.child", json.dumps(rerun)])
+        command = shlex.join([sys.executable, "-m", "cifar.isolation.child", json.dumps(rerun)])
         if self.tree:
             command = f"cd {shlex.quote(self.tree)} && PYTHONPATH=. {command}"
         limit = self.timeout if timeout is None else float(timeout)
@@ -280,7 +280,7 @@ class Runner:
     def _run_spawned(self, spec_path: Path, log_path: Path, limit: float, command: str) -> int:
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "cifar.child", str(spec_path)],
+                [sys.executable, "-m", "cifar.isolation.child", str(spec_path)],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.tree,
                 env=child_env(tree=self.tree, unset=self.unset),
             )
@@ -311,7 +311,7 @@ class Runner:
         self._pending = b""
         with open(self._zygote_log, "wb") as log_file:
             self._zygote = subprocess.Popen(
-                [sys.executable, "-m", "cifar.zygote",
+                [sys.executable, "-m", "cifar.isolation.zygote",
                  json.dumps({"preload": list(self.preload), "warm": [list(w) for w in self.warm]})],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=self.tree,
                 env=child_env(tree=self.tree, unset=self.unset),

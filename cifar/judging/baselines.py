@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
-from cifar.gate import GateError, Policies, fingerprint, gate, load_run
+from cifar.files import write_json_atomic
+from cifar.judging.gate import GateError, Policies, fingerprint, gate, load_run
 
 DEFAULT_ROOT = Path("baselines")
 _NUMBERED = re.compile(r"^(\d{4})\.json$")
@@ -36,22 +34,6 @@ def locked(folder: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write `data` so that `path` holds either the old content or the complete new content, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def series(root: Path, fp: str) -> list[Path]:

@@ -229,11 +229,20 @@ def is_oversubscribed(config: ThreadConfig, logical: int) -> bool:
     return max(config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) > logical
 
 
-def apply_thread_config(config: ThreadConfig):
+@dataclass(frozen=True)
+class LegacySession:
+    """What ``api="compat_v1"`` makes: the ``tf.compat.v1.Session`` graph code runs in, and the ConfigProto it was
+    built with (TensorFlow has no public accessor for a Session's config)."""
+
+    session: object
+    config: object
+
+
+def apply_thread_config(config: ThreadConfig) -> LegacySession | None:
     """Apply `config` to this process's TensorFlow. Call it in the child, before any op has run.
 
-    Returns the ``tf.compat.v1.Session`` for ``api="compat_v1"`` (TF1 code runs its graph in it),
-    else None. Raises `ThreadConfigError` if TensorFlow's runtime has already started.
+    Returns a `LegacySession` for ``api="compat_v1"`` (TF1 code runs its graph in it), else None. Raises
+    `ThreadConfigError` if TensorFlow's runtime has already started.
 
     >>> apply_thread_config(ThreadConfig(2, 1))  # doctest: +SKIP
     """
@@ -246,7 +255,7 @@ def apply_thread_config(config: ThreadConfig):
             intra_op_parallelism_threads=config.intra_op_parallelism_threads,
             inter_op_parallelism_threads=config.inter_op_parallelism_threads,
         )
-        return tf.compat.v1.Session(config=proto)
+        return LegacySession(tf.compat.v1.Session(config=proto), proto)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(config.intra_op_parallelism_threads)
         tf.config.threading.set_inter_op_parallelism_threads(config.inter_op_parallelism_threads)
@@ -254,38 +263,22 @@ def apply_thread_config(config: ThreadConfig):
         raise ThreadConfigError(
             f"cannot apply {config.id}: TensorFlow's runtime already started in this process ({err}). "
             "Thread pools can only be set before the first op runs — set them first, or run each "
-            "configuration in its own process (cifar.runner)."
+            "configuration in its own process (cifar.isolation)."
         ) from err
     return None
 
 
-_session = None
-
-
-def set_current_session(session) -> None:
-    """Remember the compat_v1 Session the child created, for graph-mode workloads to run in."""
-    global _session
-    _session = session
-
-
-def current_session():
-    """The ``tf.compat.v1.Session`` of an ``api="compat_v1"`` child, else None."""
-    return _session
-
-
-def read_back(session=None) -> dict:
-    """What TensorFlow reports it uses, plus this process's OS thread count (psutil)."""
+def read_back(legacy: LegacySession | None = None) -> dict:
+    """What TensorFlow reports it uses (``tf.config.threading.get_*``, or a compat_v1 Session's ConfigProto),
+    plus this process's OS thread count (psutil)."""
     import psutil
     import tensorflow as tf
 
-    applied = {
-        "intra_op_parallelism_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op_parallelism_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-    }
-    if session is not None:
-        applied = {
-            "intra_op_parallelism_threads": session._config.intra_op_parallelism_threads,
-            "inter_op_parallelism_threads": session._config.inter_op_parallelism_threads,
-        }
+    if legacy is not None:
+        applied = {"intra_op_parallelism_threads": legacy.config.intra_op_parallelism_threads,
+                   "inter_op_parallelism_threads": legacy.config.inter_op_parallelism_threads}
+    else:
+        applied = {"intra_op_parallelism_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+                   "inter_op_parallelism_threads": tf.config.threading.get_inter_op_parallelism_threads()}
     applied["os_threads"] = psutil.Process().num_threads()
     return applied

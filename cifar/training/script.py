@@ -9,7 +9,7 @@ With no options it is the article's script: ``set_intra_op_parallelism_threads(4
 
 (``--pipeline arrays``). The article's 4 and 2 are "only example numbers": ``--intra 0 --inter 0`` leaves them to
 TensorFlow. ``--pipeline seed`` trains over the article's tf.data pipeline instead, ``batched`` and ``heavy``
-over this project's (cifar.pipeline); those hold out the same last 10 % for validation. Runs in this process,
+over this project's (cifar.training.pipeline); those hold out the same last 10 % for validation. Runs in this process,
 like the article: the thread settings are applied before TensorFlow runs any op.
 """
 
@@ -25,8 +25,8 @@ def train(*, intra: int = 4, inter: int = 2, epochs: int = 3, batch_size: int = 
           validation_split: float = 0.1, n_train: int | None = None, download: bool = False, seed: int = 0,
           json_path: str | None = None) -> dict:
     """Train as the article does and return the per-epoch report (also printed, one line per epoch)."""
-    from cifar.pipeline import ARRAYS, PipelineOptions, check_pipeline_threads
-    from cifar.threads import ThreadConfig, apply_thread_config, check_thread_config, read_back
+    from cifar.training.pipeline import ARRAYS, PipelineOptions, check_pipeline_threads
+    from cifar.training.threads import ThreadConfig, apply_thread_config, check_thread_config, read_back
 
     config = ThreadConfig(intra, inter)
     if not 0.0 <= validation_split < 1.0:
@@ -40,9 +40,9 @@ def train(*, intra: int = 4, inter: int = 2, epochs: int = 3, batch_size: int = 
 
     import keras
 
-    from cifar.data import load_cifar10
-    from cifar.models import build_model
-    from cifar.pipeline import make_pipeline
+    from cifar.training.data import load_cifar10
+    from cifar.training.models import build_model
+    from cifar.training.pipeline import make_pipeline
 
     ds = load_cifar10(data, n_train=n_train, seed=seed, download=download)
     # Keras' validation_split holds out the last fraction of the arrays; the tf.data inputs hold out the same.

@@ -27,8 +27,8 @@ import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cifar.stats import Ratio, detectable_slowdown, median_ratio_ci, paired_ratio_ci, signed_rank_p
-from cifar.workloads import CONTENTION_THRESHOLD
+from cifar.judging.stats import Ratio, detectable_slowdown, median_ratio_ci, paired_ratio_ci, signed_rank_p
+from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05

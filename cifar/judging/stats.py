@@ -3,7 +3,7 @@ test of paired measurements (scipy).
 
 Durations are seconds per round (lower is better); a "speedup" of B over A is median(A) / median(B).
 
->>> from cifar.stats import speedup
+>>> from cifar.judging.stats import speedup
 >>> round(speedup([2.0, 2.1, 1.9], [1.0, 1.05, 0.95]).ratio, 2)
 2.0
 """

@@ -1,0 +1,319 @@
+"""The command line, ``python -m cifar COMMAND``: ``--help`` lists the commands. Each handler imports what it
+needs when it runs, so ``--help`` and bad options answer at once, without TensorFlow or scipy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from cifar.files import write_json_atomic
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be >= 1, got 0")
+    return value
+
+
+def _parallel_calls(text: str) -> int:
+    if text.lower() in ("autotune", "auto", "-1"):
+        return -1
+    return _positive_int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cifar.training.models import MODELS
+    from cifar.training.pipeline import ARRAYS, VARIANTS
+
+    parser = argparse.ArgumentParser(prog="python -m cifar", description="CIFAR-10 thread benchmarks for TensorFlow")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="the article's script (no options: exactly it): set threads, train, "
+                                              "report per-epoch time, images/s, val_accuracy")
+    train.add_argument("--intra", type=_non_negative_int, default=4,
+                       help="intra_op_parallelism_threads [4, the article's; 0 = TensorFlow decides]")
+    train.add_argument("--inter", type=_non_negative_int, default=2,
+                       help="inter_op_parallelism_threads [2, the article's; 0 = TensorFlow decides]")
+    train.add_argument("--epochs", type=_positive_int, default=3)
+    train.add_argument("--batch-size", type=_positive_int, default=128)
+    train.add_argument("--data", default="auto", help="auto | real | synthetic | PATH to an archive or folder")
+    train.add_argument("--download", action="store_true", help="let Keras download CIFAR-10 if it is not found")
+    train.add_argument("--model", choices=MODELS, default="seed_cnn")
+    train.add_argument("--pipeline", choices=(ARRAYS, *VARIANTS), default=ARRAYS,
+                       help="arrays: the article's model.fit on float32 arrays [default]; seed: the article's tf.data "
+                            "pipeline; batched, heavy: this project's")
+    train.add_argument("--num-parallel-calls", type=_parallel_calls, default=-1, help="int or AUTOTUNE")
+    train.add_argument("--validation-split", type=float, default=0.1)
+    train.add_argument("--n-train", type=_positive_int, default=None, help="use only the first N training images")
+    train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("--json", help="also write the per-epoch report to this JSON file")
+    claims = commands.add_parser("claims", help="the article's claims (a-f), each measured on this machine")
+    claims.add_argument("claims", nargs="*", metavar="CLAIM", help="which of a b c d e f [all]")
+    claims.add_argument("--processes", type=_positive_int, default=5, help="fresh processes per arm [5]")
+    claims.add_argument("--json", default="reports/claims.json", help="every measurement and verdict [reports/claims.json]")
+    claims.add_argument("--markdown", default=None, help="also write the table as Markdown here")
+    overhead = commands.add_parser("overhead", help="measure the runner's per-configuration isolation cost")
+    overhead.add_argument("--children", type=_positive_int, default=20, help="children per mode")
+    gate = commands.add_parser("gate", help="fail (exit 1) if RUN regressed against its baseline arm (a paired "
+                                            "run) or its machine's stored baseline")
+    gate.add_argument("run", help="a pytest-benchmark JSON (--benchmark-json), or 'latest' in .benchmarks/")
+    gate.add_argument("--baseline", action="append",
+                      help="compare with this JSON (repeat to pool several) instead of baselines/<fingerprint>/ "
+                           "(or, for a paired run, instead of its own baseline arm)")
+    gate.add_argument("--baseline-runs", type=_positive_int, default=3,
+                      help="how many of the newest promoted baselines to pool [3]")
+    gate.add_argument("--baselines", default="baselines", help="the baselines folder [baselines]")
+    gate.add_argument("--config", default=None, help="the policy: alpha, floor, test, per-benchmark overrides [BASELINES/gate.json]")
+    gate.add_argument("--alpha", type=float, default=None,
+                      help="significance of the test [from --config; its \"paired\" section for paired runs]")
+    gate.add_argument("--floor", type=float, default=None,
+                      help="minimum slowdown, 0.05 = 5 %% [from --config, as --alpha]")
+    gate.add_argument("--cross-machine", action="store_true",
+                      help="allow a baseline from another machine, normalized by the 1-thread matmul kernel")
+    gate.add_argument("--no-remeasure", action="store_true", help="fail on the first failing measurement")
+    gate.add_argument("--calibrate", action="store_true", default=None,
+                      help="divide each run by its own session's calibration kernel before comparing")
+    gate.add_argument("--report", help="also write the verdicts as JSON here")
+
+    baseline = commands.add_parser("baseline", help="list or promote baselines")
+    baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True)
+    promote = baseline_commands.add_parser("promote", help="make RUN its machine's newest baseline (refused "
+                                                           "if contended, injected or regressed)")
+    promote.add_argument("run", help="a pytest-benchmark JSON, or 'latest' in .benchmarks/")
+    promote.add_argument("--baselines", default="baselines")
+    listing = baseline_commands.add_parser("list", help="the baseline series per machine fingerprint")
+    listing.add_argument("--baselines", default="baselines")
+
+    hist = commands.add_parser("history", help="trends and change points across saved runs, and a PNG plot")
+    hist.add_argument("runs", nargs="*", help="run JSON files (default: every file in .benchmarks/)")
+    hist.add_argument("-k", "--select", help="only benchmarks whose name contains this (or matches this pattern)")
+    hist.add_argument("--alpha", type=float, default=0.01, help="permutation-test significance [0.01]")
+    hist.add_argument("--min-change", type=float, default=0.05, help="smallest change reported, 0.05 = 5 %% [0.05]")
+    hist.add_argument("--plot", default="reports/history.png", help="PNG to write [reports/history.png]")
+    hist.add_argument("--json", help="also write the trends and change points as JSON")
+
+    check = commands.add_parser("gate-check", help="real A/A and A/B sessions: false alarms and detection power")
+    check.add_argument("--sessions", type=_positive_int, default=None,
+                       help="real sessions per arm (A, B10, B5) [paired 3; --history 6, at least 5 for A/A: "
+                            "3 pooled + 2]")
+    check.add_argument("--resamples", type=_positive_int, default=2000, help="resampled sessions per figure [2000]")
+    check.add_argument("--out", default="reports/gate-check.json", help="the full report, with every session's data")
+    check.add_argument("--keep", help="keep each session's JSON in this folder")
+    check.add_argument("--from-sessions", help="recompute the figures from sessions kept earlier with --keep")
+    check.add_argument("--config", default=None, help="the gate's policies [baselines/gate.json]")
+    check.add_argument("--history", action="store_true",
+                       help="check the gate against stored baselines (plain sessions, 3 pooled as the baseline) "
+                            "instead of the paired gate (both arms in one session)")
+    check.add_argument("pytest_args", nargs="*",
+                       help="the session to run [benchmarks/ --quick --thread-grid default --passes 16 (paired) "
+                            "or 3 (--history)]")
+    return parser
+
+
+def _resolve_run(text: str) -> str:
+    if text != "latest":
+        return text
+    from pathlib import Path
+
+    from cifar.judging.gate import GateError
+
+    runs = sorted(Path(".benchmarks").glob("*/*.json"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise GateError("no saved runs in .benchmarks/ (run pytest benchmarks/ --benchmark-autosave first)")
+    return str(runs[-1])
+
+
+def _gate(args) -> int:
+    from pathlib import Path
+
+    from cifar.judging import baselines
+    from cifar.judging.gate import Policies, fingerprint, gate, gate_paired, is_paired, load_run, pytest_remeasure, render
+
+    run_path = _resolve_run(args.run)
+    run = load_run(run_path)
+    root = Path(args.baselines)
+    paired = is_paired(run) and not args.baseline
+    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor, args.calibrate, paired=paired,
+                             required=args.config is not None)
+    remeasure = None if args.no_remeasure else pytest_remeasure(run)
+    if paired:
+        # The run carries its own baseline arm, measured in the same session: no stored baseline needed.
+        report = gate_paired(run, policies, remeasure=remeasure)
+    else:
+        if args.baseline:
+            baseline_paths = [Path(p) for p in args.baseline]
+        else:
+            baseline_paths = baselines.baseline_runs(root, fingerprint(run), args.baseline_runs)
+            if not baseline_paths:
+                print(f"no baseline for this machine ({fingerprint(run)}) under {root}/: nothing to compare. "
+                      f"Record one with: python -m cifar baseline promote {run_path}")
+                return 0
+        label = ", ".join(str(p) for p in baseline_paths)
+        if len(baseline_paths) > 1:
+            label = f"{len(baseline_paths)} pooled runs ({label})"
+        report = gate([load_run(p) for p in baseline_paths], run, policies, remeasure=remeasure,
+                      cross_machine=args.cross_machine, baseline_label=label)
+    print(render(report), end="")
+    if args.report:
+        write_json_atomic(Path(args.report), report.to_dict())
+    return 0 if report.passed else 1
+
+
+def _baseline(args) -> int:
+    from pathlib import Path
+
+    from cifar.judging import baselines
+
+    root = Path(args.baselines)
+    if args.baseline_command == "promote":
+        from cifar.judging.gate import Policies
+
+        target = baselines.promote(_resolve_run(args.run), root, Policies.load(root / "gate.json"))
+        print(f"promoted: {target}")
+        return 0
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not folders:
+        print(f"no baselines under {root}/")
+    for folder in folders:
+        files = baselines.series(root, folder.name)
+        print(f"{folder.name}: {len(files)} baseline(s), newest {files[-1].name if files else '-'}")
+    return 0
+
+
+def _history(args) -> int:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from cifar.judging import history
+    from cifar.judging.gate import GateError
+
+    paths = [Path(p) for p in args.runs] or history.find_runs()
+    if len(paths) < 2:
+        raise GateError(f"history needs at least 2 saved runs, found {len(paths)} "
+                        "(run pytest benchmarks/ --benchmark-autosave a few times)")
+    runs = history.read_runs(paths)
+    trends = history.history(runs, args.select, alpha=args.alpha, min_change=args.min_change)
+    table = Table(title=f"History of {len(runs)} runs ({runs[0].label} … {runs[-1].label})",
+                  caption="median time per round; change points: binary segmentation + permutation test")
+    for column in ("benchmark", "runs", "first", "last", "change points"):
+        table.add_column(column)
+    for name, trend in trends.items():
+        points = "; ".join(f"run {trend['positions'][cp.index] + 1} ({trend['runs'][cp.index]}): {cp.change:+.1%}, "
+                           f"p={cp.p_value:.3f}" for cp in trend["change_points"]) or "-"
+        table.add_row(name.split("::")[-1], str(len(trend["medians"])), f"{trend['medians'][0] * 1000:.2f} ms",
+                      f"{trend['medians'][-1] * 1000:.2f} ms", points)
+    Console(width=160).print(table)
+    print(f"plot: {history.plot(trends, Path(args.plot))}")
+    if args.json:
+        Path(args.json).write_text(history.to_json(trends))
+    return 0
+
+
+def _history_sessions(count: int, option: str | None = None) -> None:
+    from cifar.judging.gate import GateError
+    from cifar.judging.gatecheck import MIN_HISTORY_SESSIONS, check_history_sessions
+
+    try:
+        check_history_sessions(count)
+    except ValueError as err:
+        if option:
+            raise GateError(f"gate-check --history needs {option} >= {MIN_HISTORY_SESSIONS}, got {count}: {err}") from None
+        raise GateError(str(err)) from None
+
+
+def _gate_check(args) -> int:
+    from pathlib import Path
+
+    from cifar.judging import gatecheck
+
+    from cifar.judging.gate import GateError, Policies, is_paired
+
+    if args.from_sessions:
+        runs = gatecheck.load_sessions(Path(args.from_sessions))
+        if not runs["A"]:
+            raise GateError(f"{args.from_sessions}: no kept sessions (NN-A.json, NN-B10.json, NN-B5.json)")
+        paired = is_paired(runs["A"][0])
+        if not paired:
+            _history_sessions(len(runs["A"]))
+        default_args = gatecheck.PAIRED_PYTEST_ARGS if paired else gatecheck.DEFAULT_PYTEST_ARGS
+        policies = Policies.load(args.config or "baselines/gate.json", paired=paired, required=args.config is not None)
+        report = gatecheck.report_from_runs(runs, policies, resamples=args.resamples,
+                                            pytest_args=tuple(args.pytest_args) or default_args)
+    else:
+        sessions = args.sessions or (6 if args.history else 3)
+        if args.history:  # before hours of sessions, not after them
+            _history_sessions(sessions, "--sessions")
+        policies = Policies.load(args.config or "baselines/gate.json", paired=not args.history,
+                                 required=args.config is not None)
+        report = gatecheck.gate_check(sessions, args.resamples, tuple(args.pytest_args) or None, policies,
+                                      keep=Path(args.keep) if args.keep else None, paired=not args.history)
+    print(gatecheck.render(report), end="")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out, json.loads(gatecheck.to_json(report)))
+    print(f"report: {out}")
+    return 0
+
+
+def _overhead(args) -> int:
+    import statistics
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from cifar.isolation.runner import measure_isolation_overhead
+
+    report = measure_isolation_overhead(args.children)
+    table = Table(title="Isolation overhead per configuration",
+                  caption=f"{args.children} children per mode, interleaved")
+    for column in ("mode", "median ms", "min ms", "max ms"):
+        table.add_column(column, justify="right" if column != "mode" else "left")
+    for mode, values in report["seconds"].items():
+        ms = [v * 1000 for v in values]
+        table.add_row(mode, f"{statistics.median(ms):.1f}", f"{min(ms):.1f}", f"{max(ms):.1f}")
+    console = Console()
+    console.print(table)
+    if report["zygote_start_seconds"] is not None:
+        console.print(f"zygote start (import TensorFlow once per session): {report['zygote_start_seconds']:.2f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # TensorFlow's C++ INFO/WARNING lines (CPU features, missing CUDA) drown the report; errors still show.
+    # Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.command == "train":
+        from cifar.training import script as train
+
+        return train.main(args)
+    if args.command == "overhead":
+        return _overhead(args)
+    if args.command == "claims":
+        from cifar import claims
+
+        return claims.main(args)
+    from cifar.judging.gate import GateError
+
+    handlers = {"gate": _gate, "baseline": _baseline, "history": _history, "gate-check": _gate_check}
+    try:
+        return handlers[args.command](args)
+    except GateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+

@@ -1,0 +1,74 @@
+"""What a child process measures: the workloads, and one registry that knows each of them.
+
+The runner addresses a workload as ``cifar.workloads:NAME`` (``Runner.run("cifar.workloads:matmul", …)``);
+run them through `cifar.isolation.Runner`, never in pytest's process. Each returns the same keys (see
+`cifar.workloads.timing.summarize`), so results can be compared and recorded in pytest-benchmark's stats.
+
+=============== ===================================================== =====================
+workload        one round                                             items
+=============== ===================================================== =====================
+``matmul``      the article's 30 x tf.matmul((2000,1024), (1024,1024)) matrix products
+``calibration`` the same on 1 thread, 10 products: the gate's yardstick matrix products
+``conv2d``      ``steps`` forward+backward passes of two conv layers   images
+``train_step``  ``steps`` compiled training steps on one fixed batch   images
+``pipeline``    ``batches`` batches pulled from a tf.data pipeline     images
+``epoch``       one short epoch: ``steps`` steps of ``model.fit``      images
+=============== ===================================================== =====================
+
+>>> WORKLOADS["epoch"].smoke
+{'rounds': 1, 'warmup_rounds': 0, 'steps': 2}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from cifar.workloads.epoch import epoch
+from cifar.workloads.input import pipeline
+from cifar.workloads.micro import calibration, conv2d, matmul, train_step
+from cifar.workloads.timing import CONTENTION_THRESHOLD, INJECT_ENV, injected_slowdown, measure, summarize
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the suite knows about one workload."""
+
+    name: str
+    unit: str
+    #: The same body as small as possible (``--benchmark-disable`` smoke runs): one round, no warm-up.
+    smoke: dict = field(default_factory=dict)
+    #: Its throughput is images/s (the summary's epoch verdicts and input table use these).
+    images: bool = True
+
+    @property
+    def target(self) -> str:
+        """How the runner addresses it."""
+        return f"cifar.workloads:{self.name}"
+
+
+_ONE_ROUND = {"rounds": 1, "warmup_rounds": 0}
+WORKLOADS = {w.name: w for w in (
+    Workload("calibration", "products", dict(_ONE_ROUND), images=False),
+    Workload("matmul", "products", dict(_ONE_ROUND), images=False),
+    Workload("conv2d", "images", {**_ONE_ROUND, "steps": 1}),
+    Workload("train_step", "images", {**_ONE_ROUND, "steps": 1}),
+    Workload("pipeline", "images", {**_ONE_ROUND, "batches": 2}),
+    Workload("epoch", "images", {**_ONE_ROUND, "steps": 2}),
+)}
+
+
+def environment() -> dict:
+    """TensorFlow facts for machine info: version, oneDNN, CPU features (run in a child)."""
+    import tensorflow as tf
+
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return {
+        "tensorflow_version": tf.__version__,
+        "onednn_enabled": onednn != "0" if onednn is not None else True,
+        "keras_version": __import__("keras").__version__,
+    }
+
+
+__all__ = ["CONTENTION_THRESHOLD", "INJECT_ENV", "WORKLOADS", "Workload", "calibration", "conv2d", "environment",
+           "epoch", "injected_slowdown", "matmul", "measure", "pipeline", "summarize", "train_step"]
