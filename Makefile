@@ -27,8 +27,7 @@ test: $(STAMP)
 
 # Quick benchmarks in 3 processes per case, then the noise-aware gate against this machine's baselines.
 gate: $(STAMP)
-	mkdir -p reports
-	$(BIN)/python -m pytest benchmarks/ --quick --passes 3 --benchmark-json=reports/run.json $(ARGS)
+	$(BIN)/python -m cifar session history --json reports/run.json -- $(ARGS)
 	$(BIN)/python -m cifar gate reports/run.json --report reports/gate.json
 
 # The paired gate: this tree against BASE (a git ref), both measured in one session, processes interleaved.
@@ -38,9 +37,7 @@ gate-paired: $(STAMP)
 	git worktree remove --force reports/base 2>/dev/null || rm -rf reports/base
 	git worktree prune
 	git worktree add --detach reports/base $(BASE)
-	$(BIN)/python -m pytest benchmarks/ --quick --thread-grid default --passes 16 '--passes-for=*pipeline?seed-npc*=32' '--passes-for=*pipeline?seed-npc1*=64' -k 'not (test_epoch and npc)' \
-		--baseline-tree=reports/base \
-		--benchmark-json=reports/paired.json $(ARGS)
+	$(BIN)/python -m cifar session paired --baseline-tree=reports/base --json reports/paired.json -- $(ARGS)
 	$(BIN)/python -m cifar gate reports/paired.json --report reports/paired-gate.json
 
 # Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions of ~16 min, ~2.5 h).

@@ -11,7 +11,8 @@ import os
 import pytest
 
 from cifar.suite.campaign import ENVIRONMENT, SETTINGS
-from cifar.suite.settings import DATA_CHOICES, SuiteSettings, build_cases
+from cifar.suite.settings import SuiteSettings, build_cases
+from cifar.training.data import SOURCES
 from cifar.training.threads import parse_grid
 
 
@@ -25,7 +26,7 @@ def pytest_addoption(parser):
                     help="thread configurations, INTRAxINTER comma-separated (e.g. 1x1,2x1,4x2,default), "
                          "or 'auto': 1, physical, logical, 2x logical, the article's 4x2, default [auto]")
     group.addoption("--quick", action="store_true", help="a small suite (3 configurations, seed_cnn only): ~1 minute")
-    group.addoption("--data", default="auto", help=f"{' | '.join(DATA_CHOICES)} | PATH to CIFAR-10 [auto]")
+    group.addoption("--data", default="auto", help=f"{' | '.join(SOURCES)} | PATH to CIFAR-10 [auto]")
     group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20 [both; --quick: seed_cnn]")
     group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [seed_cnn 25, resnet20 6; --quick: 10]")
     group.addoption("--runner", default="zygote", help="zygote (fork from a TensorFlow-preloaded process) | spawn")
@@ -34,7 +35,10 @@ def pytest_addoption(parser):
                          "pipelines and epochs]; more passes average out process-to-process variation")
     group.addoption("--passes-for", action="append", default=[], metavar="PATTERN=N",
                     help="N passes for the cases whose test id without the configuration matches PATTERN "
-                         "(fnmatch, e.g. '*seed-npc*=32' for test_pipeline[seed-npc1]); repeatable, last match wins")
+                         "(fnmatch, e.g. 'test_pipeline?seed-npc*=32' for test_pipeline[seed-npc1]); repeatable, last match wins")
+    group.addoption("--skip-cases", action="append", default=[], metavar="PATTERN",
+                    help="leave out the cases whose test id without the configuration matches PATTERN (fnmatch, "
+                         "e.g. 'test_epoch?seed_cnn-batched-*'); repeatable")
     group.addoption("--baseline-tree", default=None, metavar="PATH",
                     help="(write --baseline-tree=PATH, with '=') a checkout of the baseline code (git worktree add --detach PATH main): every benchmark "
                          "also runs there, in its own processes, interleaved with this tree's (A B B A); "
@@ -54,7 +58,7 @@ def _int_option(config, name: str, flag: str) -> int | None:
 def _pattern_count(text: str) -> tuple[str, int]:
     pattern, sep, count = text.rpartition("=")
     if not sep or not pattern:
-        raise ValueError(f"--passes-for must look like PATTERN=N (e.g. '*seed-npc*=32'), got {text!r}")
+        raise ValueError(f"--passes-for must look like PATTERN=N (e.g. 'test_pipeline?seed-npc*=32'), got {text!r}")
     try:
         return pattern, int(count)
     except ValueError:
@@ -81,6 +85,7 @@ def settings_from_options(config) -> SuiteSettings:
             passes=passes,
             passes_for=passes_for,
             baseline_tree=None if tree is None else os.path.abspath(tree),
+            skip=tuple(config.getoption("skip_cases")),
         )
         build_cases(settings)  # e.g. a --passes-for pattern that matches no case
         return settings
@@ -102,10 +107,9 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
-    """Record the suite's options in the run, so the gate can re-measure a benchmark the same way."""
-    from dataclasses import asdict
+    """Record the suite's options in the run, so the gate can re-measure a benchmark the same way, and the run
+    file's format version (cifar.judging.runfile)."""
+    from cifar.judging.runfile import FORMAT, FORMAT_KEY
 
-    settings = config.stash[SETTINGS]
-    data = asdict(settings)
-    data["grid"] = None if settings.grid is None else [c.id for c in settings.grid]
-    output_json["cifar_settings"] = data
+    output_json[FORMAT_KEY] = FORMAT
+    output_json["cifar_settings"] = config.stash[SETTINGS].to_dict()

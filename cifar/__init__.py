@@ -4,7 +4,8 @@ Importing ``cifar`` never imports TensorFlow: TensorFlow is imported only inside
 processes that `cifar.isolation.runner.Runner` starts, so each thread configuration gets a fresh runtime.
 """
 
-from cifar.isolation.runner import ChildCrashed, ChildError, ChildFailed, ChildTimeout, Runner, ZygoteError
+from cifar.isolation.errors import ChildCrashed, ChildError, ChildFailed, ChildTimeout, ZygoteError
+from cifar.isolation.runner import Runner
 from cifar.training.threads import ThreadConfig, ThreadConfigError, parse_grid, thread_grid
 
 __all__ = [

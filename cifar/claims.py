@@ -182,7 +182,8 @@ def arms_for(claims: list[str], logical: int) -> list[Arm]:
 def measure(arms: list[Arm], processes: int, runner=None, progress=None) -> dict[str, list[dict]]:
     """Run every arm in `processes` fresh processes, interleaved pass by pass; {arm name: results}.
     A child that fails is recorded as ``{"error": message}`` and the run goes on."""
-    from cifar.isolation.runner import ChildError, Runner
+    from cifar.isolation.errors import ChildError
+    from cifar.isolation.runner import Runner
 
     own = runner is None
     runner = runner or Runner(warm=(("cifar.training.data:warm_cache", {"data": "auto"}),))

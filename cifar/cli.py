@@ -35,6 +35,7 @@ def _parallel_calls(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cifar.judging.baselines import POOLED_RUNS
     from cifar.training.models import MODELS
     from cifar.training.pipeline import ARRAYS, VARIANTS
 
@@ -67,14 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--markdown", default=None, help="also write the table as Markdown here")
     overhead = commands.add_parser("overhead", help="measure the runner's per-configuration isolation cost")
     overhead.add_argument("--children", type=_positive_int, default=20, help="children per mode")
-    gate = commands.add_parser("gate", help="fail (exit 1) if RUN regressed against its baseline arm (a paired "
-                                            "run) or its machine's stored baseline")
+    gate = commands.add_parser("gate", help="did RUN regress against its baseline arm (a paired run) or its "
+                                            "machine's stored baselines? exit 0 passed, 1 regression, 2 bad input, "
+                                            "3 inconclusive")
     gate.add_argument("run", help="a pytest-benchmark JSON (--benchmark-json), or 'latest' in .benchmarks/")
     gate.add_argument("--baseline", action="append",
                       help="compare with this JSON (repeat to pool several) instead of baselines/<fingerprint>/ "
                            "(or, for a paired run, instead of its own baseline arm)")
-    gate.add_argument("--baseline-runs", type=_positive_int, default=3,
-                      help="how many of the newest promoted baselines to pool [3]")
+    gate.add_argument("--baseline-runs", type=_positive_int, default=POOLED_RUNS,
+                      help=f"how many of the newest promoted baselines to pool [{POOLED_RUNS}]")
     gate.add_argument("--baselines", default="baselines", help="the baselines folder [baselines]")
     gate.add_argument("--config", default=None, help="the policy: alpha, floor, test, per-benchmark overrides [BASELINES/gate.json]")
     gate.add_argument("--alpha", type=float, default=None,
@@ -87,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--calibrate", action="store_true", default=None,
                       help="divide each run by its own session's calibration kernel before comparing")
     gate.add_argument("--report", help="also write the verdicts as JSON here")
+    gate.add_argument("--markdown", help="also append the report as Markdown here (e.g. $GITHUB_STEP_SUMMARY)")
+
+    session = commands.add_parser("session", help="run a benchmark session as the gates ship it: paired (this tree "
+                                                  "and a baseline checkout, interleaved) or history (make gate's)")
+    session.add_argument("kind", choices=("paired", "history"))
+    session.add_argument("--baseline-tree", help="paired: a checkout of the baseline code")
+    session.add_argument("--json", default="reports/run.json", help="where pytest-benchmark writes the run "
+                                                                    "[reports/run.json]; more pytest options after --")
+
 
     baseline = commands.add_parser("baseline", help="list or promote baselines")
     baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True)
@@ -126,11 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _resolve_run(text: str) -> str:
     if text != "latest":
         return text
-    from pathlib import Path
+    from cifar.judging.errors import GateError
+    from cifar.judging.runfile import saved_runs
 
-    from cifar.judging.gate import GateError
-
-    runs = sorted(Path(".benchmarks").glob("*/*.json"), key=lambda p: p.stat().st_mtime)
+    runs = saved_runs()
     if not runs:
         raise GateError("no saved runs in .benchmarks/ (run pytest benchmarks/ --benchmark-autosave first)")
     return str(runs[-1])
@@ -140,12 +150,17 @@ def _gate(args) -> int:
     from pathlib import Path
 
     from cifar.judging import baselines
-    from cifar.judging.gate import Policies, fingerprint, gate, gate_paired, is_paired, load_run, pytest_remeasure, render
+    from cifar.judging.gate import gate
+    from cifar.judging.paired import gate_paired
+    from cifar.judging.policy import Policies
+    from cifar.judging.remeasure import pytest_remeasure
+    from cifar.judging.report import markdown, render
+    from cifar.judging.runfile import Run
 
     run_path = _resolve_run(args.run)
-    run = load_run(run_path)
+    run = Run.load(run_path)
     root = Path(args.baselines)
-    paired = is_paired(run) and not args.baseline
+    paired = run.paired and not args.baseline
     policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor, args.calibrate, paired=paired,
                              required=args.config is not None)
     remeasure = None if args.no_remeasure else pytest_remeasure(run)
@@ -156,20 +171,49 @@ def _gate(args) -> int:
         if args.baseline:
             baseline_paths = [Path(p) for p in args.baseline]
         else:
-            baseline_paths = baselines.baseline_runs(root, fingerprint(run), args.baseline_runs)
+            baseline_paths = baselines.baseline_runs(root, run.fingerprint, args.baseline_runs)
             if not baseline_paths:
-                print(f"no baseline for this machine ({fingerprint(run)}) under {root}/: nothing to compare. "
+                print(f"no baseline for this machine ({run.fingerprint}) under {root}/: nothing to compare. "
                       f"Record one with: python -m cifar baseline promote {run_path}")
                 return 0
         label = ", ".join(str(p) for p in baseline_paths)
         if len(baseline_paths) > 1:
             label = f"{len(baseline_paths)} pooled runs ({label})"
-        report = gate([load_run(p) for p in baseline_paths], run, policies, remeasure=remeasure,
+        report = gate([Run.load(p) for p in baseline_paths], run, policies, remeasure=remeasure,
                       cross_machine=args.cross_machine, baseline_label=label)
     print(render(report), end="")
     if args.report:
         write_json_atomic(Path(args.report), report.to_dict())
-    return 0 if report.passed else 1
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.markdown, "a") as f:  # append: $GITHUB_STEP_SUMMARY collects several steps
+            f.write(markdown(report, "Paired gate" if paired else "Regression gate"))
+    return report.exit_code
+
+
+def _session(args) -> int:
+    """A benchmark session as shipped: the paired gate's or the stored-baseline gate's (`cifar.suite.settings`)."""
+    import subprocess
+    from dataclasses import replace
+    from pathlib import Path
+
+    from cifar.judging.errors import GateError
+    from cifar.suite.settings import HISTORY, PAIRED, pytest_args
+
+    settings = PAIRED if args.kind == "paired" else HISTORY
+    if args.kind == "paired":
+        if not args.baseline_tree:
+            raise GateError("session paired needs --baseline-tree=PATH (a checkout of the baseline code, e.g. "
+                            "git worktree add --detach reports/base main)")
+        try:
+            settings = replace(settings, baseline_tree=str(Path(args.baseline_tree).resolve()))
+        except ValueError as err:
+            raise GateError(str(err)) from None
+    command = [sys.executable, "-m", "pytest", "benchmarks/", *pytest_args(settings), f"--benchmark-json={args.json}",
+               *args.after]
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    print("$ " + " ".join(command[1:]), flush=True)
+    return subprocess.run(command).returncode
 
 
 def _baseline(args) -> int:
@@ -179,7 +223,7 @@ def _baseline(args) -> int:
 
     root = Path(args.baselines)
     if args.baseline_command == "promote":
-        from cifar.judging.gate import Policies
+        from cifar.judging.policy import Policies
 
         target = baselines.promote(_resolve_run(args.run), root, Policies.load(root / "gate.json"))
         print(f"promoted: {target}")
@@ -200,7 +244,7 @@ def _history(args) -> int:
     from rich.table import Table
 
     from cifar.judging import history
-    from cifar.judging.gate import GateError
+    from cifar.judging.errors import GateError
 
     paths = [Path(p) for p in args.runs] or history.find_runs()
     if len(paths) < 2:
@@ -225,7 +269,7 @@ def _history(args) -> int:
 
 
 def _history_sessions(count: int, option: str | None = None) -> None:
-    from cifar.judging.gate import GateError
+    from cifar.judging.errors import GateError
     from cifar.judging.gatecheck import MIN_HISTORY_SESSIONS, check_history_sessions
 
     try:
@@ -240,14 +284,14 @@ def _gate_check(args) -> int:
     from pathlib import Path
 
     from cifar.judging import gatecheck
-
-    from cifar.judging.gate import GateError, Policies, is_paired
+    from cifar.judging.errors import GateError
+    from cifar.judging.policy import Policies
 
     if args.from_sessions:
         runs = gatecheck.load_sessions(Path(args.from_sessions))
         if not runs["A"]:
             raise GateError(f"{args.from_sessions}: no kept sessions (NN-A.json, NN-B10.json, NN-B5.json)")
-        paired = is_paired(runs["A"][0])
+        paired = runs["A"][0].paired
         if not paired:
             _history_sessions(len(runs["A"]))
         default_args = gatecheck.PAIRED_PYTEST_ARGS if paired else gatecheck.DEFAULT_PYTEST_ARGS
@@ -294,7 +338,14 @@ def _overhead(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Whatever follows "--" is pytest's (session, gate-check): split it off before argparse, which would read it.
+    after = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     args = build_parser().parse_args(argv)
+    args.after = after
+    if getattr(args, "pytest_args", None) is not None:
+        args.pytest_args = [*args.pytest_args, *after]
     # TensorFlow's C++ INFO/WARNING lines (CPU features, missing CUDA) drown the report; errors still show.
     # Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -308,9 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         from cifar import claims
 
         return claims.main(args)
-    from cifar.judging.gate import GateError
+    from cifar.judging.errors import GateError
 
-    handlers = {"gate": _gate, "baseline": _baseline, "history": _history, "gate-check": _gate_check}
+    handlers = {"gate": _gate, "session": _session, "baseline": _baseline, "history": _history,
+                "gate-check": _gate_check}
     try:
         return handlers[args.command](args)
     except GateError as err:

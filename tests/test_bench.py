@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cifar.suite.campaign import Campaign, merge_results, paired_info
-from cifar.isolation.runner import ChildCrashed
+from cifar.isolation.errors import ChildCrashed
 from cifar.suite.settings import Case, SuiteSettings, build_cases
 from cifar.training.threads import ThreadConfig
 

@@ -12,8 +12,22 @@ import pytest
 
 from cifar import files
 from cifar.judging import baselines
-from cifar.judging.gate import (BLIND_SPOT, GateError, Policies, Policy, compare, fingerprint, gate, gate_paired, load_run,
-                        per_process, pytest_remeasure, render, smallest_p)
+from cifar.judging.decide import BLIND_SPOT, compare, per_process, smallest_p
+from cifar.judging.errors import GateError
+from cifar.judging.gate import gate
+from cifar.judging.paired import gate_paired
+from cifar.judging.policy import Policies, Policy
+from cifar.judging.remeasure import pytest_remeasure
+from cifar.judging.report import render
+from cifar.judging.runfile import Run
+
+
+def fingerprint(run):
+    return Run.of(run).fingerprint
+
+
+def load_run(path):
+    return Run.load(path)
 from cifar.judging.history import change_points, history, read_runs
 from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
@@ -38,8 +52,14 @@ def test_significant_but_below_floor_is_unchanged():
     assert c.p_slower < 0.01 and c.verdict == "unchanged"
 
 
+def test_a_test_that_cannot_reach_alpha_is_inconclusive_not_unchanged():
+    c = compare("x", [1.0, 1.0], [2.0, 2.0])  # 2 vs 2 rounds: p >= 1/6, whatever the data
+    assert c.verdict == "inconclusive" and c.needed == 5  # Mann-Whitney reaches p < 0.01 from 5 vs 5
+
+
 def test_large_but_not_significant_is_unchanged():
-    assert compare("x", [1.0, 1.0], [2.0, 2.0]).verdict == "unchanged"  # 2 vs 2 rounds: p >= 1/6
+    c = compare("x", [1.0, 1.3, 0.8, 1.1, 0.9, 1.2], [1.2, 0.9, 1.4, 1.0, 1.3, 1.1])
+    assert c.verdict == "unchanged" and c.needed is None
 
 
 def test_improvement_is_reported():
@@ -176,8 +196,9 @@ def test_fingerprint_ignores_python_patch_level():
     ("content", "message"),
     [(None, "no such file"), ('{"benchmarks": [', "not valid JSON, corrupt or half-written"),
      ('{"x": 1}', "not a pytest-benchmark result"),
-     ('{"benchmarks": [{"fullname": "t", "stats": {"min": 1}}]}', "t has no per-round data")],
-    ids=["missing", "truncated", "foreign", "no-data"],
+     ('{"benchmarks": [{"fullname": "t", "stats": {"min": 1}}]}', "t has no usable per-round data"),
+     ('{"cifar_format": 99, "benchmarks": []}', "run format 99 is newer than this code reads")],
+    ids=["missing", "truncated", "foreign", "no-data", "newer-format"],
 )
 def test_bad_run_files_are_one_line_errors(tmp_path, content, message):
     path = tmp_path / "run.json"
@@ -450,12 +471,31 @@ def test_paired_run_whose_baseline_arm_never_ran_is_an_error_not_a_pass():
         gate_paired(make_paired_run({MATMUL: (None, processes(1.0))}))
 
 
-def test_paired_gate_says_when_too_few_processes_can_never_fail():
+def test_a_gate_that_cannot_fail_does_not_say_passed():
+    """Issue 18, item 5: 3 vs 3 processes, every one twice as slow: the smallest possible p is 1/20, so the gate
+    could not have failed. It must say so (INCONCLUSIVE, exit 3), with what it would need, not "passed"."""
     run = make_paired_run({MATMUL: (processes(1.0, n=3), processes(2.0, n=3))})
     report = gate_paired(run)
-    assert report.passed  # 3 vs 3: the smallest possible p is 1/20
-    assert any("cannot reach p < 0.01" in note for note in report.notes)
+    (c,) = report.comparisons
+    assert c.verdict == "inconclusive" and c.needed == 5
+    assert report.verdict == "INCONCLUSIVE" and report.exit_code == 3 and not report.regressions
+    assert any("could not have failed" in note and "needs >= 5 per side" in note for note in report.notes)
+    assert "INCONCLUSIVE: 1 inconclusive" in render(report)
     assert smallest_p(3, 3) == pytest.approx(0.05) and smallest_p(5, 5) == pytest.approx(1 / 252)
+    signed = gate_paired(run, Policies(Policy(test="signed-rank")))
+    assert signed.comparisons[0].needed == 7  # 2**-7 < 0.01 <= 2**-6
+    enough = gate_paired(make_paired_run({MATMUL: (processes(1.0, n=8), processes(2.0, n=8))}),
+                         Policies(Policy(test="signed-rank")))
+    assert enough.comparisons[0].verdict == "regression" and enough.exit_code == 1
+
+
+def test_the_gate_cli_exit_code_says_inconclusive(tmp_path):
+    path = write(tmp_path / "paired.json", make_paired_run({MATMUL: (processes(1.0, n=3), processes(2.0, n=3))}))
+    proc = subprocess.run([sys.executable, "-m", "cifar", "gate", str(path), "--no-remeasure", "--markdown",
+                           str(tmp_path / "summary.md")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "INCONCLUSIVE" in proc.stdout
+    assert "⚠️" in (tmp_path / "summary.md").read_text()
 
 
 def drifting_pairs(slowdown, n=12, seed=0):
@@ -537,10 +577,13 @@ def test_gate_cli_gates_a_paired_run_on_its_own_arms(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is False
 
 
-def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configurations(monkeypatch):
+def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configurations(monkeypatch, tmp_path):
     calibration = "benchmarks/test_micro.py::test_calibration[calibration-intra1-inter1]"
+    tree = tmp_path / "base"
+    (tree / "cifar").mkdir(parents=True)
+    (tree / "cifar" / "__init__.py").write_text("")
     run = make_paired_run({MATMUL: (processes(1.0), processes(1.2)), CONV: (processes(1.0), processes(1.0)),
-                           calibration: (processes(1.0), processes(1.0))})
+                           calibration: (processes(1.0), processes(1.0))}, tree=str(tree))
     for bench in run["benchmarks"]:
         bench["extra_info"]["threads"] = bench["fullname"].split("-", 1)[1].rstrip("]")
     run["cifar_settings"]["passes"] = 12
@@ -558,7 +601,7 @@ def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configuratio
     (args,) = seen
     assert args[args.index("--thread-grid") + 1] == "default"  # conv2d's own, not the calibration kernel's too
     assert CONV in args and calibration in args and MATMUL not in args
-    assert "--baseline-tree=/work/base" in args and args[args.index("--passes") + 1] == "12"
+    assert f"--baseline-tree={tree}" in args and args[args.index("--passes") + 1] == "12"
     assert "--passes-for=*seed-npc*=32" in args
 
 
@@ -642,9 +685,10 @@ def test_paired_gate_reports_what_each_benchmark_could_have_seen():
     text = render(report)
     assert "detects >= (80%)" in text and f"{seen[CONV]:.1%}" in text
     assert report.to_dict()["comparisons"][0]["detectable_slowdown"] == pytest.approx(seen[report.comparisons[0].name])
-    # Too few processes to ever reach alpha: it could see nothing.
+    # Too few processes to ever reach alpha: it could see nothing, and says so.
     tiny = gate_paired(make_paired_run({MATMUL: (processes(1.0, n=3), processes(1.0, n=3))}))
-    assert tiny.comparisons[0].detectable == math.inf and "test_matmul[matmul-intra1-inter1] never" in tiny.notes[-1]
+    assert tiny.comparisons[0].detectable == math.inf and tiny.comparisons[0].verdict == "inconclusive"
+    assert "test_matmul[matmul-intra1-inter1] (needs >= 5 per side)" in tiny.notes[-1]
     # Stored baselines test rounds, which are not independent: no such figure there.
     stored = gate(make_run({MATMUL: noisy(1.0)}), make_run({MATMUL: noisy(1.0, seed=5)}))
     assert all(c.detectable is None for c in stored.comparisons) and "detects" not in render(stored)
@@ -692,3 +736,30 @@ def test_a_config_file_that_does_not_exist_is_an_error_not_the_defaults(tmp_path
     with pytest.raises(GateError, match="no such policy file"):
         Policies.load(tmp_path / "gaet.json", required=True)
     assert Policies.load(tmp_path / "absent.json") == Policies()  # the default location may be absent
+
+
+def test_the_shipped_sessions_come_from_one_definition(tmp_path):
+    """make gate-paired, CI and gate-check run `cifar.suite.settings.PAIRED` through `pytest_args`: a setting added
+    there reaches all three. The session command runs exactly those options (collected here, not measured)."""
+    import shutil
+
+    from cifar.judging import gatecheck
+    from cifar.suite.settings import PAIRED, pytest_args
+
+    root = Path(__file__).resolve().parent.parent
+    tree = tmp_path / "base"
+    shutil.copytree(root / "cifar", tree / "cifar", ignore=shutil.ignore_patterns("__pycache__"))
+    assert gatecheck.PAIRED_PYTEST_ARGS == ("benchmarks/", *pytest_args(PAIRED))
+    makefile = (root / "Makefile").read_text()
+    workflow = (root / ".github" / "workflows" / "benchmarks.yml").read_text()
+    assert "cifar session paired" in makefile and "cifar session paired" in workflow
+    proc = subprocess.run([sys.executable, "-m", "cifar", "session", "paired", f"--baseline-tree={tree}",
+                           "--json", str(tmp_path / "p.json"), "--", "--collect-only", "-q"],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " ".join(pytest_args(PAIRED)[:4]) in proc.stdout.splitlines()[0]
+    collected = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert "benchmarks/test_epoch.py::test_epoch[seed_cnn-arrays-default]" in collected and len(collected) == 9
+    missing = subprocess.run([sys.executable, "-m", "cifar", "session", "paired"], capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 2 and "needs --baseline-tree=PATH" in missing.stderr

@@ -14,7 +14,9 @@ import yaml
 
 from cifar.judging.gatecheck import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
                              real_rates, render, report_from_runs, resampled_rates, schedule, session_heterogeneity)
-from cifar.judging.gate import Policies, Policy, compare, paired_samples
+from cifar.judging.decide import compare
+from cifar.judging.paired import paired_samples
+from cifar.judging.policy import Policies, Policy
 from tests.runs import make_paired_run, make_run, noisy, processes
 
 NAME = "benchmarks/test_micro.py::test_matmul[matmul-default]"
@@ -30,7 +32,7 @@ def fake_runs():
 
 
 def test_schedule_interleaves_arms():
-    assert schedule(2) == ["A", "B10", "B5", "A", "B5", "B10"]
+    assert schedule(2) == ["A", "B10", "B5", "B5", "B10", "A"]
 
 
 def test_wilson_interval():

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from cifar.isolation.runner import ChildCrashed, ChildFailed, ChildTimeout, Runner, ZygoteError, _ZygoteGone
+from cifar.isolation.errors import ChildCrashed, ChildFailed, ChildTimeout, ZygoteError
+from cifar.isolation.forkserver import ForkServer, ZygoteGone
+from cifar.isolation.runner import Runner
 
 MODES = ["zygote", "spawn"]
 
@@ -85,19 +87,22 @@ def test_hang_is_killed_at_the_timeout(runner):
 def test_hung_child_process_is_killed(tmp_path):
     with Runner(mode="zygote", preload=(), timeout=20, workdir=tmp_path) as runner:
         runner.start()
-        zygote_pid = runner._zygote.pid
+        zygote_pid = runner.zygote_pid
         with pytest.raises(ChildTimeout) as info:
             runner.run("tests.workers:hangs", timeout=1.0)
         pid = int(str(info.value).split("pid ")[1].split()[0])
         assert _gone(pid)
-        assert runner._zygote.pid == zygote_pid  # the zygote survived and reaped it
+        assert runner.zygote_pid == zygote_pid  # the zygote survived and reaped it
 
 
 def test_dead_zygote_is_restarted(tmp_path):
     with Runner(mode="zygote", preload=(), timeout=20, workdir=tmp_path) as runner:
         runner.run("tests.workers:returns")
-        runner._zygote.kill()
-        runner._zygote.wait()
+        os.kill(runner.zygote_pid, 9)
+        for _ in range(100):
+            if runner.zygote_pid is None:
+                break
+            time.sleep(0.05)
         result = runner.run("tests.workers:returns", {"value": 5})
         assert result["value"] == 5
         assert runner.zygote_starts == 2
@@ -134,19 +139,18 @@ def test_two_replies_in_one_read_are_both_seen(tmp_path):
     import types
 
     read_fd, write_fd = os.pipe()
-    runner = Runner(mode="zygote", preload=(), timeout=5, workdir=tmp_path)
-    runner._zygote = types.SimpleNamespace(stdout=os.fdopen(read_fd, "rb"))
+    server = ForkServer("cifar.isolation.zygote", (), (), {}, None, tmp_path / "zygote.log")
+    server.process = types.SimpleNamespace(stdout=os.fdopen(read_fd, "rb"))
     os.write(write_fd, b'{"pid": 1}\n{"pid": 1, "returncode": 3}\n')
     started = time.monotonic()
-    assert runner._read_message(5.0) == {"pid": 1}
-    assert runner._read_message(5.0) == {"pid": 1, "returncode": 3}
+    assert server.read(5.0) == {"pid": 1}
+    assert server.read(5.0) == {"pid": 1, "returncode": 3}
     assert time.monotonic() - started < 1.0
-    assert runner._read_message(0.2) is None  # nothing more yet: a timeout
+    assert server.read(0.2) is None  # nothing more yet: a timeout
     os.close(write_fd)
-    with pytest.raises(_ZygoteGone):  # end of file: the zygote is gone, which is not a timeout
-        runner._read_message(5.0)
-    runner._zygote.stdout.close()
-    runner._zygote = None
+    with pytest.raises(ZygoteGone):  # end of file: the zygote is gone, which is not a timeout
+        server.read(5.0)
+    server.process.stdout.close()
 
 
 def _other_checkout(root):
@@ -214,7 +218,7 @@ def test_a_stuck_zygote_is_given_up_on_after_the_fork_timeout_not_the_childs(tmp
 
     with Runner(mode="zygote", preload=(), timeout=60, workdir=tmp_path, fork_timeout=1.0) as runner:
         runner.start()
-        zygote = runner._zygote.pid
+        zygote = runner.zygote_pid
         os.kill(zygote, signal.SIGSTOP)
         try:
             started = time.monotonic()
@@ -276,3 +280,43 @@ def test_an_interrupted_run_leaves_no_child_running(tmp_path, mode):
             time.sleep(0.05)
         assert _gone(pid)
         assert runner.run("tests.workers:returns", {"value": 6})["value"] == 6
+
+
+def _legacy_checkout(root):
+    """A checkout laid out as before the package was reorganised (zygote, child and data at the top): what
+    the paired gate's baseline arm is when it compares with older code."""
+    import shutil
+    from pathlib import Path
+
+    import cifar
+
+    tree = root / "legacy"
+    package = tree / "cifar"
+    shutil.copytree(Path(cifar.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    zygote = (package / "isolation" / "zygote.py").read_text().replace("from cifar.isolation import child",
+                                                                         "from cifar import child")
+    (package / "zygote.py").write_text(zygote)
+    (package / "child.py").write_text((package / "isolation" / "child.py").read_text())
+    (package / "isolation" / "zygote.py").unlink()
+    (package / "data.py").write_text("import os\n\ndef warm_cache(data='auto'):\n"
+                                     "    os.environ['LEGACY_WARMED'] = data\n")
+    (package / "only_here.py").write_text("import os, sys\n\ndef where():\n"
+                                          "    return {'warmed': os.environ.get('LEGACY_WARMED'),\n"
+                                          "            'child': sys.modules.get('__main__').__spec__.name "
+                                          "if sys.modules.get('__main__').__spec__ else None}\n")
+    return tree
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_baseline_tree_from_before_the_reorganisation_is_started_by_its_own_modules(tmp_path, mode):
+    tree = _legacy_checkout(tmp_path)
+    with Runner(mode=mode, preload=(), timeout=20, workdir=tmp_path / "work", tree=tree,
+                warm=(("cifar.training.data:warm_cache", {"data": "synthetic"}),)) as runner:
+        assert runner.layout.zygote == "cifar.zygote" and runner.layout.child == "cifar.child"
+        result = runner.run("cifar.only_here:where")
+        assert result["child"] == ("cifar.zygote" if mode == "zygote" else "cifar.child")
+        if mode == "zygote":  # the warm-up call reached the old tree's data module under its old name
+            assert result["warmed"] == "synthetic"
+        with pytest.raises(ChildFailed) as info:
+            runner.run("tests.workers:raises")
+        assert "-m cifar.child" in info.value.command and str(tree) in info.value.command

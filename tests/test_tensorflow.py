@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from cifar.isolation.runner import ChildFailed
+from cifar.isolation.errors import ChildFailed
 from cifar.training.threads import ThreadConfig
 
 pytestmark = pytest.mark.slow
@@ -181,10 +181,10 @@ def test_paired_run_end_to_end(tmp_path):
     assert bench["extra_info"]["definition"] == {"name": "matmul", "products": 30}  # what the gate matches on
     gate = subprocess.run([sys.executable, "-m", "cifar", "gate", str(out), "--no-remeasure"],
                           cwd=root, capture_output=True, text=True, timeout=120)
-    # 2 processes a side can never reach p < alpha, and the gate says so instead of pretending.
-    assert gate.returncode == 0, gate.stdout + gate.stderr
+    # 2 processes a side can never reach p < alpha: the gate says so (exit 3) instead of pretending to pass.
+    assert gate.returncode == 3, gate.stdout + gate.stderr
     assert "against the baseline arm" in gate.stdout and "2 processes per arm" in gate.stdout
-    assert "use more --passes" in gate.stdout
+    assert "INCONCLUSIVE" in gate.stdout and "needs >= 7 per" in gate.stdout
 
 
 def test_epoch_over_the_articles_arrays(tf_runner):

@@ -18,7 +18,10 @@ import re
 from pathlib import Path
 
 from cifar.files import write_json_atomic
-from cifar.judging.gate import GateError, Policies, fingerprint, gate, load_run
+from cifar.judging.errors import GateError
+from cifar.judging.gate import gate
+from cifar.judging.policy import Policies
+from cifar.judging.runfile import Run
 
 DEFAULT_ROOT = Path("baselines")
 _NUMBERED = re.compile(r"^(\d{4})\.json$")
@@ -58,14 +61,15 @@ def baseline_runs(root: Path, fp: str, count: int = POOLED_RUNS) -> list[Path]:
     return series(root, fp)[-count:]
 
 
-def refusal_reasons(run: dict) -> list[str]:
+def refusal_reasons(run) -> list[str]:
     """Why a run must not become a baseline (empty list: it may)."""
+    run = Run.of(run)
     reasons = []
-    contended = [b["fullname"] for b in run["benchmarks"] if b.get("extra_info", {}).get("contended")]
+    contended = [b.fullname for b in run.benchmarks if b.contended]
     if contended:
         reasons.append(f"{len(contended)} benchmark(s) were measured while the machine was contended "
                        f"(e.g. {contended[0]})")
-    injected = {b.get("extra_info", {}).get("injected_slowdown") for b in run["benchmarks"]} - {0, 0.0, None}
+    injected = {b.current.injected_slowdown for b in run.benchmarks} - {0.0}
     if injected:
         reasons.append(f"a slowdown was injected on purpose ({sorted(injected)})")
     return reasons
@@ -73,14 +77,14 @@ def refusal_reasons(run: dict) -> list[str]:
 
 def promote(run_path: str | Path, root: Path = DEFAULT_ROOT, policies: Policies = Policies()) -> Path:
     """Make `run_path` the newest baseline of its machine fingerprint; returns the written path."""
-    run = load_run(run_path)
+    run = Run.load(run_path)
     reasons = refusal_reasons(run)
-    fp = fingerprint(run)
+    fp = run.fingerprint
     with locked(root / fp):
         previous = current_baseline(root, fp)
         pooled = baseline_runs(root, fp)
         if pooled:
-            report = gate([load_run(p) for p in pooled], run, policies, baseline_label=str(previous))
+            report = gate([Run.load(p) for p in pooled], run, policies, baseline_label=str(previous))
             if not report.passed:
                 names = ", ".join(c.name.split("::")[-1] for c in report.regressions[:3])
                 reasons.append(f"it regressed against the baseline ({names}); a regressed run is never promoted")
@@ -88,5 +92,5 @@ def promote(run_path: str | Path, root: Path = DEFAULT_ROOT, policies: Policies 
             raise GateError(f"not promoting {run_path}: " + "; ".join(reasons))
         number = int(previous.stem) + 1 if previous is not None else 1
         target = root / fp / f"{number:04d}.json"
-        write_json_atomic(target, run)
+        write_json_atomic(target, run.raw)
     return target

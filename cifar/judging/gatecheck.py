@@ -36,16 +36,21 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.judging.gate import PER_PROCESS, Policies, Policy, _calibration_name, compare, is_paired, load_run, paired_samples, prepared, samples
+from cifar.isolation.schedule import alternating
+from cifar.judging.baselines import POOLED_RUNS
+from cifar.judging.decide import compare
+from cifar.judging.gate import prepared
+from cifar.judging.paired import paired_samples
+from cifar.judging.policy import PER_PROCESS, Policies, Policy
+from cifar.judging.runfile import Run
+from cifar.suite.settings import HISTORY, PAIRED, pytest_args as suite_args
 from cifar.workloads.timing import INJECT_ENV
 
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
-DEFAULT_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "3")
-#: A paired session: TensorFlow's default threads, 16 processes per arm, 32 for seed-npcAUTO and 64 for seed-npc1
-#: (sized in the README).
-PAIRED_PYTEST_ARGS = ("benchmarks/", "--quick", "--thread-grid", "default", "--passes", "16",
-                      "--passes-for=*pipeline?seed-npc*=32", "--passes-for=*pipeline?seed-npc1*=64",
-                      "-k", "not (test_epoch and npc)")
+#: A history session: `make gate`'s run, under TensorFlow's default threads only.
+DEFAULT_PYTEST_ARGS = ("benchmarks/", *suite_args(HISTORY), "--thread-grid", "default")
+#: A paired session: the paired gate as shipped (`cifar.suite.settings.PAIRED`).
+PAIRED_PYTEST_ARGS = ("benchmarks/", *suite_args(PAIRED))
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,8 @@ class Rate:
 
 
 def run_session(arm: str, out: Path, pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, cwd: str = ".",
-                paired: bool = False) -> dict:
-    """One real benchmark session of `arm`; returns its pytest-benchmark JSON. ``paired``: the session
+                paired: bool = False) -> Run:
+    """One real benchmark session of `arm`; returns its run. ``paired``: the session
     measures this checkout twice, as the baseline arm (never injected) and as the current arm."""
     env = dict(os.environ)
     env.pop(INJECT_ENV, None)
@@ -90,18 +95,15 @@ def run_session(arm: str, out: Path, pytest_args: tuple[str, ...] = DEFAULT_PYTE
     if proc.returncode != 0 or not out.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
         raise RuntimeError(f"session {arm} failed (pytest exit {proc.returncode}):\n{tail}")
-    return load_run(out)
+    return Run.load(out)
 
 
 def schedule(sessions: int) -> list[str]:
-    """A B10 B5, A B5 B10, … : every arm in every block, B orders alternating."""
-    order = []
-    for i in range(sessions):
-        order += ["A", "B10", "B5"] if i % 2 == 0 else ["A", "B5", "B10"]
-    return order
+    """A B10 B5, B5 B10 A, … : every arm in every block, in the suite's one interleaving order."""
+    return [arm for _, arm in alternating(list(ARMS), sessions)]
 
 
-POOLED = 3  # baseline sessions pooled, as `python -m cifar gate` pools the newest promoted runs
+POOLED = POOLED_RUNS  # baseline sessions pooled, as `python -m cifar gate` pools the newest promoted runs
 #: The history check's A/A comparisons need the pooled baseline, the session under test and another session for
 #: its re-measurement, all different.
 MIN_HISTORY_SESSIONS = POOLED + 2
@@ -131,8 +133,9 @@ def _sessions(runs: list[dict], policies: Policies, calibrate: bool) -> list[dic
     kernel itself, which is not gated and never injected."""
     out = []
     for run in runs:
+        run = Run.of(run)
         data = prepared(run, policies, calibrate)
-        data.pop(_calibration_name(run), None)
+        data.pop(run.calibration, None)
         out.append(data)
     return out
 
@@ -218,7 +221,7 @@ def resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: 
 def _paired(run: dict, policies: Policies) -> dict[str, tuple[list[float], list[float]]]:
     """{benchmark: (baseline arm, current arm)} per-process values as each benchmark's policy says, minus the
     calibration kernel."""
-    calibration = _calibration_name(run)
+    calibration = Run.of(run).calibration
     return {name: pair for name, pair in paired_samples(run, policies).items()
             if name != calibration and pair[0] is not None}
 
@@ -383,7 +386,7 @@ def contended_pair_counts(runs: dict[str, list[dict]], policies: Policies) -> di
             dropped: dict[str, tuple[int, int]] = {}
             paired_samples(run, policies, dropped)
             for name, (k, _) in dropped.items():
-                if k and name != _calibration_name(run):
+                if k and name != Run.of(run).calibration:
                     out.setdefault(name, {a: [0] * len(s) for a, s in runs.items()})[arm][i] = k
     return out
 
@@ -393,9 +396,10 @@ def effective_slowdowns(runs: dict[str, list[dict]]) -> dict[str, dict[str, floa
     import statistics
 
     def level(arm, name):
-        return statistics.median(statistics.median(samples(r)[name]) for r in runs[arm])
+        return statistics.median(statistics.median(Run.of(r).samples()[name]) for r in runs[arm])
 
-    names = [n for n in samples(runs["A"][0]) if n != _calibration_name(runs["A"][0])]
+    first = Run.of(runs["A"][0])
+    names = [n for n in first.samples() if n != first.calibration]
     return {name: {arm: level(arm, name) / level("A", name) - 1.0 for arm in ("B10", "B5")} for name in names}
 
 
@@ -403,7 +407,7 @@ def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str,
                policies: Policies = Policies(), keep: Path | None = None, log=print, paired: bool = True) -> dict:
     """Run `sessions` blocks of real sessions (paired or plain), then compute real and resampled rates."""
     pytest_args = pytest_args or (PAIRED_PYTEST_ARGS if paired else DEFAULT_PYTEST_ARGS)
-    runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    runs: dict[str, list[Run]] = {arm: [] for arm in ARMS}
     with tempfile.TemporaryDirectory(prefix="cifar-gate-check-") as tmp:
         folder = keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -413,25 +417,28 @@ def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str,
     return report_from_runs(runs, policies, resamples, pytest_args)
 
 
-def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(), resamples: int = 2000,
+def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), resamples: int = 2000,
                      pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, calibrate: bool = True) -> dict:
-    if is_paired(runs["A"][0]):
+    runs = {arm: [Run.of(r) for r in sessions] for arm, sessions in runs.items()}
+    raw = {arm: [r.raw for r in sessions] for arm, sessions in runs.items()}
+    first = runs["A"][0]
+    if first.paired:
         return {"paired": True, "sessions_per_arm": len(runs["A"]), "resamples": resamples,
                 "pytest_args": list(pytest_args),
                 "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
                            "test": policies.default.test, "per_process": policies.default.per_process,
                            "per_process_overrides": {
-                               b["fullname"]: policies.for_benchmark(b["fullname"]).per_process
-                               for b in runs["A"][0]["benchmarks"]
-                               if policies.for_benchmark(b["fullname"]).per_process != policies.default.per_process}},
+                               b.fullname: policies.for_benchmark(b.fullname).per_process
+                               for b in first.benchmarks
+                               if policies.for_benchmark(b.fullname).per_process != policies.default.per_process}},
                 "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
                 "detectable_check": detectable_check(runs, policies),
                 "contended_pairs_left_out": contended_pair_counts(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples),
                 "resampled_within_session": paired_resampled_rates(runs, policies, resamples, variants=(), pooled=False),
-                "session_heterogeneity": session_heterogeneity(runs, policies), "runs": runs}
-    names = [n for n in samples(runs["A"][0]) if n != _calibration_name(runs["A"][0])]
-    calibrate = (calibrate and all(_calibration_name(r) for arm in runs.values() for r in arm)
+                "session_heterogeneity": session_heterogeneity(runs, policies), "runs": raw}
+    names = [n for n in first.samples() if n != first.calibration]
+    calibrate = (calibrate and all(r.calibration for arm in runs.values() for r in arm)
                  and any(policies.for_benchmark(n).calibrate for n in names))
     return {"sessions_per_arm": len(runs["A"]), "resamples": resamples, "pytest_args": list(pytest_args),
             "pooled_baseline_sessions": POOLED, "calibrated": calibrate,
@@ -439,15 +446,15 @@ def report_from_runs(runs: dict[str, list[dict]], policies: Policies = Policies(
             "effective_slowdown": effective_slowdowns(runs),
             "real": real_rates(runs, policies, calibrate=calibrate),
             "resampled": resampled_rates(runs, policies, resamples, calibrate=calibrate),
-            "runs": runs}
+            "runs": raw}
 
 
-def load_sessions(folder: Path) -> dict[str, list[dict]]:
+def load_sessions(folder: Path) -> dict[str, list[Run]]:
     """Sessions kept by ``--keep`` (files NN-ARM.json), to recompute the report without re-running them."""
-    runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    runs: dict[str, list[Run]] = {arm: [] for arm in ARMS}
     for path in sorted(folder.glob("*.json")):
         arm = path.stem.split("-", 1)[1]
-        runs[arm].append(load_run(path))
+        runs[arm].append(Run.load(path))
     return runs
 
 

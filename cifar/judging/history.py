@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.judging.gate import GateError, load_run
+from cifar.judging.errors import GateError
+from cifar.judging.runfile import Run, saved_runs
 
 
 @dataclass(frozen=True)
-class Run:
+class SavedRun:
     label: str  # file name, e.g. 0003_abc123
     datetime: str
     medians: dict[str, float]  # benchmark fullname -> median seconds per round
@@ -39,18 +40,18 @@ class ChangePoint:
         return self.after / self.before - 1.0
 
 
-def read_runs(paths: list[Path]) -> list[Run]:
+def read_runs(paths: list[Path]) -> list[SavedRun]:
     """Saved pytest-benchmark runs, oldest first; unreadable files are one-line errors."""
     runs = []
     for path in paths:
-        run = load_run(path)
-        medians = {b["fullname"]: statistics.median(b["stats"]["data"]) for b in run["benchmarks"]}
-        runs.append(Run(path.stem, run.get("datetime", ""), medians))
+        run = Run.load(path)
+        medians = {b.fullname: statistics.median(b.rounds) for b in run.benchmarks}
+        runs.append(SavedRun(path.stem, run.datetime, medians))
     return sorted(runs, key=lambda r: (r.datetime, r.label))
 
 
 def find_runs(storage: Path = Path(".benchmarks")) -> list[Path]:
-    return sorted(storage.glob("*/*.json"))
+    return saved_runs(storage)
 
 
 def _best_split(values: np.ndarray, min_size: int) -> tuple[int, float]:
@@ -91,7 +92,7 @@ def change_points(series: list[float], alpha: float = 0.01, min_change: float = 
     return sorted(found, key=lambda c: c.index)
 
 
-def history(runs: list[Run], select: str | None = None, **kwargs) -> dict[str, dict]:
+def history(runs: list[SavedRun], select: str | None = None, **kwargs) -> dict[str, dict]:
     """Per benchmark: the runs it appears in (their labels, and their positions in `runs`), its medians, and its
     change points. A change point's ``index`` counts this benchmark's runs only; ``positions[index]`` is that
     run's place in `runs`, which differs when the benchmark is missing from some runs."""

@@ -17,7 +17,8 @@ import statistics
 
 import pytest
 
-from cifar.isolation.runner import ChildError, Runner
+from cifar.isolation.errors import ChildError
+from cifar.isolation.runner import Runner
 from cifar.suite.settings import Case, SuiteSettings
 from cifar.training.threads import ThreadConfig, core_counts, is_oversubscribed
 

@@ -1,4 +1,6 @@
-"""What `pytest benchmarks/` measures: the thread grid and the workload cases, for quick and default runs.
+"""What `pytest benchmarks/` measures: the thread grid and the workload cases, for quick and default runs, and
+the one translation between the suite's settings and pytest's command line (`pytest_args`), which the
+re-measurement, the paired gate and the gate's check all use.
 
 Pure data: building the suite never imports TensorFlow.
 
@@ -11,15 +13,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from dataclasses import asdict, dataclass, field, replace
 
-from dataclasses import dataclass, field, replace
-
+from cifar.isolation.runner import MODES
+from cifar.training.data import SOURCES
 from cifar.training.models import MODELS
 from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
-from cifar.isolation.runner import MODES
-from cifar.training.threads import ThreadConfig, check_thread_config, core_counts, thread_grid
-
-DATA_CHOICES = ("auto", "real", "synthetic")
+from cifar.training.threads import ThreadConfig, check_thread_config, core_counts, parse_grid, thread_grid
+from cifar.workloads import WORKLOADS
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Case:
 
     @property
     def target(self) -> str:
-        return f"cifar.workloads:{self.workload}"
+        return WORKLOADS[self.workload].target
 
     @property
     def test_id(self) -> str:
@@ -47,14 +48,7 @@ class Case:
 
     def smoke_params(self) -> dict:
         """The same body, as small as possible: one round, no warm-up (for ``--benchmark-disable`` runs)."""
-        small = {"rounds": 1, "warmup_rounds": 0}
-        if self.workload in ("conv2d", "train_step"):
-            small["steps"] = 1
-        if self.workload == "epoch":
-            small["steps"] = 2
-        if self.workload == "pipeline":
-            small["batches"] = 2
-        return {**self.params, **small}
+        return {**self.params, **WORKLOADS[self.workload].smoke}
 
 
 @dataclass(frozen=True)
@@ -69,12 +63,14 @@ class SuiteSettings:
     #: (pattern, passes): cases whose test id without the configuration ("test_pipeline[seed-npc1]") matches
     #: the fnmatch pattern get that many passes instead; the last matching pattern wins.
     passes_for: tuple[tuple[str, int], ...] = ()
-    #: A checkout of the baseline code: every case also runs there, interleaved (a paired run, see bench.py).
+    #: A checkout of the baseline code: every case also runs there, interleaved (a paired run, see campaign.py).
     baseline_tree: str | None = None
+    #: Cases left out: fnmatch patterns on the test id without the configuration ("test_epoch[seed_cnn-seed-*").
+    skip: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.data not in DATA_CHOICES and not os.path.exists(os.path.expanduser(self.data)):
-            raise ValueError(f"--data must be one of {', '.join(DATA_CHOICES)} or an existing path, got {self.data!r}")
+        if self.data not in SOURCES and not os.path.exists(os.path.expanduser(self.data)):
+            raise ValueError(f"--data must be one of {', '.join(SOURCES)} or an existing path, got {self.data!r}")
         for model in self.models or ():
             if model not in MODELS:
                 raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
@@ -100,6 +96,23 @@ class SuiteSettings:
         if self.models is not None:
             return self.models
         return ("seed_cnn",) if self.quick else MODELS
+
+    def to_dict(self) -> dict:
+        """Plain JSON (the run file's ``cifar_settings``); `from_dict` reads it back."""
+        data = asdict(self)
+        data["grid"] = None if self.grid is None else [c.id for c in self.grid]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SuiteSettings":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        grid = known.get("grid")
+        known["grid"] = None if grid is None else tuple(parse_grid(",".join(grid_item(c) for c in grid)))
+        for key in ("models", "skip"):
+            if known.get(key) is not None:
+                known[key] = tuple(known[key])
+        known["passes_for"] = tuple((str(p), int(n)) for p, n in known.get("passes_for") or ())
+        return cls(**known)
 
     def thread_configs(self) -> list[ThreadConfig]:
         if self.grid is not None:
@@ -167,8 +180,12 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
             cases.append(Case("epoch", f"{model}-{feed_id}", {"model": model, "pipeline": feed,
                                                               "rounds": 6 if quick else 5, "warmup_rounds": 1,
                                                               "steps": steps, "data": data}, 1))
+    for pattern in settings.skip:
+        if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
+            raise ValueError(f"--skip-cases {pattern}: the pattern matches no case of this suite (e.g. {cases[-1].test_id})")
+    cases = [case for case in cases if not any(fnmatch.fnmatchcase(case.test_id, p) for p in settings.skip)]
     if settings.passes is not None:
-        # More processes per case: the remedy when process-to-process variation dominates (see README).
+        # More processes per case: the remedy when process-to-process variation dominates (docs/measuring.md).
         cases = [replace(case, passes=settings.passes) for case in cases]
     for pattern, passes in settings.passes_for:
         matched = {case.test_id for case in cases if fnmatch.fnmatchcase(case.test_id, pattern)}
@@ -177,3 +194,52 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
                              f"(e.g. {cases[-1].test_id})")
         cases = [replace(case, passes=passes) if case.test_id in matched else case for case in cases]
     return cases
+
+
+def grid_item(config_id: str) -> str:
+    """``intra2-inter1`` -> ``2x1`` (``--thread-grid``'s form); ``default`` stays."""
+    if config_id == "default":
+        return "default"
+    intra, _, inter = config_id.removeprefix("intra").partition("-inter")
+    if not (intra.isdigit() and inter.isdigit()):
+        raise ValueError(f"not a thread configuration of this suite: {config_id!r}")
+    return f"{intra}x{inter}"
+
+
+def pytest_args(settings: SuiteSettings) -> list[str]:
+    """The options that make ``pytest benchmarks/`` run with `settings` — the inverse of conftest.py's parsing,
+    and the only place that writes them, so a new setting cannot be dropped from a re-measurement.
+
+    >>> pytest_args(SuiteSettings(quick=True, passes=3))
+    ['--quick', '--data', 'auto', '--runner', 'zygote', '--passes', '3']
+    """
+    args = []
+    if settings.quick:
+        args.append("--quick")
+    args += ["--data", settings.data, "--runner", settings.runner]
+    if settings.grid is not None:
+        args += ["--thread-grid", ",".join(grid_item(c.id) for c in settings.grid)]
+    if settings.models is not None:
+        args += ["--models", ",".join(settings.models)]
+    if settings.epoch_steps is not None:
+        args += ["--epoch-steps", str(settings.epoch_steps)]
+    if settings.passes is not None:
+        args += ["--passes", str(settings.passes)]
+    args += [f"--passes-for={pattern}={passes}" for pattern, passes in settings.passes_for]
+    args += [f"--skip-cases={pattern}" for pattern in settings.skip]
+    if settings.baseline_tree is not None:
+        # "=": a separate value would be taken for a test path by pytest's early parse (before conftest.py adds
+        # the option), and the baseline tree's own conftest.py would be loaded next to ours.
+        args.append(f"--baseline-tree={settings.baseline_tree}")
+    return args
+
+
+#: The paired gate as shipped (`make gate-paired`, CI on pull requests, `make gate-check`): the quick suite under
+#: TensorFlow's default threads, 16 processes per arm, more for the per-element pipelines, whose processes vary
+#: most (docs/gate.md); of the epochs only the article's arrays (the tf.data epochs add the pipelines' code, which
+#: the pipeline cases cover).
+PAIRED = SuiteSettings(quick=True, grid=(ThreadConfig(),), passes=16,
+                       passes_for=(("test_pipeline?seed-npc*", 32), ("test_pipeline?seed-npc1*", 64)),
+                       skip=("test_epoch?seed_cnn-seed-*", "test_epoch?seed_cnn-batched-*"))
+#: The stored-baseline gate's session (`make gate`): the quick suite, 3 processes per case.
+HISTORY = SuiteSettings(quick=True, passes=3)

@@ -1,0 +1,138 @@
+"""One benchmark's verdict: is the current sample slower than the baseline's, beyond noise?
+
+A regression needs both statistical evidence (a one-sided rank test, p < alpha) and practical size (the ratio
+current / baseline above 1 + floor). A test that cannot reach p < alpha with this many samples, whatever the
+data, cannot fail: that benchmark is ``inconclusive``, never "unchanged", and says how many it would need.
+
+=============== ===========================================================================================
+verdict         meaning
+=============== ===========================================================================================
+regression      slower: p < alpha and ratio > 1 + floor (confirmed by a re-measurement, if one is made)
+improvement     faster, by the same rule the other way
+unchanged       neither, with a test that could have seen it
+inconclusive    the test cannot reach p < alpha with these sample sizes: nothing was decided
+new / missing   only in the current run / only in the baseline
+redefined       the benchmark now measures something else (its recorded definition changed): not compared
+calibration     the calibration kernel: shown, never gated
+=============== ===========================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from cifar.judging.policy import Policy
+from cifar.judging.stats import Ratio, detectable_slowdown, median_ratio_ci, paired_ratio_ci, signed_rank_p
+
+VERDICTS = ("regression", "inconclusive", "improvement", "new", "redefined", "missing", "unchanged", "calibration")
+#: A paired gate notes every benchmark whose own noise hid slowdowns this large (with 80 % power).
+BLIND_SPOT = 0.10
+DETECTION_POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    verdict: str  # one of VERDICTS
+    baseline_median: float | None = None
+    current_median: float | None = None
+    ratio: Ratio | None = None  # current / baseline: > 1 is slower
+    p_slower: float | None = None
+    p_faster: float | None = None
+    policy: Policy = Policy()
+    remeasured: bool = False
+    first: "Comparison | None" = None  # the failing comparison that triggered the re-measurement
+    test: str = "mann-whitney"  # the test that gave the p-values (a paired run may fall back to mann-whitney)
+    #: Paired runs: about the smallest slowdown this comparison would have flagged with 80 % power, given the
+    #: spread of its own processes (never below the floor; inf when the test cannot reach alpha).
+    detectable: float | None = None
+    #: Inconclusive: the samples per side the test needs to be able to reach alpha at all.
+    needed: int | None = None
+
+    @property
+    def short_name(self) -> str:
+        return self.name.split("::")[-1]
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "verdict": self.verdict, "baseline_median": self.baseline_median,
+            "current_median": self.current_median,
+            "ratio": None if self.ratio is None else [self.ratio.ratio, self.ratio.low, self.ratio.high],
+            "p_slower": self.p_slower, "p_faster": self.p_faster, "alpha": self.policy.alpha,
+            "floor": self.policy.floor, "test": self.test, "remeasured": self.remeasured,
+            "detectable_slowdown": None if self.detectable is None or math.isinf(self.detectable) else self.detectable,
+            "needed_per_side": self.needed,
+        }
+
+
+def smallest_p(n: int, m: int, test: str = "mann-whitney") -> float:
+    """The smallest one-sided exact p-value with `n` and `m` samples: Mann-Whitney U 1 / C(n + m, n),
+    signed-rank (n pairs) 1 / 2**n."""
+    if test == "signed-rank" and n == m:
+        return 0.5 ** n
+    return 1.0 / math.comb(n + m, n)
+
+
+def needed_per_side(alpha: float, test: str = "mann-whitney") -> int:
+    """The fewest samples per side (pairs, for signed-rank) with which the test can reach p < `alpha`."""
+    n = 1
+    while smallest_p(n, n, test) >= alpha:
+        n += 1
+    return n
+
+
+def per_process(durations_per_process, statistic: str = "median") -> list[float]:
+    """One value per process: the unit a paired gate tests (rounds of one process are not independent)."""
+    if statistic == "geomean":
+        return [statistics.geometric_mean(rounds) for rounds in durations_per_process]
+    return [statistics.median(rounds) for rounds in durations_per_process]
+
+
+def compare(name: str, baseline: list[float], current: list[float], policy: Policy = Policy(),
+            ci: bool = True, paired: bool = False, detect: bool = True) -> Comparison:
+    """One benchmark: a one-sided test both ways, the ratio current / baseline (with bootstrap CI unless
+    ``ci=False``; the verdict does not use the CI), and the verdict; for a `paired` run also what it could
+    have caught (unless ``detect=False``; neither the CI nor that is needed to resample verdicts).
+
+    The test is Mann-Whitney U on the two samples, and the ratio the ratio of their medians; but when
+    `paired` (``baseline[i]`` and ``current[i]`` ran side by side) and the policy says ``signed-rank``, it is
+    Wilcoxon's signed-rank test on log(current[i] / baseline[i]) and the median of those ratios: drift
+    common to a pair cancels."""
+    from scipy.stats import mannwhitneyu
+
+    if paired and policy.test == "signed-rank" and len(baseline) == len(current):
+        ratios = [c / b for c, b in zip(current, baseline)]
+        logs = [math.log(r) for r in ratios]
+        ratio = paired_ratio_ci(current, baseline) if ci else Ratio(*[statistics.median(ratios)] * 3)
+        p_slower, p_faster = signed_rank_p(logs, "greater"), signed_rank_p(logs, "less")
+        test = "signed-rank"
+    else:
+        if ci:
+            ratio = median_ratio_ci(current, baseline)
+        else:
+            point = statistics.median(current) / statistics.median(baseline)
+            ratio = Ratio(point, point, point)
+        p_slower = float(mannwhitneyu(current, baseline, alternative="greater").pvalue)
+        p_faster = float(mannwhitneyu(current, baseline, alternative="less").pvalue)
+        test = "mann-whitney"
+    blind = smallest_p(len(current), len(baseline), test) >= policy.alpha
+    detectable = None
+    if paired and detect:
+        # Per-process values are independent units, so their spread says what this run could have seen. (Rounds
+        # of one process are not: for stored baselines, which test rounds, such a figure would flatter.)
+        detectable = (math.inf if blind else
+                      max(policy.floor, detectable_slowdown(baseline, current, policy.alpha, DETECTION_POWER,
+                                                            paired=test == "signed-rank")))
+    if blind:
+        verdict = "inconclusive"
+    elif p_slower < policy.alpha and ratio.ratio > 1.0 + policy.floor:
+        verdict = "regression"
+    elif p_faster < policy.alpha and ratio.ratio < 1.0 / (1.0 + policy.floor):
+        verdict = "improvement"
+    else:
+        verdict = "unchanged"
+    return Comparison(name, verdict, statistics.median(baseline), statistics.median(current), ratio,
+                      p_slower, p_faster, policy, test=test, detectable=detectable,
+                      needed=needed_per_side(policy.alpha, test) if blind else None)

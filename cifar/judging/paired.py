@@ -1,0 +1,133 @@
+"""The paired gate: this tree against the baseline code, both measured in one session, processes interleaved.
+
+A paired run (``pytest benchmarks/ --baseline-tree=PATH``) carries both arms. The unit is the process: each
+contributes the median of its rounds (rounds of one process share its memory layout, thread placement and
+caches). Process i of each arm ran back to back, so whatever the machine did at that moment slowed both: by
+default the test is Wilcoxon's signed-rank on log(current / baseline) of the pairs, and the ratio the median
+of the pairs' ratios. A pair in which either process was contended is left out.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+
+from cifar.judging.decide import BLIND_SPOT, DETECTION_POWER, Comparison, compare, per_process
+from cifar.judging.errors import GateError
+from cifar.judging.gate import GateReport, _note_inconclusive, confirm
+from cifar.judging.policy import PER_PROCESS, Policies
+from cifar.judging.runfile import Benchmark, Run, comparable
+from cifar.workloads.timing import CONTENTION_THRESHOLD
+
+
+def contended_pairs(bench: Benchmark) -> list[int]:
+    """Indices of the pairs (process i of each arm, run side by side) in which either process was contended:
+    the rest of the machine took more than its share of the CPU while it measured. Runs from before each
+    process's contention was recorded have none."""
+    current, baseline = bench.current.contention, bench.baseline.contention if bench.baseline else ()
+    if not current or not baseline or len(current) != len(baseline):
+        return []
+    return sorted(bench.current.contended | bench.baseline.contended)
+
+
+def paired_samples(run, policies: Policies = Policies(), dropped: dict | None = None,
+                   ) -> dict[str, tuple[list[float] | None, list[float]]]:
+    """{benchmark: (baseline arm's per-process values or None, this tree's)}, each benchmark's policy saying
+    which value (median or geometric mean of the process's rounds).
+
+    A pair in which either process was contended is left out of both arms: what it measured is partly the
+    neighbour. If that would leave fewer than half the pairs, all are kept (the run itself was contended,
+    and the gate's blind-spot note says what it could still catch). ``dropped``, if given, is filled with
+    {benchmark: (pairs left out, pairs)}."""
+    out = {}
+    for bench in Run.of(run).benchmarks:
+        current = list(bench.current.per_process)
+        baseline = list(bench.baseline.per_process) if bench.baseline else None
+        statistic = policies.for_benchmark(bench.fullname).per_process
+        if baseline and len(baseline) == len(current):
+            skip = set(contended_pairs(bench))
+            keep_all = 2 * len(skip) > len(current)
+            if skip and dropped is not None:
+                dropped[bench.fullname] = (0 if keep_all else len(skip), len(current))
+            if skip and not keep_all:
+                baseline = [p for i, p in enumerate(baseline) if i not in skip]
+                current = [p for i, p in enumerate(current) if i not in skip]
+        out[bench.fullname] = (per_process(baseline, statistic) if baseline else None, per_process(current, statistic))
+    return out
+
+
+def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> GateReport:
+    """Gate a paired run: per benchmark, this tree's per-process medians against the baseline arm's, both
+    measured in the same session, processes interleaved (A B B A …), so drift of the machine hits both.
+    ``remeasure(names) -> run`` makes a fresh paired measurement of the failing benchmarks."""
+    run = Run.of(run)
+    if not run.paired:
+        raise GateError("not a paired run (no baseline arm): make one with pytest benchmarks/ --baseline-tree=PATH")
+    trees = sorted({str(b.baseline_tree) for b in run.benchmarks if b.in_pair})
+    report = GateReport([], f"the baseline arm ({', '.join(trees)}), same session, interleaved")
+    dropped: dict[str, tuple[int, int]] = {}
+    pairs = paired_samples(run, policies, dropped)
+    if all(base is None for base, _ in pairs.values()):
+        # Nothing was compared: passing would hide that the baseline code never ran (e.g. too old for this runner).
+        first = next((b.baseline_error for b in run.benchmarks if b.baseline_error), "?")
+        raise GateError(f"the baseline arm produced no result for any benchmark (first error: {first})")
+    calibration = run.calibration
+    redefined = {b.fullname for b in run.benchmarks
+                 if b.baseline and not comparable(b.baseline.definition, b.current.definition)}
+    failing = []
+    for name, (base, cur) in pairs.items():
+        if base is None:
+            report.comparisons.append(Comparison(name, "new", current_median=statistics.median(cur)))
+            continue
+        policy = policies.for_benchmark(name)
+        if policy.test == "signed-rank" and len(cur) != len(base):
+            report.notes.append(f"{name.split('::')[-1]}: {len(cur)} vs {len(base)} processes are not pairs; "
+                                "tested with Mann-Whitney U")
+        result = compare(name, base, cur, policy, paired=True)
+        if name == calibration:
+            result = replace(result, verdict="calibration")
+        elif name in redefined:
+            result = replace(result, verdict="redefined")
+        report.comparisons.append(result)
+        if result.verdict == "regression":
+            failing.append(name)
+    if dropped:
+        report.notes.append("pairs in which either process was contended (others used > "
+                            f"{CONTENTION_THRESHOLD:.0%} of the CPU) are left out: " + ", ".join(
+                                f"{name.split('::')[-1]} {k} of {n}" if k else
+                                f"{name.split('::')[-1]} none of {n} (over half were contended: all kept)"
+                                for name, (k, n) in sorted(dropped.items())))
+    if redefined:
+        report.notes.append(f"{len(redefined)} benchmark(s) measure something other than the baseline code does "
+                            "(their workload definition changed), so their ratio is shown but not gated: "
+                            + ", ".join(sorted(n.split("::")[-1] for n in redefined)))
+    if failing and remeasure is not None:
+        fresh = paired_samples(remeasure(failing), policies)
+
+        def again(first: Comparison) -> Comparison | None:
+            base, cur = fresh.get(first.name, (None, None))
+            return None if base is None else compare(first.name, base, cur, first.policy, paired=True)
+
+        confirm(report, failing, again)
+    n = sorted({len(cur) for _, cur in pairs.values()})
+    tests = sorted({c.test for c in report.comparisons if c.p_slower is not None})
+    how = ("signed-rank on each pair's ratio, ratio = median of the pairs' ratios" if tests == ["signed-rank"]
+           else "Mann-Whitney U, ratio = ratio of the arms' medians" if tests == ["mann-whitney"]
+           else "signed-rank where processes pair up, else Mann-Whitney U")
+    kinds = sorted({policies.for_benchmark(name).per_process for name in pairs})
+    report.notes.append(f"paired: samples are per-process {' or '.join(PER_PROCESS[k] for k in kinds)} of the rounds, "
+                        f"{'/'.join(map(str, n))} processes per arm; {how}")
+    blind = [c for c in report.comparisons if c.verdict not in ("calibration", "inconclusive")
+             and c.detectable is not None and c.detectable > BLIND_SPOT]
+    if blind:
+        report.notes.append(f"too noisy in this run to catch a {BLIND_SPOT:.0%} slowdown with {DETECTION_POWER:.0%} "
+                            "power; the smallest each would catch: " + ", ".join(
+                                f"{c.short_name} {c.detectable:.1%}" for c in blind)
+                            + "; more --passes (processes per arm) narrow it")
+    _note_inconclusive(report)
+    return report
+
+
+def is_paired(run) -> bool:
+    """A run made with ``pytest benchmarks/ --baseline-tree=PATH``: it carries its own baseline arm."""
+    return Run.of(run).paired

@@ -1,0 +1,112 @@
+"""The gate's policy: how sure (alpha), how big a slowdown matters (floor), which test, per benchmark.
+
+Read from ``baselines/gate.json``; the ``"paired"`` section is the policy for paired runs::
+
+    {"alpha": 0.01, "floor": 0.10, "calibrate": false,
+     "overrides": {"*test_pipeline*": {"floor": 0.30}},
+     "paired": {"alpha": 0.01, "floor": 0.02, "test": "signed-rank"}}
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cifar.judging.errors import GateError
+
+DEFAULT_ALPHA = 0.01
+DEFAULT_FLOOR = 0.05
+TESTS = ("mann-whitney", "signed-rank")
+#: What one process contributes to a paired gate: the median of its rounds, or their geometric mean (and how
+#: reports name them).
+PER_PROCESS = {"median": "medians", "geomean": "geometric means"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    alpha: float = DEFAULT_ALPHA
+    floor: float = DEFAULT_FLOOR
+    #: Divide by the same session's calibration kernel first. Off by default: on this machine it did not
+    #: lower false alarms in a real A/A check (docs/gate.md).
+    calibrate: bool = False
+    #: The test of a paired run: "signed-rank" (Wilcoxon, on the ratios of processes run side by side) or
+    #: "mann-whitney" (the two arms as independent samples; the only choice for stored baselines).
+    test: str = "mann-whitney"
+    #: One value per process in a paired run: "median" of its rounds (robust to a stray round) or "geomean"
+    #: (uses every round; measured on the per-element pipelines: better for one, worse for the other, so not
+    #: shipped; docs/gate.md).
+    per_process: str = "median"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise GateError(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if self.test not in TESTS:
+            raise GateError(f"test must be one of {', '.join(TESTS)}, got {self.test!r}")
+        if self.per_process not in PER_PROCESS:
+            raise GateError(f"per_process must be one of {', '.join(PER_PROCESS)}, got {self.per_process!r}")
+        if not 0.0 <= self.floor < 10.0:
+            raise GateError(f"floor must be a fraction >= 0 (0.05 = 5 %), got {self.floor!r}")
+
+
+@dataclass(frozen=True)
+class Policies:
+    """A default policy plus per-benchmark overrides by fnmatch pattern on the benchmark's fullname."""
+
+    default: Policy = Policy()
+    overrides: tuple[tuple[str, Policy], ...] = ()
+
+    def for_benchmark(self, name: str) -> Policy:
+        policy = self.default
+        for pattern, override in self.overrides:
+            if fnmatch.fnmatchcase(name, pattern):
+                policy = override
+        return policy
+
+    @classmethod
+    def load(cls, path: str | Path | None, alpha: float | None = None, floor: float | None = None,
+             calibrate: bool | None = None, paired: bool = False, required: bool = False) -> "Policies":
+        """Read ``gate.json``: ``{"alpha": 0.01, "floor": 0.05, "overrides": {"PATTERN": {"floor": 0.1}},
+        "paired": {"alpha": 0.01, "floor": 0.03, "overrides": {...}}}``.
+
+        ``paired``: use the ``"paired"`` section (for paired runs; the top level when it has none).
+        ``alpha``/``floor``/``calibrate`` (command-line values) replace the file's defaults. ``required``: the
+        user named `path` (``--config``), so a missing file is an error; otherwise the defaults apply.
+        """
+        data: dict = {}
+        if required and (path is None or not Path(path).is_file()):
+            raise GateError(f"{path}: no such policy file")
+        if path is not None and Path(path).exists():
+            try:
+                data = json.loads(Path(path).read_text())
+            except json.JSONDecodeError as err:
+                raise GateError(f"{path}: not valid JSON ({err})") from None
+            if not isinstance(data, dict):
+                raise GateError(f"{path}: expected a JSON object")
+        unknown = set(data) - {"alpha", "floor", "calibrate", "overrides", "paired"}
+        if unknown:
+            raise GateError(f"{path}: unknown keys {sorted(unknown)}")
+        section = data.pop("paired", None)
+        if section is not None and not isinstance(section, dict):
+            raise GateError(f"{path}: 'paired' must be an object with alpha, floor and/or overrides")
+        if paired and section is not None:
+            unknown = set(section) - {"alpha", "floor", "test", "per_process", "overrides"}
+            if unknown:
+                raise GateError(f"{path}: unknown keys in 'paired': {sorted(unknown)}")
+            data = section
+        default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
+                         bool(data.get("calibrate", False)) if calibrate is None else calibrate,
+                         str(data.get("test", "mann-whitney")), str(data.get("per_process", "median")))
+        if alpha is not None or floor is not None:
+            default = replace(default, alpha=default.alpha if alpha is None else alpha,
+                              floor=default.floor if floor is None else floor)
+        overrides = []
+        for pattern, values in data.get("overrides", {}).items():
+            keys = {"alpha", "floor", "calibrate"} | ({"test", "per_process"} if paired and section is not None else set())
+            if not isinstance(values, dict) or set(values) - keys:
+                raise GateError(f"{path}: override {pattern!r} must be an object with {', '.join(sorted(keys))}")
+            values = {k: (bool(v) if k == "calibrate" else str(v) if k in ("test", "per_process") else float(v))
+                      for k, v in values.items()}
+            overrides.append((pattern, replace(default, **values)))
+        return cls(default, tuple(overrides))
