@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from cifar.suite.campaign import ENVIRONMENT, SETTINGS
+from cifar.suite.record import ENVIRONMENT, SETTINGS
 from cifar.suite.settings import SuiteSettings, build_cases
 from cifar.training.data import SOURCES
 from cifar.training.threads import parse_grid
@@ -101,7 +101,7 @@ def pytest_configure(config):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    from cifar.suite.campaign import machine_info as cifar_machine_info
+    from cifar.suite.record import machine_info as cifar_machine_info
 
     machine_info["cifar"] = cifar_machine_info(config.stash.get(ENVIRONMENT, {}))
 

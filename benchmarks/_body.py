@@ -1,6 +1,6 @@
 """The one benchmark body every test in benchmarks/ shares."""
 
-from cifar.suite.campaign import extra_info, paired_info, record
+from cifar.suite.record import extra_info, paired_info, record
 
 
 def run_case(benchmark, campaign, case, threads):

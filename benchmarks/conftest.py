@@ -6,13 +6,19 @@ import os
 
 import pytest
 
-from cifar.suite.campaign import CAMPAIGN, ENVIRONMENT, SETTINGS, Campaign
+from cifar.suite.campaign import Campaign
+from cifar.suite.record import CAMPAIGN, ENVIRONMENT, SETTINGS
 from cifar.suite.settings import build_cases
+from cifar.workloads import WORKLOADS
 
 
 def pytest_generate_tests(metafunc):
     settings = metafunc.config.stash[SETTINGS]
+    # A benchmark test is named after its workload (test_matmul measures cifar.workloads' matmul).
     workload = metafunc.function.__name__.removeprefix("test_")
+    if workload not in WORKLOADS:
+        raise pytest.UsageError(f"{metafunc.function.__name__}: no workload {workload!r} in cifar.workloads.WORKLOADS "
+                                f"({', '.join(WORKLOADS)})")
     cases = [c for c in build_cases(settings) if c.workload == workload]
     if "case" in metafunc.fixturenames:
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])

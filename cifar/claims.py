@@ -425,7 +425,7 @@ def run(claims: list[str], processes: int = DEFAULT_PROCESSES, json_path: str | 
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from cifar.suite.campaign import cpu_model
+    from cifar.suite.record import cpu_model
 
     unknown = sorted(set(claims) - set(CLAIMS))
     if unknown:

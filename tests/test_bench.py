@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cifar.suite.campaign import Campaign, merge_results, paired_info
+from cifar.suite.campaign import Campaign, merge_results
+from cifar.suite.record import paired_info
 from cifar.isolation.errors import ChildCrashed
 from cifar.suite.settings import Case, SuiteSettings, build_cases
 from cifar.training.threads import ThreadConfig
@@ -15,7 +16,7 @@ from cifar.training.threads import ThreadConfig
 ROOT = Path(__file__).resolve().parent.parent
 
 RECORDING_TEST = """
-from cifar.suite.campaign import record
+from cifar.suite.record import record
 
 DURATIONS = {durations!r}
 
@@ -57,7 +58,7 @@ def test_compare_fail_sees_recorded_durations(pytester):
 def test_record_rejects_nonsense(pytester):
     pytester.makepyfile(test_bad="""
 import pytest
-from cifar.suite.campaign import record
+from cifar.suite.record import record
 
 def test_empty(benchmark):
     with pytest.raises(ValueError, match="no durations"):

@@ -14,8 +14,13 @@ from typing import Iterator, Sequence, TypeVar
 T = TypeVar("T")
 
 
+def in_pass_order(arms: Sequence[T], index: int) -> Sequence[T]:
+    """`arms` as pass `index` visits them: forwards on even passes, backwards on odd ones."""
+    return arms if index % 2 == 0 else arms[::-1]
+
+
 def alternating(arms: Sequence[T], passes: int) -> Iterator[tuple[int, T]]:
     """``(pass index, arm)`` for `passes` passes over `arms`, every odd pass reversed."""
     for index in range(passes):
-        for arm in (arms if index % 2 == 0 else arms[::-1]):
+        for arm in in_pass_order(arms, index):
             yield index, arm

@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass
 
 from cifar.judging.stats import Ratio, speedup
+from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 BASELINE_CONFIG = "default"
 
@@ -177,7 +178,8 @@ def render_summary(entries: list[dict], width: int = 120) -> str:
     busy = contended(entries)
     if busy:
         worst = max(busy, key=lambda e: e["contention_other_fraction"])
-        console.print(Text(f"WARNING: {len(busy)} result(s) measured while other processes used > 10 % of the CPU "
+        console.print(Text(f"WARNING: {len(busy)} result(s) measured while other processes used > "
+                           f"{CONTENTION_THRESHOLD:.0%} of the CPU "
                       f"(worst: {worst['case']} {worst['threads']}, {worst['contention_other_fraction']:.0%}); "
                       "marked contended in extra_info — rerun them on a quiet machine before trusting them."))
     return buffer.getvalue()

@@ -1,37 +1,19 @@
-"""pytest-benchmark glue: run cases in isolated children, interleaved, and record the child's timings.
-
-The durations recorded are the ones the child measured around each round; pytest's process only waits.
-They go into pytest-benchmark's own stats object, so ``--benchmark-autosave/-json/-compare/-compare-fail/
--histogram/-group-by/-sort`` and ``pytest-benchmark compare`` see them exactly as if pytest-benchmark had
-timed them. pytest-benchmark has no public "add measured durations" API; `record` uses
-``fixture._make_stats(iterations)`` + ``stats.update(duration)``, unchanged from pytest-benchmark 3.1 to
-5.3 (the version is pinned below 6 in pyproject.toml, and tests/test_bench.py checks the saved JSON).
+"""Running a suite's cases: every configuration of a case in fresh child processes, interleaved, and cached so
+each test just picks up its configuration's result.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import platform
 import statistics
-
-import pytest
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
+from cifar.isolation.schedule import alternating, in_pass_order
 from cifar.suite.settings import Case, SuiteSettings
-from cifar.training.threads import ThreadConfig, core_counts, is_oversubscribed
+from cifar.training.threads import ThreadConfig
 
 log = logging.getLogger(__name__)
-
-#: Where conftest.py keeps the session's settings, TensorFlow facts and Campaign (``config.stash``).
-SETTINGS = pytest.StashKey[SuiteSettings]()
-ENVIRONMENT = pytest.StashKey[dict]()
-CAMPAIGN = pytest.StashKey["Campaign"]()
-
-#: pytest-benchmark's ``_mode`` names how a fixture was used; setting it also tells pytest-benchmark the
-#: fixture was used (otherwise it warns "Benchmark fixture was not used at all in this test!").
-RECORD_MODE = "cifar isolated child"
 
 
 def merge_results(results: list[dict]) -> dict:
@@ -53,7 +35,7 @@ def merge_results(results: list[dict]) -> dict:
         "steal_fraction": max(c.get("steal_fraction", 0.0) for c in contention),
         "contended": any(c["contended"] for c in contention),
     }
-    # Which process a neighbour's burst hit (one paired session lost a benchmark to one, README, check 6).
+    # Which process a neighbour's burst hit (one paired session lost a benchmark to one: docs/gate.md).
     merged["contention_per_process"] = [{"other_fraction": c["other_fraction"],
                                          "steal_fraction": c.get("steal_fraction", 0.0),
                                          "contended": c["contended"]} for c in contention]
@@ -65,72 +47,6 @@ def merge_results(results: list[dict]) -> dict:
                         "isolation_overhead_seconds": statistics.median(
                             r["runner"]["isolation_overhead_seconds"] for r in results)}
     return merged
-
-
-def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
-    """What goes into each benchmark's ``extra_info`` (and so into the saved JSON)."""
-    workload = result.get("workload", {})
-    _, logical = core_counts()
-    pipeline = workload.get("pipeline")
-    applied = result.get("threads_applied", {})
-    return {
-        "case": case.name,
-        "workload": case.workload,
-        "threads": config.id,
-        "threads_requested": config.to_dict(),
-        "threads_applied": {k: applied.get(k) for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")},
-        "os_threads": applied.get("os_threads"),
-        "oversubscribed": is_oversubscribed(config, logical),
-        "unit": result["unit"],
-        "items_per_round": result["items_per_round"],
-        "items_per_s_median": result["items_per_s_median"],
-        "images_per_s_median": result["items_per_s_median"] if result["unit"] == "images" else None,
-        "cpu_seconds_per_1000_items": result["cpu_seconds_per_1000_items"],
-        "peak_rss_bytes": result["process"]["peak_rss_bytes"],
-        "data_source": workload.get("data_source", "none"),
-        "model": workload.get("model"),
-        "batch_size": workload.get("batch_size"),
-        "pipeline": pipeline.get("variant") if isinstance(pipeline, dict) else pipeline,
-        "pipeline_id": workload.get("pipeline_id"),
-        "runner": result["runner"]["mode"],
-        "isolation_overhead_seconds": result["runner"]["isolation_overhead_seconds"],
-        "passes": result.get("passes", 1),
-        "warmup_rounds": result["warmup_rounds"],
-        "contention_other_fraction": result["contention"]["other_fraction"],
-        "contended": result["contention"]["contended"],
-        "injected_slowdown": result.get("injected_slowdown", 0.0),
-        "durations_per_process": result.get("durations_per_process", [result["durations_seconds"]]),
-        "contention_per_process": result.get("contention_per_process", [result["contention"]]),
-        # What exactly was measured; the gate compares a benchmark only with baselines of the same definition.
-        "definition": workload,
-    }
-
-
-def paired_info(tree: str, outcome: dict | ChildError | None) -> dict:
-    """``extra_info["paired_baseline"]``: the baseline arm of a paired run, measured in the same session."""
-    info: dict = {"tree": tree}
-    if isinstance(outcome, ChildError):
-        # E.g. a benchmark the baseline code does not have yet: the gate reports it as new.
-        info["error"] = str(outcome).splitlines()[0]
-    elif outcome is not None:
-        info.update(durations_per_process=outcome["durations_per_process"], passes=outcome["passes"],
-                    contended=outcome["contention"]["contended"],
-                    contention_per_process=outcome.get("contention_per_process", [outcome["contention"]]),
-                    injected_slowdown=outcome.get("injected_slowdown", 0.0), definition=outcome.get("workload"))
-    return info
-
-
-def record(benchmark, durations: list[float], info: dict) -> None:
-    """Put the child's per-round `durations` (seconds) into pytest-benchmark's stats for this test."""
-    if not durations:
-        raise ValueError("no durations to record")
-    if any(d <= 0 for d in durations):
-        raise ValueError(f"durations must be positive seconds, got {durations!r}")
-    benchmark._mode = RECORD_MODE
-    stats = benchmark._make_stats(1)
-    for duration in durations:
-        stats.update(duration)
-    benchmark.extra_info.update(info)
 
 
 class Campaign:
@@ -187,16 +103,14 @@ class Campaign:
         arms = {"current": self.runner, **({"baseline": self.baseline} if self.baseline else {})}
         per_arm: dict[str, dict[str, list[dict]]] = {arm: {c.id: [] for c in configs} for arm in arms}
         failed: dict[str, dict[str, ChildError]] = {arm: {} for arm in arms}
-        for index in range(case.passes):
-            order = configs if index % 2 == 0 else configs[::-1]
-            for config in order:
-                for arm in (list(arms) if index % 2 == 0 else list(arms)[::-1]):
-                    if config.id in failed[arm]:
-                        continue
-                    try:
-                        per_arm[arm][config.id].append(arms[arm].run(case.target, case.params, config))
-                    except ChildError as err:
-                        failed[arm][config.id] = err
+        for index, config in alternating(configs, case.passes):
+            for arm in in_pass_order(list(arms), index):
+                if config.id in failed[arm]:
+                    continue
+                try:
+                    per_arm[arm][config.id].append(arms[arm].run(case.target, case.params, config))
+                except ChildError as err:
+                    failed[arm][config.id] = err
         for arm, results in (("current", self.results), ("baseline", self.baseline_results)):
             if arm in arms:
                 for config in configs:
@@ -222,34 +136,3 @@ class Campaign:
             self.baseline.close()
 
 
-def machine_info(environment: dict) -> dict:
-    """Machine facts for pytest-benchmark's ``machine_info`` (and the baseline fingerprint)."""
-    import psutil
-
-    physical, logical = core_counts()
-    try:
-        affinity = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = None
-    return {
-        "cpu_model": cpu_model(),
-        "physical_cores": physical,
-        "logical_cores": logical,
-        "cpu_affinity": affinity,
-        "memory_bytes": psutil.virtual_memory().total,
-        "python": platform.python_version(),
-        "tensorflow_version": environment.get("tensorflow_version"),
-        "keras_version": environment.get("keras_version"),
-        "onednn_enabled": environment.get("onednn_enabled"),
-    }
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

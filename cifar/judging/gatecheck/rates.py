@@ -1,56 +1,25 @@
-"""Proof that the gate works: real A/A and A/B sessions, plus many-session rates resampled from them.
+"""The gate's error rates from real sessions: false alarms (A/A) and detection (A/B), real and resampled.
 
-Two gates can be checked. ``paired`` (the default, what CI uses): a session is one ``pytest benchmarks/
---baseline-tree=ROOT`` run, both arms in it, processes interleaved; arm B of an A/B session injects the
-slowdown into the current arm only. ``history``: a session is a plain run, compared with 3 other A sessions
-pooled as stored baselines would be. What follows describes the history check; the paired one mirrors it
-with per-process medians (see `paired_real_rates`, `paired_resampled_rates`).
-
-A session is a real ``pytest benchmarks/`` run (by default the quick suite under TensorFlow's default
-threads). Arm A runs unchanged; arm B runs with ``CIFAR_BENCH_INJECT_SLOWDOWN`` set (10 % and 5 %), a real
-busy-wait inside every timed round in the child. Sessions of the arms are interleaved (A, B10, B5, A, B5,
-B10, …) so machine drift hits all arms alike.
-
-Two kinds of figures come out, and the report keeps them apart:
-  * real: the gate applied to actual pairs of sessions (A/A: consecutive A sessions; A/B: each A session
-    with the following B session), with the re-measurement taken from the next session of the same arm;
-  * resampled: many synthetic sessions, each built by drawing rounds with replacement from one real
-    session, baseline and current drawn from *different* real sessions (so session-to-session variation
-    stays in), the re-measurement from a third. Rates come with Wilson 95 % intervals.
-
-The paired check resamples pairs of processes pooled over an arm's sessions (a pair's ratio cancels the
-drift between sessions), tests that the sessions centre alike, and also reports the older, conservative
-figure drawn from one session at a time (`paired_resampled_rates`).
+See the package docstring for what a session is; the history check (plain sessions against 3 pooled A
+sessions) and the paired check (both arms in one session) each have a real and a resampled figure.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from cifar.isolation.schedule import alternating
 from cifar.judging.baselines import POOLED_RUNS
 from cifar.judging.decide import compare
 from cifar.judging.gate import prepared
 from cifar.judging.paired import paired_samples
-from cifar.judging.policy import PER_PROCESS, Policies, Policy
+from cifar.judging.policy import Policies, Policy
 from cifar.judging.runfile import Run
-from cifar.suite.settings import HISTORY, PAIRED, pytest_args as suite_args
-from cifar.workloads.timing import INJECT_ENV
 
+#: The arms: injected slowdown of the current arm's measured rounds.
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
-#: A history session: `make gate`'s run, under TensorFlow's default threads only.
-DEFAULT_PYTEST_ARGS = ("benchmarks/", *suite_args(HISTORY), "--thread-grid", "default")
-#: A paired session: the paired gate as shipped (`cifar.suite.settings.PAIRED`).
-PAIRED_PYTEST_ARGS = ("benchmarks/", *suite_args(PAIRED))
 
 
 @dataclass(frozen=True)
@@ -77,30 +46,6 @@ class Rate:
     def __str__(self) -> str:
         low, high = self.wilson()
         return f"{self.rate:.1%} [{low:.1%}, {high:.1%}] ({self.hits}/{self.trials})"
-
-
-def run_session(arm: str, out: Path, pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, cwd: str = ".",
-                paired: bool = False) -> Run:
-    """One real benchmark session of `arm`; returns its run. ``paired``: the session
-    measures this checkout twice, as the baseline arm (never injected) and as the current arm."""
-    env = dict(os.environ)
-    env.pop(INJECT_ENV, None)
-    if ARMS[arm]:
-        env[INJECT_ENV] = str(ARMS[arm])
-    if paired:
-        pytest_args = (*pytest_args, f"--baseline-tree={Path(cwd).resolve()}")
-    proc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args, "-q", "-p", "no:cacheprovider",
-                           f"--benchmark-json={out}"], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=1800)
-    if proc.returncode != 0 or not out.exists():
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
-        raise RuntimeError(f"session {arm} failed (pytest exit {proc.returncode}):\n{tail}")
-    return Run.load(out)
-
-
-def schedule(sessions: int) -> list[str]:
-    """A B10 B5, B5 B10 A, … : every arm in every block, in the suite's one interleaving order."""
-    return [arm for _, arm in alternating(list(ARMS), sessions)]
 
 
 POOLED = POOLED_RUNS  # baseline sessions pooled, as `python -m cifar gate` pools the newest promoted runs
@@ -403,169 +348,3 @@ def effective_slowdowns(runs: dict[str, list[dict]]) -> dict[str, dict[str, floa
     return {name: {arm: level(arm, name) / level("A", name) - 1.0 for arm in ("B10", "B5")} for name in names}
 
 
-def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str, ...] | None = None,
-               policies: Policies = Policies(), keep: Path | None = None, log=print, paired: bool = True) -> dict:
-    """Run `sessions` blocks of real sessions (paired or plain), then compute real and resampled rates."""
-    pytest_args = pytest_args or (PAIRED_PYTEST_ARGS if paired else DEFAULT_PYTEST_ARGS)
-    runs: dict[str, list[Run]] = {arm: [] for arm in ARMS}
-    with tempfile.TemporaryDirectory(prefix="cifar-gate-check-") as tmp:
-        folder = keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        for n, arm in enumerate(schedule(sessions)):
-            log(f"session {n + 1}/{3 * sessions}: {'A/' if paired else ''}{arm} (injected slowdown {ARMS[arm]:.0%})")
-            runs[arm].append(run_session(arm, folder / f"{n + 1:02d}-{arm}.json", pytest_args, paired=paired))
-    return report_from_runs(runs, policies, resamples, pytest_args)
-
-
-def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), resamples: int = 2000,
-                     pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, calibrate: bool = True) -> dict:
-    runs = {arm: [Run.of(r) for r in sessions] for arm, sessions in runs.items()}
-    raw = {arm: [r.raw for r in sessions] for arm, sessions in runs.items()}
-    first = runs["A"][0]
-    if first.paired:
-        return {"paired": True, "sessions_per_arm": len(runs["A"]), "resamples": resamples,
-                "pytest_args": list(pytest_args),
-                "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
-                           "test": policies.default.test, "per_process": policies.default.per_process,
-                           "per_process_overrides": {
-                               b.fullname: policies.for_benchmark(b.fullname).per_process
-                               for b in first.benchmarks
-                               if policies.for_benchmark(b.fullname).per_process != policies.default.per_process}},
-                "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
-                "detectable_check": detectable_check(runs, policies),
-                "contended_pairs_left_out": contended_pair_counts(runs, policies),
-                "resampled": paired_resampled_rates(runs, policies, resamples),
-                "resampled_within_session": paired_resampled_rates(runs, policies, resamples, variants=(), pooled=False),
-                "session_heterogeneity": session_heterogeneity(runs, policies), "runs": raw}
-    names = [n for n in first.samples() if n != first.calibration]
-    calibrate = (calibrate and all(r.calibration for arm in runs.values() for r in arm)
-                 and any(policies.for_benchmark(n).calibrate for n in names))
-    return {"sessions_per_arm": len(runs["A"]), "resamples": resamples, "pytest_args": list(pytest_args),
-            "pooled_baseline_sessions": POOLED, "calibrated": calibrate,
-            "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor},
-            "effective_slowdown": effective_slowdowns(runs),
-            "real": real_rates(runs, policies, calibrate=calibrate),
-            "resampled": resampled_rates(runs, policies, resamples, calibrate=calibrate),
-            "runs": raw}
-
-
-def load_sessions(folder: Path) -> dict[str, list[Run]]:
-    """Sessions kept by ``--keep`` (files NN-ARM.json), to recompute the report without re-running them."""
-    runs: dict[str, list[Run]] = {arm: [] for arm in ARMS}
-    for path in sorted(folder.glob("*.json")):
-        arm = path.stem.split("-", 1)[1]
-        runs[arm].append(Run.load(path))
-    return runs
-
-
-def _rates_table(title: str, rates: dict, effective: dict | None = None):
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=Text(title))
-    table.add_column("benchmark", overflow="fold")
-    for column in ("A/A false alarms", "A/B 10 % detected", "A/B 5 % detected"):
-        table.add_column(column)
-    paired = effective is not None and "process_cv" in next(iter(effective.values()), {})
-    if effective is not None:
-        table.add_column("measured effect (A/A, B10, B5)" if paired else "measured effect of the injection (B10, B5)")
-    if paired:
-        table.add_column("per-process CV, pair spread, A/A detects >=")
-    for name in rates["A"]:
-        # Text, not a str: rich would read "[seed-npc1-default]" in a test id as markup and drop it.
-        row = [Text(name.split("::")[-1]), *(str(rates[arm].get(name, Rate(0, 0))) for arm in ("A", "B10", "B5"))]
-        if paired:
-            row += [f"{effective[name]['A']:+.1%}, {effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}",
-                    f"{effective[name]['process_cv']:.1%}, {effective[name]['pair_sd']:.1%}, "
-                    f"{effective[name].get('detectable', float('nan')):.1%}"]
-        elif effective is not None:
-            row.append(f"{effective[name]['B10']:+.1%}, {effective[name]['B5']:+.1%}")
-        table.add_row(*row)
-    pooled = {arm: Rate(sum(r.hits for r in rates[arm].values()), sum(r.trials for r in rates[arm].values()))
-              for arm in ("A", "B10", "B5")}
-    table.add_row("all benchmarks", *(str(pooled[arm]) for arm in ("A", "B10", "B5")),
-                  *([""] * ((effective is not None) + paired)))
-    return table
-
-
-def _pool(rates: dict[str, Rate], names: list[str]) -> Rate:
-    return Rate(sum(rates[n].hits for n in names), sum(rates[n].trials for n in names))
-
-
-def render(report: dict) -> str:
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=170, color_system=None)
-    policy = report["policy"]
-    if report.get("paired"):
-        others = [f"{PER_PROCESS[v]} for {name.split('[')[-1].rstrip(']')}"
-                  for name, v in policy.get("per_process_overrides", {}).items()]
-        values = f"per-process {PER_PROCESS[policy.get('per_process', 'median')]}" + (
-            f" ({', '.join(others)})" if others else "")
-        rule = (f"paired: both arms in one session, {values}, {policy.get('test', 'mann-whitney')}; "
-                f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, re-measure on failure")
-    else:
-        rule = (f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, baseline = {report['pooled_baseline_sessions']} "
-                "pooled sessions, re-measure on failure" + (", calibrated" if report.get("calibrated") else ""))
-    console.print(_rates_table(f"Gate check on real sessions ({report['sessions_per_arm']} per arm; {rule})",
-                               report["real"], report["effective_slowdown"]))
-    how = "pairs pooled over each arm's sessions; " if report.get("paired") else ""
-    console.print(_rates_table(f"Gate check, resampled from the real sessions ({report['resamples']} per figure; "
-                               f"{how}{rule})", report["resampled"]["default"]))
-    if "resampled_within_session" in report:
-        console.print(_rates_table(f"The same, each synthetic session drawn from one real session (counts a session's "
-                                   f"noise twice: lower bound near the floor; {rule})",
-                                   report["resampled_within_session"]["default"]))
-    # The same resampled trials judged with other floors, pooled by kind of benchmark: pipelines run
-    # asynchronously (prefetch overlaps the consumer), so they vary more and absorb part of an injection.
-    names = list(report["resampled"]["default"]["A"])
-    groups = {"matmul, conv2d, train_step, epoch": [n for n in names if "test_pipeline" not in n],
-              "pipeline": [n for n in names if "test_pipeline" in n]}
-    table = Table(title=Text("Resampled, by policy (pooled per kind of benchmark)"))
-    for column in ("policy", "benchmarks", "A/A false alarms", "A/B 10 % detected", "A/B 5 % detected"):
-        table.add_column(column)
-    for label, rates in report["resampled"].items():
-        if label == "default":
-            test = f", {policy['test']}" if "test" in policy else ""
-            label = f"alpha {policy['alpha']}, floor {policy['floor']:.0%}{test} (default, with overrides)"
-        for group, members in groups.items():
-            if members:
-                table.add_row(label, group, *(str(_pool(rates[arm], members)) for arm in ("A", "B10", "B5")))
-    console.print(table)
-    if "detectable_check" in report:
-        check = Table(title=Text("The gate's 'detects >=' figure against its first verdict, A/B sessions x benchmarks"))
-        for column in ("injected", "caught where the figure was <= the injection", "caught where it was above"):
-            check.add_column(column)
-        for arm, rates in report["detectable_check"].items():
-            check.add_row(f"{ARMS[arm]:.0%}", *(str(rates[key]) if rates[key].trials else "-"
-                                                for key in ("at or below", "above")))
-        console.print(check)
-    if report.get("paired"):
-        uneven = [f"{name.split('::')[-1]} {arm} p {p:.2g}" for name, arms in report.get("session_heterogeneity", {}).items()
-                  for arm, p in arms.items() if p < HETEROGENEITY_ALPHA]
-        if "session_heterogeneity" in report:
-            console.print("Sessions of an arm centred apart (Kruskal-Wallis of the pairs' log ratios, p < "
-                          f"{HETEROGENEITY_ALPHA}; pooled resampling flatters these): " + ("; ".join(uneven) or "none"),
-                          markup=False, highlight=False)
-        left_out = report.get("contended_pairs_left_out", {})
-        console.print("Pairs left out as contended, per session (A/A; B10; B5): " + ("; ".join(
-            f"{name.split('::')[-1]} " + "; ".join(",".join(map(str, counts.get(arm, []))) for arm in ("A", "B10", "B5"))
-            for name, counts in left_out.items()) or "none"), markup=False, highlight=False)
-    return buffer.getvalue()
-
-
-def to_json(report: dict) -> str:
-    def encode(value):
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, Rate):
-            low, high = value.wilson()
-            return {"hits": value.hits, "trials": value.trials, "rate": value.rate, "wilson95": [low, high]}
-        raise TypeError(type(value))
-
-    return json.dumps(report, default=encode, indent=2)
