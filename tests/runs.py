@@ -8,11 +8,13 @@ MACHINE = {"cpu_model": "AMD EPYC 9B14", "physical_cores": 2, "logical_cores": 2
            "python": "3.11.7"}
 
 
-def make_run(benchmarks: dict, machine: dict | None = None, extra: dict | None = None, datetime="2026-11-26T12:00:00"):
+def make_run(benchmarks: dict, machine: dict | None = None, extra: dict | None = None, datetime="2026-11-26T12:00:00",
+             commit: str | None = None, dirty: bool = False):
     """benchmarks: fullname -> per-round durations (seconds)."""
     return {
         "machine_info": {"cifar": dict(machine or MACHINE)},
         "datetime": datetime,
+        "commit_info": {"id": commit, "dirty": dirty} if commit else {},
         "cifar_settings": {"quick": True, "data": "synthetic", "models": None, "epoch_steps": None,
                            "runner": "zygote", "grid": None},
         "benchmarks": [

@@ -322,9 +322,9 @@ def test_history_over_saved_runs(tmp_path):
         run = make_run({MATMUL: noisy(median, cv=0.01, seed=i), CONV: noisy(1.0, cv=0.01, seed=100 + i)},
                        datetime=f"2026-11-{10 + i}T00:00:00")
         paths.append(write(tmp_path / f"{i:04d}_run.json", run))
-    trends = history(read_runs(paths))
-    assert [cp.index for cp in trends[MATMUL]["change_points"]] == [6]
-    assert trends[CONV]["change_points"] == []
+    trends = {s.name: s for s in history(read_runs(paths))}
+    assert [cp.index for cp in trends[MATMUL].change_points] == [6]
+    assert trends[CONV].change_points == []
     proc = subprocess.run([sys.executable, "-m", "cifar", "history", *map(str, paths), "--plot",
                            str(tmp_path / "h.png")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -704,13 +704,15 @@ def test_history_names_the_run_of_a_change_point_when_a_benchmark_is_missing_fro
             benches[CONV] = noisy(1.0 if i < 8 else 1.3, cv=0.01, seed=100 + i)
         run = make_run(benches, datetime=f"2026-11-{10 + i}T00:00:00")
         paths.append(write(tmp_path / f"{i:04d}_run.json", run))
-    trend = history(read_runs(paths))[CONV]
-    (cp,) = trend["change_points"]
-    assert trend["runs"][cp.index] == "0008_run" and trend["positions"][cp.index] == 8
+    (trend,) = [s for s in history(read_runs(paths)) if s.name == CONV]
+    (cp,) = trend.change_points
+    assert trend.points[cp.index].run == "0008_run" and trend.points[cp.index].position == 8
     proc = subprocess.run([sys.executable, "-m", "cifar", "history", *map(str, paths), "--plot",
-                           str(tmp_path / "h.png")], capture_output=True, text=True, timeout=120)
+                           str(tmp_path / "h.png"), "--json", str(tmp_path / "h.json")],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "run 9 (0008_run)" in proc.stdout and "0006_run" not in proc.stdout
+    (saved,) = [s for s in json.loads((tmp_path / "h.json").read_text()) if s["name"] == CONV]
+    assert saved["change_points"][0]["run"] == "0008_run"
 
 
 def test_remeasurement_without_a_calibration_kernel_is_compared_in_seconds_not_against_ratios():

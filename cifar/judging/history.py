@@ -1,18 +1,25 @@
-"""Histories: each benchmark's median across saved runs, change points, and a PNG plot.
+"""Histories: each benchmark across saved runs, placed by commit and date, with its change points.
 
-Change points are found as Hunter / Apache Otava and asv do it in spirit: binary segmentation of the
-series of per-run medians. At each step the split that maximizes the standardized difference of means
-is tested with a permutation test that re-runs the whole search on shuffled series (so trying every split
-is paid for in the p-value); a split is kept when p < alpha (default 0.01) and the medians on either side
-differ by at least `min_change` (default 5 %). Per-run medians, not pooled rounds, are the observations:
-rounds within a run share that session's machine state, so pooling them would overstate the evidence.
+A series is one benchmark on one machine fingerprint: runs from different machines measure the machines, so
+they are never one series. Each point is a run: its commit (short hash, ``+`` for a dirty tree), its date, the
+benchmark's median throughput (items/s, the unit its workload records; seconds per round where it has none)
+and whether that measurement was contended.
+
+Change points: binary segmentation of the series of per-run medians, in the spirit of Hunter / Apache Otava's
+e-divisive and asv's step detection. At each step the split that maximizes the standardized difference of means
+is tested with a permutation test that repeats the whole search on shuffled series (so trying every split is paid
+for in the p-value); a split is kept when p < alpha (default 0.01) and the medians on either side differ by at
+least `min_change` (default 5 %). Per-run medians, not pooled rounds, are the observations: rounds within a run
+share that session's machine state, so pooling them would overstate the evidence. docs/history.md compares it
+with Otava's detector.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,36 +29,105 @@ from cifar.judging.runfile import Run, saved_runs
 
 
 @dataclass(frozen=True)
-class SavedRun:
-    label: str  # file name, e.g. 0003_abc123
-    datetime: str
-    medians: dict[str, float]  # benchmark fullname -> median seconds per round
-
-
-@dataclass(frozen=True)
 class ChangePoint:
-    index: int  # first run after the change
-    before: float
+    index: int  # the first point after the change, in its series
+    before: float  # median value of the segment before (the series' unit)
     after: float
     p_value: float
 
     @property
     def change(self) -> float:
+        """Relative change of the value, after / before - 1 (for a throughput, negative is slower)."""
         return self.after / self.before - 1.0
 
 
-def read_runs(paths: list[Path]) -> list[SavedRun]:
-    """Saved pytest-benchmark runs, oldest first; unreadable files are one-line errors."""
-    runs = []
-    for path in paths:
-        run = Run.load(path)
-        medians = {b.fullname: statistics.median(b.rounds) for b in run.benchmarks}
-        runs.append(SavedRun(path.stem, run.datetime, medians))
-    return sorted(runs, key=lambda r: (r.datetime, r.label))
+@dataclass(frozen=True)
+class Point:
+    run: str  # the run's file name
+    position: int  # the run's place among this machine's runs, oldest 0 (the plots' x axis)
+    commit: str  # short hash, "+" when the tree was dirty
+    date: str
+    value: float
+    contended: bool
+    dirty: bool
+
+
+@dataclass
+class Series:
+    """One benchmark on one machine, oldest run first."""
+
+    name: str  # the benchmark's fullname
+    fingerprint: str
+    case: str  # the suite's case (plots group by it)
+    threads: str
+    unit: str  # "images/s", "products/s", or "s per round"
+    points: list[Point] = field(default_factory=list)
+    change_points: list[ChangePoint] = field(default_factory=list)
+
+    @property
+    def short_name(self) -> str:
+        return self.name.split("::")[-1]
+
+    @property
+    def throughput(self) -> bool:
+        return self.unit.endswith("/s")
+
+    def values(self) -> list[float]:
+        return [p.value for p in self.points]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "fingerprint": self.fingerprint, "case": self.case, "threads": self.threads,
+                "unit": self.unit, "points": [asdict(p) for p in self.points],
+                "change_points": [{**asdict(c), "change": c.change, "commit": self.points[c.index].commit,
+                                   "run": self.points[c.index].run} for c in self.change_points]}
+
+
+def read_runs(paths: list[Path]) -> list[tuple[str, Run]]:
+    """(file name, run) for each saved run, oldest first by the run's own date; unreadable files are one line."""
+    runs = [(Path(p).stem, Run.load(p)) for p in paths]
+    return sorted(runs, key=lambda item: (item[1].datetime, item[0]))
 
 
 def find_runs(storage: Path = Path(".benchmarks")) -> list[Path]:
     return saved_runs(storage)
+
+
+def _value(bench) -> tuple[float, str]:
+    median = statistics.median(bench.rounds)
+    unit, items = bench.extra.get("unit"), bench.extra.get("items_per_round")
+    if unit and items:
+        return items / median, f"{unit}/s"
+    return median, "s per round"
+
+
+def build_series(runs: list[tuple[str, Run]], select: str | None = None) -> list[Series]:
+    """One `Series` per (benchmark, machine fingerprint), in the order benchmarks first appear."""
+    series: dict[tuple[str, str], Series] = {}
+    positions: dict[str, int] = {}
+    for label, run in runs:
+        fp = run.fingerprint
+        position = positions[fp] = positions.get(fp, -1) + 1
+        commit = str(run.commit.get("id") or "")[:7] or "no-commit"
+        dirty = bool(run.commit.get("dirty"))
+        for bench in run.benchmarks:
+            if select and not (fnmatch.fnmatchcase(bench.fullname, select) or select in bench.fullname):
+                continue
+            value, unit = _value(bench)
+            key = (bench.fullname, fp)
+            if key not in series:
+                series[key] = Series(bench.fullname, fp, str(bench.extra.get("case") or bench.workload or bench.name),
+                                     str(bench.threads or ""), unit)
+            series[key].points.append(Point(label, position, commit + ("+" if dirty else ""), run.datetime[:10], value,
+                                            bench.contended, dirty))
+    return list(series.values())
+
+
+def history(runs: list[tuple[str, Run]], select: str | None = None, **kwargs) -> list[Series]:
+    """Every series of `runs` with its change points (`change_points`' keyword arguments pass through)."""
+    out = build_series(runs, select)
+    for s in out:
+        s.change_points = change_points(s.values(), **kwargs)
+    return out
 
 
 def _best_split(values: np.ndarray, min_size: int) -> tuple[int, float]:
@@ -68,7 +144,7 @@ def _best_split(values: np.ndarray, min_size: int) -> tuple[int, float]:
 
 def change_points(series: list[float], alpha: float = 0.01, min_change: float = 0.05, min_size: int = 2,
                   permutations: int = 999, seed: int = 0) -> list[ChangePoint]:
-    """Change points in `series` (per-run medians, oldest first), by binary segmentation + permutation test."""
+    """Change points in `series` (per-run values, oldest first), by binary segmentation + permutation test."""
     rng = np.random.default_rng(seed)
     values = np.asarray(series, dtype=float)
     found: list[ChangePoint] = []
@@ -92,58 +168,51 @@ def change_points(series: list[float], alpha: float = 0.01, min_change: float = 
     return sorted(found, key=lambda c: c.index)
 
 
-def history(runs: list[SavedRun], select: str | None = None, **kwargs) -> dict[str, dict]:
-    """Per benchmark: the runs it appears in (their labels, and their positions in `runs`), its medians, and its
-    change points. A change point's ``index`` counts this benchmark's runs only; ``positions[index]`` is that
-    run's place in `runs`, which differs when the benchmark is missing from some runs."""
-    import fnmatch
-
-    names = sorted({name for run in runs for name in run.medians})
-    if select:
-        names = [n for n in names if fnmatch.fnmatchcase(n, select) or select in n]
-    out = {}
-    for name in names:
-        positions = [i for i, r in enumerate(runs) if name in r.medians]
-        medians = [runs[i].medians[name] for i in positions]
-        out[name] = {"runs": [runs[i].label for i in positions], "positions": positions, "medians": medians,
-                     "change_points": change_points(medians, **kwargs)}
-    return out
+def describe(s: Series, cp: ChangePoint) -> str:
+    """``-23.1 % images/s at ab12cd3 (2026-12-01, run 7 of 12), p 0.001``."""
+    point = s.points[cp.index]
+    what = s.unit if s.throughput else "time per round"
+    return (f"{cp.change:+.1%} {what} at {point.commit} ({point.date}, run {cp.index + 1} of {len(s.points)}), "
+            f"p {cp.p_value:.3g}")
 
 
-def plot(trends: dict[str, dict], path: Path, max_panels: int = 12) -> Path:
-    """Small multiples: median per run (relative to the first run), change points as vertical lines."""
-    import matplotlib
+def table(series: list[Series], width: int = 170) -> str:
+    """The history as terminal tables, one per machine; ids shown literally and whole (rich would read ``[...]``
+    as markup, and fold a long id)."""
+    import io
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
-    # Benchmarks with change points first: they are what a reader looks for.
-    names = sorted(trends, key=lambda n: (not trends[n]["change_points"], n))[:max_panels]
-    if not names:
-        raise GateError("nothing to plot: no benchmark matched")
-    cols = min(3, len(names))
-    rows = (len(names) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.2 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
-        trend = trends[name]
-        first = trend["medians"][0]
-        ax.plot(range(len(trend["medians"])), [m / first for m in trend["medians"]], marker="o")
-        for cp in trend["change_points"]:
-            ax.axvline(cp.index - 0.5, color="red", linestyle="--")
-            ax.annotate(f"{cp.change:+.0%}", (cp.index - 0.5, 1.0), color="red", fontsize=8)
-        ax.set_title(name.split("::")[-1], fontsize=8)
-        ax.set_xlabel("run")
-        ax.set_ylabel("median time / first run")
-        ax.axhline(1.0, color="grey", linewidth=0.5)
-    for ax in list(axes.flat)[len(names):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None)
+    for fp in dict.fromkeys(s.fingerprint for s in series):
+        members = [s for s in series if s.fingerprint == fp]
+        result = Table(title=Text(f"History on {fp}: {len(members)} benchmarks"),
+                       caption=Text("change points: binary segmentation + permutation test on per-run medians"))
+        result.add_column(Text("benchmark"), no_wrap=True, min_width=max(len(s.short_name) for s in members))
+        for column in ("runs", "first", "last"):
+            result.add_column(Text(column), no_wrap=True)
+        result.add_column(Text("change points"), overflow="fold")
+        for s in members:
+            first, last = s.points[0], s.points[-1]
+            fmt = (lambda v: f"{v:,.0f} {s.unit}") if s.throughput else (lambda v: f"{v * 1000:.2f} ms")
+            points = "; ".join(describe(s, cp) for cp in s.change_points) or "-"
+            result.add_row(Text(s.short_name), str(len(s.points)), Text(f"{fmt(first.value)} ({first.commit})"),
+                           Text(f"{fmt(last.value)} ({last.commit})"), Text(points))
+        console.print(result)
+    return buffer.getvalue()
 
 
-def to_json(trends: dict[str, dict]) -> str:
-    return json.dumps({name: {**t, "change_points": [cp.__dict__ for cp in t["change_points"]]}
-                       for name, t in trends.items()}, indent=2)
+def to_json(series: list[Series]) -> str:
+    return json.dumps([s.to_dict() for s in series], indent=2)
+
+
+def load(paths: list[Path] | None = None) -> list[tuple[str, Run]]:
+    """The runs a history is made of: `paths`, or every run saved in .benchmarks/; at least 2."""
+    paths = [Path(p) for p in paths or []] or find_runs()
+    if len(paths) < 2:
+        raise GateError(f"history needs at least 2 saved runs, found {len(paths)} "
+                        "(run pytest benchmarks/ --benchmark-autosave a few times)")
+    return read_runs(paths)

@@ -1,0 +1,123 @@
+"""Histories: series per machine, placed by commit and date, change points, every id intact in every table,
+the PNG pages and the HTML page (the real-browser check is in test_history_browser.py)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cifar.judging.history import build_series, history, read_runs, table
+from cifar.judging.historyplot import groups, html_page, plot
+from tests.runs import MACHINE, make_run, noisy, write
+
+EPOCH = "benchmarks/test_epoch.py::test_epoch[seed_cnn-arrays-default]"
+PIPE = "benchmarks/test_pipeline.py::test_pipeline[seed-npc1-intra1-inter1]"
+OTHER_CPU = dict(MACHINE, cpu_model="Intel(R) Xeon(R) Processor")
+
+
+def epoch_extra(name, case, threads, contended=False):
+    return {name: {"unit": "images", "items_per_round": 1280, "case": case, "threads": threads,
+                   "contended": contended}}
+
+
+def series_runs(tmp_path, n=12, step_at=6, machine=None, prefix=""):
+    paths = []
+    for i in range(n):
+        median = 0.25 if i < step_at else 0.30  # 5,120 -> 4,267 images/s: 17 % slower from run step_at
+        extra = {**epoch_extra(EPOCH, "epoch-seed_cnn-arrays", "default", contended=(i == 2)),
+                 **epoch_extra(PIPE, "pipeline-seed-npc1", "intra1-inter1")}
+        run = make_run({EPOCH: noisy(median, cv=0.01, seed=i), PIPE: noisy(0.1, cv=0.01, seed=50 + i)},
+                       machine=machine, extra=extra, datetime=f"2026-11-{10 + i:02d}T00:00:00",
+                       commit=f"{prefix}{i:02d}c0ffee{i:02d}aa", dirty=(i == 4))
+        paths.append(write(tmp_path / f"{prefix}{i:04d}_run.json", run))
+    return paths
+
+
+def test_points_carry_commit_date_dirty_and_contended(tmp_path):
+    (epoch, pipe) = build_series(read_runs(series_runs(tmp_path)))
+    assert epoch.name == EPOCH and epoch.unit == "images/s" and epoch.case == "epoch-seed_cnn-arrays"
+    assert [p.commit for p in epoch.points[:5]] == ["00c0ffe", "01c0ffe", "02c0ffe", "03c0ffe", "04c0ffe+"]
+    assert epoch.points[0].date == "2026-11-10" and epoch.points[0].value == pytest.approx(1280 / 0.25, rel=0.03)
+    assert [p.contended for p in epoch.points[:4]] == [False, False, True, False]
+    assert [p.position for p in epoch.points] == list(range(12))
+
+
+def test_the_step_is_a_change_point_at_the_first_slowed_runs_commit(tmp_path):
+    (epoch, pipe) = history(read_runs(series_runs(tmp_path)))
+    (cp,) = epoch.change_points
+    assert epoch.points[cp.index].commit == "06c0ffe" and cp.change == pytest.approx(0.25 / 0.30 - 1, abs=0.02)
+    assert pipe.change_points == []
+
+
+def test_runs_of_other_machines_are_other_series_never_one(tmp_path):
+    runs = read_runs(series_runs(tmp_path) + series_runs(tmp_path, n=4, machine=OTHER_CPU, prefix="x"))
+    series = build_series(runs)
+    machines = {(s.name, s.fingerprint): len(s.points) for s in series}
+    assert machines[(EPOCH, "amd-epyc-9b14-2c2t-tf2.21.0-py3.11")] == 12
+    assert machines[(EPOCH, "intel-r-xeon-r-processor-2c2t-tf2.21.0-py3.11")] == 4
+    assert len(groups(series)) == 4  # two cases on two machines: four panels, nothing merged
+
+
+def test_every_id_is_shown_literally_in_the_history_table(tmp_path):
+    text = table(history(read_runs(series_runs(tmp_path))))
+    assert "test_epoch[seed_cnn-arrays-default]" in text and "test_pipeline[seed-npc1-intra1-inter1]" in text
+    assert "06c0ffe" in text and "images/s" in text
+
+
+def test_png_pages_hold_every_group_and_the_html_every_id(tmp_path):
+    paths = []
+    for k in range(14):  # 14 cases: more than one page of 12 panels
+        name = f"benchmarks/test_micro.py::test_matmul[case{k}-default]"
+        paths.append(name)
+    runs = []
+    for i in range(3):
+        extra = {n: {"unit": "products", "items_per_round": 30, "case": f"matmul-{k}", "threads": "default"}
+                 for k, n in enumerate(paths)}
+        runs.append(write(tmp_path / f"{i:04d}_r.json", make_run({n: noisy(0.3, seed=i) for n in paths}, extra=extra,
+                                                                 commit=f"{i}abcdef0", datetime=f"2026-11-0{i + 1}T00:00:00")))
+    series = history(read_runs(runs))
+    pages = plot(series, tmp_path / "h.png")
+    assert [p.name for p in pages] == ["h.png", "h-2.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pages)
+    page = html_page(series, tmp_path / "h.html").read_text()
+    assert page.count("<svg") == 14 and all(f"test_matmul[case{k}-default]" in page for k in range(14))
+    assert "http://" not in page.split("<svg", 1)[0] and "<script src" not in page  # self-contained
+
+
+def test_history_cli_writes_the_table_png_html_and_json(tmp_path):
+    paths = series_runs(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "cifar", "history", *map(str, paths), "--plot",
+                           str(tmp_path / "h.png"), "--html", str(tmp_path / "h.html"), "--json", str(tmp_path / "h.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "test_epoch[seed_cnn-arrays-default]" in proc.stdout and "at 06c0ffe" in proc.stdout
+    saved = {s["name"]: s for s in json.loads((tmp_path / "h.json").read_text())}
+    assert saved[EPOCH]["change_points"][0]["commit"] == "06c0ffe"
+    assert "06c0ffe" in (tmp_path / "h.html").read_text()
+    bad = subprocess.run([sys.executable, "-m", "cifar", "history", str(paths[0])], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "history needs at least 2 saved runs, found 1" in bad.stderr
+
+
+def test_ids_with_brackets_survive_every_table():
+    """Issue 15, item 1: the gate, gate-check and summary tables too (history's is above)."""
+    from cifar.judging.decide import Comparison
+    from cifar.judging.gate import GateReport
+    from cifar.judging.gatecheck import Rate, render as render_check
+    from cifar.judging.report import markdown, render
+    from cifar.judging.summary import render_summary
+
+    name = "benchmarks/test_pipeline.py::test_pipeline[seed-npc1-default]"
+    report = GateReport([Comparison(name, "unchanged", 0.1, 0.1)], "base [x]")
+    assert "test_pipeline[seed-npc1-default]" in render(report) and "base [x]" in render(report)
+    assert "test_pipeline[seed-npc1-default]" in markdown(report)
+    rates = {arm: {name: Rate(0, 10)} for arm in ("A", "B10", "B5")}
+    check = {"policy": {"alpha": 0.01, "floor": 0.02}, "sessions_per_arm": 1, "resamples": 10,
+             "pooled_baseline_sessions": 3, "real": rates, "resampled": {"default": rates},
+             "effective_slowdown": {name: {"B10": 0.1, "B5": 0.05}}}
+    assert "test_pipeline[seed-npc1-default]" in render_check(check)
+    entry = {"case": "pipeline-[weird]", "workload": "pipeline", "threads": "default", "durations_seconds": [1.0],
+             "items_per_s_median": 1.0, "unit": "images", "oversubscribed": False, "contended": False,
+             "contention_other_fraction": 0.0}
+    assert "pipeline-[weird]" in render_summary([entry])
