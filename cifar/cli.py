@@ -108,13 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing = baseline_commands.add_parser("list", help="the baseline series per machine fingerprint")
     listing.add_argument("--baselines", default="baselines")
 
-    hist = commands.add_parser("history", help="trends and change points across saved runs, and a PNG plot")
+    hist = commands.add_parser("history", help="each benchmark across saved runs by commit and date, change points, "
+                                               "PNG plots and an HTML page")
     hist.add_argument("runs", nargs="*", help="run JSON files (default: every file in .benchmarks/)")
     hist.add_argument("-k", "--select", help="only benchmarks whose name contains this (or matches this pattern)")
     hist.add_argument("--alpha", type=float, default=0.01, help="permutation-test significance [0.01]")
     hist.add_argument("--min-change", type=float, default=0.05, help="smallest change reported, 0.05 = 5 %% [0.05]")
-    hist.add_argument("--plot", default="reports/history.png", help="PNG to write [reports/history.png]")
-    hist.add_argument("--json", help="also write the trends and change points as JSON")
+    hist.add_argument("--plot", default="reports/history.png",
+                      help="PNG to write, paged (-2.png, …) past 12 panels [reports/history.png]")
+    hist.add_argument("--html", help="also write one self-contained HTML page here (e.g. reports/history.html)")
+    hist.add_argument("--json", help="also write the series and change points as JSON")
 
     check = commands.add_parser("gate-check", help="real A/A and A/B sessions: false alarms and detection power")
     check.add_argument("--sessions", type=_positive_int, default=None,
@@ -128,9 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--history", action="store_true",
                        help="check the gate against stored baselines (plain sessions, 3 pooled as the baseline) "
                             "instead of the paired gate (both arms in one session)")
-    check.add_argument("pytest_args", nargs="*",
-                       help="the session to run [benchmarks/ --quick --thread-grid default --passes 16 (paired) "
-                            "or 3 (--history)]")
+    check.epilog = ("Options after -- are added to each session's pytest command (the shipped paired or history "
+                    "session), e.g. -- -k seed-npc1")
     return parser
 
 
@@ -240,31 +242,21 @@ def _baseline(args) -> int:
 def _history(args) -> int:
     from pathlib import Path
 
-    from rich.console import Console
-    from rich.table import Table
+    from cifar.judging import history, historyplot
 
-    from cifar.judging import history
-    from cifar.judging.errors import GateError
+    series = history.history(history.load(args.runs), args.select, alpha=args.alpha, min_change=args.min_change)
+    if not series:
+        from cifar.judging.errors import GateError
 
-    paths = [Path(p) for p in args.runs] or history.find_runs()
-    if len(paths) < 2:
-        raise GateError(f"history needs at least 2 saved runs, found {len(paths)} "
-                        "(run pytest benchmarks/ --benchmark-autosave a few times)")
-    runs = history.read_runs(paths)
-    trends = history.history(runs, args.select, alpha=args.alpha, min_change=args.min_change)
-    table = Table(title=f"History of {len(runs)} runs ({runs[0].label} … {runs[-1].label})",
-                  caption="median time per round; change points: binary segmentation + permutation test")
-    for column in ("benchmark", "runs", "first", "last", "change points"):
-        table.add_column(column)
-    for name, trend in trends.items():
-        points = "; ".join(f"run {trend['positions'][cp.index] + 1} ({trend['runs'][cp.index]}): {cp.change:+.1%}, "
-                           f"p={cp.p_value:.3f}" for cp in trend["change_points"]) or "-"
-        table.add_row(name.split("::")[-1], str(len(trend["medians"])), f"{trend['medians'][0] * 1000:.2f} ms",
-                      f"{trend['medians'][-1] * 1000:.2f} ms", points)
-    Console(width=160).print(table)
-    print(f"plot: {history.plot(trends, Path(args.plot))}")
+        raise GateError(f"no benchmark matches {args.select!r}")
+    print(history.table(series), end="")
+    for page in historyplot.plot(series, Path(args.plot)):
+        print(f"plot: {page}")
+    if args.html:
+        print(f"html: {historyplot.html_page(series, Path(args.html))}")
     if args.json:
-        Path(args.json).write_text(history.to_json(trends))
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(history.to_json(series))
     return 0
 
 
@@ -297,14 +289,15 @@ def _gate_check(args) -> int:
         default_args = gatecheck.PAIRED_PYTEST_ARGS if paired else gatecheck.DEFAULT_PYTEST_ARGS
         policies = Policies.load(args.config or "baselines/gate.json", paired=paired, required=args.config is not None)
         report = gatecheck.report_from_runs(runs, policies, resamples=args.resamples,
-                                            pytest_args=tuple(args.pytest_args) or default_args)
+                                            pytest_args=(*default_args, *args.after))
     else:
         sessions = args.sessions or (6 if args.history else 3)
         if args.history:  # before hours of sessions, not after them
             _history_sessions(sessions, "--sessions")
         policies = Policies.load(args.config or "baselines/gate.json", paired=not args.history,
                                  required=args.config is not None)
-        report = gatecheck.gate_check(sessions, args.resamples, tuple(args.pytest_args) or None, policies,
+        default_args = gatecheck.DEFAULT_PYTEST_ARGS if args.history else gatecheck.PAIRED_PYTEST_ARGS
+        report = gatecheck.gate_check(sessions, args.resamples, (*default_args, *args.after), policies,
                                       keep=Path(args.keep) if args.keep else None, paired=not args.history)
     print(gatecheck.render(report), end="")
     out = Path(args.out)
@@ -344,8 +337,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = argv[:argv.index("--")] if "--" in argv else argv
     args = build_parser().parse_args(argv)
     args.after = after
-    if getattr(args, "pytest_args", None) is not None:
-        args.pytest_args = [*args.pytest_args, *after]
     # TensorFlow's C++ INFO/WARNING lines (CPU features, missing CUDA) drown the report; errors still show.
     # Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
