@@ -7,10 +7,11 @@ them; only ``benchmarks/`` uses them. ``pytest --help`` lists them under "cifar 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
-from cifar.suite.record import ENVIRONMENT, SETTINGS
+from cifar.suite.record import CAMPAIGN, ENVIRONMENT, SESSION_START, SETTINGS, session_phases
 from cifar.suite.settings import SuiteSettings, build_cases
 from cifar.training.data import SOURCES
 from cifar.training.threads import parse_grid
@@ -93,6 +94,10 @@ def settings_from_options(config) -> SuiteSettings:
         raise pytest.UsageError(str(err)) from None
 
 
+def pytest_sessionstart(session):
+    session.config.stash[SESSION_START] = time.time()
+
+
 def pytest_configure(config):
     config.stash[SETTINGS] = settings_from_options(config)
     # Keep every round in saved runs (not just the statistics): the regression gate tests distributions.
@@ -113,3 +118,6 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
 
     output_json[FORMAT_KEY] = FORMAT
     output_json["cifar_settings"] = config.stash[SETTINGS].to_dict()
+    campaign = config.stash.get(CAMPAIGN, None)
+    if campaign is not None:
+        output_json["cifar_phases"] = session_phases(config, campaign)

@@ -7,9 +7,13 @@ import os
 import pytest
 
 from cifar.suite.campaign import Campaign
+from cifar.suite.progress import Progress
 from cifar.suite.record import CAMPAIGN, ENVIRONMENT, SETTINGS
 from cifar.suite.settings import build_cases
 from cifar.workloads import WORKLOADS
+
+
+PROCESSES = pytest.StashKey[int]()
 
 
 def pytest_generate_tests(metafunc):
@@ -33,10 +37,34 @@ def _timing(config) -> bool:
     return not (config.getoption("benchmark_disable") or os.environ.get("PYTEST_XDIST_WORKER"))
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Count the processes the selected tests will start: the total the progress line counts down."""
+    settings = config.stash[SETTINGS]
+    cases = {}
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        if params and "case" in params:
+            cases.setdefault(params["case"].name, (params["case"], []))[1].append(params["threads"])
+    arms = 2 if settings.baseline_tree else 1
+    if _timing(config):
+        total = sum(len(case.threads or settings.thread_configs()) * case.passes * arms for case, _ in cases.values())
+    else:
+        total = sum(len(threads) for _, threads in cases.values())
+    config.stash[PROCESSES] = total
+
+
 @pytest.fixture(scope="session")
 def campaign(request):
     config = request.config
-    campaign = Campaign(config.stash[SETTINGS], interleave=_timing(config))
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    progress = None
+    if reporter is not None and _timing(config):
+        def write(text):
+            reporter.write(text, flush=True)
+
+        progress = Progress(config.stash.get(PROCESSES, 0), write, bool(reporter.isatty()),
+                            config.get_verbosity())
+    campaign = Campaign(config.stash[SETTINGS], interleave=_timing(config), progress=progress)
     config.stash[CAMPAIGN] = campaign
     config.stash[ENVIRONMENT] = campaign.environment()
     yield campaign
@@ -49,5 +77,7 @@ def pytest_terminal_summary(terminalreporter, config):
     if campaign is None or not campaign.recorded:
         return
     from cifar.judging.summary import render_summary
+    from cifar.suite.record import phase_line, session_phases
 
     terminalreporter.write(render_summary(campaign.recorded))
+    terminalreporter.write_line(phase_line(session_phases(config, campaign)))

@@ -216,10 +216,12 @@ def test_collection_ids_follow_the_grid():
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
     assert "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]" in ids
     assert "benchmarks/test_pipeline.py::test_pipeline[batched-npc1-default]" in ids
+    # Pipelines run on tf.data's own threads: under TensorFlow's default only (docs/performance.md).
+    assert not any("test_pipeline" in i and "intra1-inter1" in i for i in ids)
     # The calibration kernel always runs once, on one thread, whatever the grid.
     assert "benchmarks/test_micro.py::test_calibration[calibration-intra1-inter1]" in ids
     assert "benchmarks/test_epoch.py::test_epoch[seed_cnn-arrays-default]" in ids
-    assert len(ids) == 2 * 10 + 1
+    assert len(ids) == 1 + 2 * 6 + 4  # calibration, 6 cases x 2 configurations, 4 pipelines
 
 
 class ArmRunner(FakeRunner):
@@ -259,3 +261,56 @@ def test_paired_campaign_keeps_a_baseline_failure_as_an_error_for_that_benchmark
     assert "error" in info and "durations_per_process" not in info
     assert "SIGSEGV" in info["error"]
 
+
+
+# -- where the time goes, and what a user waiting sees (issue 18) -----------------------------------------------
+def test_phases_split_each_childs_wall_time():
+    from cifar.suite.campaign import Phases
+
+    phases = Phases()
+    result = fake_result([0.1, 0.2])
+    result["phases"] = {"warmup_seconds": 0.5, "between_rounds_seconds": 0.05}
+    result["process"]["child_wall_seconds"] = 2.0
+    result["runner"]["parent_wall_seconds"] = 2.1
+    phases.add(result)
+    assert phases.seconds == pytest.approx({"isolation": 0.1, "setup": 2.0 - 0.3 - 0.5 - 0.05, "warmup": 0.5,
+                                            "between_rounds": 0.05, "timed": 0.3})
+
+
+def test_campaign_accounts_every_child_and_reports_progress():
+    seen = []
+    runner = FakeRunner()
+    campaign = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=runner, progress=seen.append)
+    campaign.result(Case("matmul", "matmul", {"rounds": 2}, passes=2), ThreadConfig())
+    assert seen == ["matmul"] * 6
+    assert campaign.phase_seconds()["timed"] == pytest.approx(6 * 0.2)
+
+
+def test_progress_counts_down_in_place_on_a_terminal_and_in_lines_elsewhere():
+    from cifar.suite.progress import Progress
+
+    now = [0.0]
+    out = []
+    tty = Progress(4, out.append, isatty=True, clock=lambda: now[0])
+    for case in ("epoch-a", "epoch-a", "matmul", "matmul"):
+        now[0] += 10
+        tty(case)
+    tty.end_case()
+    assert out[0].startswith("\r\x1b[2K") and "cifar: 1/4 processes, epoch-a: 1, 0:10 elapsed, ~0:30 left" in out[0]
+    assert "4/4 processes" in out[-2] and "left" not in out[-2] and out[-1] == "\r\x1b[2K"
+    lines = []
+    log = Progress(4, lines.append, isatty=False, clock=lambda: now[0], interval=15)
+    for case in ("epoch-a", "epoch-a", "matmul", "matmul"):
+        now[0] += 10
+        log(case)
+    log.end_case()
+    assert lines[0] == "cifar: measuring epoch-a\n" and all(line.endswith("\n") for line in lines)
+    assert "cifar: epoch-a: 2 processes in 0:20 (2/4 of the session)\n" in lines
+    quiet = []
+    q = Progress(4, quiet.append, isatty=False, verbosity=-1, clock=lambda: now[0])
+    q("matmul")
+    q.end_case()
+    assert quiet == ["cifar: matmul: 1 processes in 0:00 (1/4 of the session)\n"]
+    silent = []
+    Progress(4, silent.append, isatty=True, verbosity=-2)("matmul")
+    assert silent == []

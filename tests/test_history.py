@@ -117,7 +117,9 @@ def test_ids_with_brackets_survive_every_table():
              "pooled_baseline_sessions": 3, "real": rates, "resampled": {"default": rates},
              "effective_slowdown": {name: {"B10": 0.1, "B5": 0.05}}}
     assert "test_pipeline[seed-npc1-default]" in render_check(check)
-    entry = {"case": "pipeline-[weird]", "workload": "pipeline", "threads": "default", "durations_seconds": [1.0],
-             "items_per_s_median": 1.0, "unit": "images", "oversubscribed": False, "contended": False,
-             "contention_other_fraction": 0.0}
-    assert "pipeline-[weird]" in render_summary([entry])
+    entries = [{"case": "matmul-[weird]", "workload": "matmul", "threads": threads, "durations_seconds": [1.0],
+                "items_per_s_median": 1.0, "unit": "products", "oversubscribed": False, "contended": False,
+                "contention_other_fraction": 0.0} for threads in ("default", "intra1-inter1")]
+    entries.append({**entries[0], "case": "pipeline-seed-[x]", "workload": "pipeline", "pipeline_id": "seed-[x]"})
+    text = render_summary(entries)
+    assert "matmul-[weird]" in text and "seed-[x]" in text

@@ -25,8 +25,24 @@ def test_best_configuration_and_speedup_over_default():
 
 
 def test_without_default_no_speedup_is_claimed():
-    (row,) = best_configurations([entry("conv2d", "intra1-inter1", [1.0, 1.1])])
+    (row,) = best_configurations([entry("conv2d", "intra1-inter1", [1.0, 1.1]), entry("conv2d", "intra2-inter2", [0.9])])
     assert row.speedup is None
+
+
+def test_a_case_under_one_configuration_has_no_best():
+    assert best_configurations([entry("conv2d", "default", [1.0, 1.1])]) == []
+
+
+def test_pipelines_alone_against_the_articles():
+    from cifar.judging.summary import pipeline_comparison
+
+    entries = [entry("pipeline-seed-npcAUTO", "default", [0.1, 0.11, 0.09], workload="pipeline",
+                     pipeline_id="seed-npcAUTO"),
+               entry("pipeline-batched-npcAUTO", "default", [0.05, 0.055, 0.045], workload="pipeline",
+                     pipeline_id="batched-npcAUTO")]
+    rows = {pid: ratio for pid, _, _, ratio in pipeline_comparison(entries)}
+    assert rows["seed-npcAUTO"] is None and rows["batched-npcAUTO"].ratio == pytest.approx(2.0)
+    assert "Input pipelines alone" in render_summary(entries) and "batched-npcAUTO" in render_summary(entries)
 
 
 def test_oversubscribed_is_called_out_only_when_clearly_slower():
@@ -66,8 +82,8 @@ def test_contended_results_warn_in_the_summary():
 
 
 def test_render_summary_has_every_case():
-    entries = [entry("matmul", "default", [1.0]), entry("conv2d", "default", [0.5]),
-               entry("conv2d", "intra1-inter1", [0.7])]
+    entries = [entry("matmul", "default", [1.0]), entry("matmul", "intra1-inter1", [2.0]),
+               entry("conv2d", "default", [0.5]), entry("conv2d", "intra1-inter1", [0.7])]
     text = render_summary(entries)
     assert "matmul" in text and "conv2d" in text and "WARNING" not in text
 

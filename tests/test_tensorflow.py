@@ -173,7 +173,12 @@ def test_paired_run_end_to_end(tmp_path):
                            "-p", "no:cacheprovider", f"--benchmark-json={out}"],
                           cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    (bench,) = json.loads(out.read_text())["benchmarks"]
+    saved = json.loads(out.read_text())
+    (bench,) = saved["benchmarks"]
+    phases = saved["cifar_phases"]  # where the session's time went, and the timed fraction
+    assert 0 < phases["timed_fraction"] < 1 and phases["seconds"]["timed"] > 0
+    assert phases["wall_seconds"] >= sum(phases["seconds"].values()) - 1e-6
+    assert "where the time went" in proc.stdout
     paired = bench["extra_info"]["paired_baseline"]
     assert paired["tree"] == str(tree) and paired["passes"] == 2
     assert len(paired["durations_per_process"]) == 2 and all(d > 0 for p in paired["durations_per_process"] for d in p)
@@ -222,3 +227,24 @@ def test_epoch_cpu_per_item_leaves_out_the_warm_up_epochs(tf_runner):
                            ThreadConfig(1, 1))
     cpu = result["cpu_seconds_per_1000_items"] * result["items_per_round"] / 1000
     assert 0 < cpu <= result["durations_seconds"][0] * core_counts()[1] * 1.05
+
+
+def test_the_readmes_own_workload_example_runs_as_written(tmp_path):
+    """README, "Your own workload": the code block, saved as my_workload.py and run as the README says."""
+    import os
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Your own workload", 1)[1]
+    (code,) = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], flags=re.S)
+    (tmp_path / "my_workload.py").write_text(code)
+    env = dict(os.environ, PYTHONPATH=str(root))
+    proc = subprocess.run([sys.executable, "my_workload.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["intra1-inter1", "default"]
+    assert all("floats/s" in line for line in lines)
+    assert "'intra_op_parallelism_threads': 1, 'inter_op_parallelism_threads': 1" in lines[0]

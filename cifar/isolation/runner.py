@@ -117,6 +117,7 @@ class Runner:
         self._spawned: subprocess.Popen | None = None  # the spawned child now running
         self._count = 0
         self.zygote_starts = 0
+        self.zygote_start_seconds = 0.0  # spent starting zygotes (importing TensorFlow once each)
 
     # -- public ---------------------------------------------------------------------------------------
     def run(self, target: str, params: dict | None = None, threads: ThreadConfig | None = None,
@@ -142,10 +143,12 @@ class Runner:
         log_path = Path(f"{stem}.stderr.log")
         command = self.rerun_command(spec)
         limit = self.timeout if timeout is None else float(timeout)
-        started = time.perf_counter()
         try:
-            if self.mode == "zygote":
-                returncode = self._zygote().run(spec, log_path, limit, command)
+            # The zygote's start (once per session) is not this child's isolation cost: it is counted apart.
+            server = self._zygote() if self.mode == "zygote" else None
+            started = time.perf_counter()
+            if server is not None:
+                returncode = server.run(spec, log_path, limit, command)
             else:
                 returncode = self._run_spawned(spec_path, log_path, limit, command)
             return self._collect(result_path, returncode, log_path, command, time.perf_counter() - started)
@@ -197,7 +200,11 @@ class Runner:
             self._server = ForkServer(self.layout.zygote, self.preload, self.warm,
                                       child_env(tree=self.tree, unset=self.unset), self.tree,
                                       self.workdir / f"zygote-{self.zygote_starts}.stderr.log", self.fork_timeout)
-            self._server.start()
+            started = time.perf_counter()
+            try:
+                self._server.start()
+            finally:
+                self.zygote_start_seconds += time.perf_counter() - started
         return self._server
 
     def _run_spawned(self, spec_path: Path, log_path: Path, limit: float, command: str) -> int:

@@ -130,16 +130,22 @@ def history(runs: list[tuple[str, Run]], select: str | None = None, **kwargs) ->
     return out
 
 
-def _best_split(values: np.ndarray, min_size: int) -> tuple[int, float]:
-    best_k, best_stat = -1, -1.0
-    n = len(values)
-    for k in range(min_size, n - min_size + 1):
-        a, b = values[:k], values[k:]
-        spread = np.sqrt(a.var() / len(a) + b.var() / len(b)) + 1e-12 * abs(values.mean())
-        stat = abs(a.mean() - b.mean()) / spread
-        if stat > best_stat:
-            best_k, best_stat = k, stat
-    return best_k, best_stat
+def _split_stats(values: np.ndarray, min_size: int) -> np.ndarray:
+    """For each row of `values` (shape (rows, n)) and each split k in [min_size, n - min_size]: the standardized
+    difference of the means before and after k, |mean_a - mean_b| / sqrt(var_a / n_a + var_b / n_b). Shape
+    (rows, splits); vectorized over rows so a permutation test costs one call."""
+    n = values.shape[1]
+    ks = np.arange(min_size, n - min_size + 1)
+    csum = np.cumsum(values, axis=1)
+    csq = np.cumsum(values ** 2, axis=1)
+    total, total_sq = csum[:, -1:], csq[:, -1:]
+    sum_a, sq_a = csum[:, ks - 1], csq[:, ks - 1]
+    n_a, n_b = ks, n - ks
+    mean_a, mean_b = sum_a / n_a, (total - sum_a) / n_b
+    var_a = np.maximum(sq_a / n_a - mean_a ** 2, 0.0)
+    var_b = np.maximum((total_sq - sq_a) / n_b - mean_b ** 2, 0.0)
+    spread = np.sqrt(var_a / n_a + var_b / n_b) + 1e-12 * np.abs(values.mean(axis=1, keepdims=True))
+    return np.abs(mean_a - mean_b) / spread
 
 
 def change_points(series: list[float], alpha: float = 0.01, min_change: float = 0.05, min_size: int = 2,
@@ -153,10 +159,10 @@ def change_points(series: list[float], alpha: float = 0.01, min_change: float = 
         part = values[lo:hi]
         if len(part) < 2 * min_size:
             return
-        k, stat = _best_split(part, min_size)
-        if k < 0:
-            return
-        exceed = sum(_best_split(rng.permutation(part), min_size)[1] >= stat for _ in range(permutations))
+        stats = _split_stats(part[None, :], min_size)[0]
+        k, stat = int(np.argmax(stats)) + min_size, float(stats.max())
+        shuffled = rng.permuted(np.broadcast_to(part, (permutations, len(part))), axis=1)
+        exceed = int((_split_stats(shuffled, min_size).max(axis=1) >= stat).sum())
         p_value = (exceed + 1) / (permutations + 1)
         before, after = float(np.median(part[:k])), float(np.median(part[k:]))
         if p_value < alpha and abs(after / before - 1.0) >= min_change:

@@ -10,7 +10,8 @@ Format versions (``"cifar_format"`` at the top of the JSON, written by conftest.
   for the workloads whose way of measuring changed before definitions were recorded (`CHANGED_UNRECORDED`),
   which compare with nothing. Runs older still lack ``durations_per_process`` (one process per benchmark is
   assumed) and per-process contention (none recorded).
-* 2 — this version: the above always present, plus the timed fraction of the run's wall time.
+* 2 — this version: the above always present, plus ``cifar_phases``: the session's wall time by phase and its
+  timed fraction (timed rounds / wall).
 
 >>> run = Run.load("reports/run.json")     # doctest: +SKIP
 >>> run.fingerprint, run.paired, [b.name for b in run.benchmarks][:1]   # doctest: +SKIP
@@ -86,6 +87,11 @@ class Run:
     version: int
     source: str
     raw: dict = field(compare=False, repr=False)
+
+    @property
+    def phases(self) -> dict | None:
+        """Where the session's wall time went (version 2), or None for older runs."""
+        return self.raw.get("cifar_phases")
 
     # -- reading -------------------------------------------------------------------------------------------
     @classmethod

@@ -48,9 +48,12 @@ def _by_case(entries: list[dict]) -> dict[str, list[dict]]:
 
 
 def best_configurations(entries: list[dict]) -> list[BestRow]:
-    """Per case: the configuration with the highest median throughput, and its speedup over default."""
+    """Per case measured under more than one configuration: the one with the highest median throughput, and its
+    speedup over default."""
     rows = []
     for case, group in _by_case(entries).items():
+        if len(group) < 2:
+            continue
         best = max(group, key=lambda e: e["items_per_s_median"])
         baseline = next((e for e in group if e["threads"] == BASELINE_CONFIG), None)
         ratio = speedup(baseline["durations_seconds"], best["durations_seconds"]) if baseline else None
@@ -127,11 +130,27 @@ def input_comparison(entries: list[dict]) -> list[InputRow]:
     return rows
 
 
+REFERENCE_PIPELINE = "seed-npcAUTO"  # the article's
+
+
+def pipeline_comparison(entries: list[dict]) -> list[tuple[str, str, float, Ratio | None]]:
+    """The input pipelines alone under the same threads: (pipeline id, threads, median images/s, speedup over the
+    article's pipeline with a 95 % bootstrap CI, None for the article's own)."""
+    pipelines = [e for e in entries if e["workload"] == "pipeline" and e.get("pipeline_id")]
+    reference = {e["threads"]: e for e in pipelines if e["pipeline_id"] == REFERENCE_PIPELINE}
+    rows = []
+    for entry in pipelines:
+        ref = reference.get(entry["threads"])
+        ratio = None if ref is None or ref is entry else speedup(ref["durations_seconds"], entry["durations_seconds"])
+        rows.append((entry["pipeline_id"], entry["threads"], entry["items_per_s_median"], ratio))
+    return rows
+
+
 def contended(entries: list[dict]) -> list[dict]:
     return [e for e in entries if e.get("contended")]
 
 
-def render_summary(entries: list[dict], width: int = 120) -> str:
+def render_summary(entries: list[dict], width: int = 150) -> str:
     """The summary as text (rich tables), for pytest's terminal summary."""
     from rich.console import Console
     from rich.table import Table
@@ -140,20 +159,31 @@ def render_summary(entries: list[dict], width: int = 120) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
     console.rule("cifar thread benchmarks: summary")
+    # Every id whole: no_wrap (rich would otherwise fold or cut "epoch-seed_cnn-batched-npcAUTO"), Text (it would
+    # read "[...]" as markup).
     table = Table(title="Best configuration per case", caption="median throughput; speedup over default with a 95 % bootstrap CI")
     for column in ("case", "best", "median", "speedup vs default"):
-        table.add_column(column)
+        table.add_column(Text(column), no_wrap=True)
     for row in best_configurations(entries):
         table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s",
                       str(row.speedup) if row.speedup else "default not measured")
     console.print(table)
+    pipes = pipeline_comparison(entries)
+    if pipes:
+        table = Table(title=f"Input pipelines alone (no model), against the article's ({REFERENCE_PIPELINE})",
+                      caption="median images/s; speedup with a 95 % bootstrap CI")
+        for column in ("pipeline", "threads", "median", f"speedup vs {REFERENCE_PIPELINE}"):
+            table.add_column(Text(column), no_wrap=True)
+        for pipeline_id, threads, value, ratio in pipes:
+            table.add_row(Text(pipeline_id), threads, f"{value:,.0f} images/s", "-" if ratio is None else str(ratio))
+        console.print(table)
     inputs = input_comparison(entries)
     if inputs:
         feeds = list(dict.fromkeys(feed for row in inputs for feed in row.inputs))
         table = Table(title="Epoch by input: the article's arrays vs tf.data pipelines (same model and threads)",
                       caption="median images/s; speedup over arrays with a 95 % bootstrap CI")
         for column in ("model", "threads", *feeds):
-            table.add_column(Text(column))
+            table.add_column(Text(column), no_wrap=True)
         for row in inputs:
             cells = []
             for feed in feeds:
@@ -167,10 +197,10 @@ def render_summary(entries: list[dict], width: int = 120) -> str:
     verdicts = epoch_verdicts(entries)
     if verdicts:
         table = Table(title="Epoch: input-bound or compute-bound? (images/s, same threads)")
-        for column in ("epoch", "threads", "epoch", "pipeline alone", "train step alone", "verdict", "epoch / slower"):
-            table.add_column(column)
+        for column in ("case", "threads", "epoch", "pipeline alone", "train step alone", "verdict", "epoch / slower"):
+            table.add_column(Text(column), no_wrap=True)
         for v in verdicts:
-            table.add_row(v.case, v.threads, f"{v.epoch_images_per_s:,.0f}", f"{v.pipeline_images_per_s:,.0f}",
+            table.add_row(Text(v.case), v.threads, f"{v.epoch_images_per_s:,.0f}", f"{v.pipeline_images_per_s:,.0f}",
                           f"{v.train_step_images_per_s:,.0f}", v.verdict, f"{v.efficiency:.0%}")
         console.print(table)
     for case, threads, ratio in slower_oversubscribed(entries):

@@ -16,6 +16,29 @@ from cifar.training.threads import ThreadConfig
 log = logging.getLogger(__name__)
 
 
+class Phases:
+    """Where the children's wall time went, summed over every child of the session (both arms of a paired run):
+    ``isolation`` (the parent's wait beyond the child's own time: fork or interpreter start, result I/O),
+    ``setup`` (in the child before the first round: applying threads, data, building the model, tracing the
+    first step), ``warmup`` (untimed rounds), ``between_rounds`` (untimed set-up between recorded rounds, e.g. a
+    pipeline's fresh iterator) and ``timed`` (the recorded rounds)."""
+
+    NAMES = ("isolation", "setup", "warmup", "between_rounds", "timed")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.NAMES, 0.0)
+
+    def add(self, result: dict) -> None:
+        timed = sum(result.get("durations_seconds", ()))
+        phases = result.get("phases", {})
+        warmup, between = phases.get("warmup_seconds", 0.0), phases.get("between_rounds_seconds", 0.0)
+        child = result.get("process", {}).get("child_wall_seconds", timed + warmup + between)
+        parent = result.get("runner", {}).get("parent_wall_seconds", child)
+        for name, value in (("isolation", parent - child), ("setup", child - timed - warmup - between),
+                            ("warmup", warmup), ("between_rounds", between), ("timed", timed)):
+            self.seconds[name] += max(0.0, value)
+
+
 def merge_results(results: list[dict]) -> dict:
     """Combine the results of several children (passes) of one case under one configuration."""
     first = results[0]
@@ -58,8 +81,11 @@ class Campaign:
     """
 
     def __init__(self, settings: SuiteSettings, interleave: bool = True, runner: Runner | None = None,
-                 baseline: Runner | None = None):
+                 baseline: Runner | None = None, progress=None):
         self.settings = settings
+        #: ``progress(case_name, processes_done)`` after every child (cifar.suite.progress), or None.
+        self.progress = progress
+        self.phases = Phases()
         self.interleave = interleave
         self.configs = settings.thread_configs()
         # The zygote loads the data set once; every child inherits it (copy-on-write) instead of
@@ -92,9 +118,19 @@ class Campaign:
 
     def _run(self, case: Case, config: ThreadConfig, params: dict) -> dict | ChildError:
         try:
-            return merge_results([self.runner.run(case.target, params, config)])
+            return merge_results([self._child(self.runner, case, params, config)])
         except ChildError as err:
             return err
+
+    def _child(self, runner: Runner, case: Case, params: dict, config: ThreadConfig) -> dict:
+        """One child, accounted for in `phases` and reported to `progress`."""
+        try:
+            result = runner.run(case.target, params, config)
+        finally:
+            if self.progress is not None:
+                self.progress(case.name)
+        self.phases.add(result)
+        return result
 
     def _run_interleaved(self, case: Case) -> None:
         """Pass i runs every configuration (order reversed on odd passes); in a paired run each configuration
@@ -108,9 +144,11 @@ class Campaign:
                 if config.id in failed[arm]:
                     continue
                 try:
-                    per_arm[arm][config.id].append(arms[arm].run(case.target, case.params, config))
+                    per_arm[arm][config.id].append(self._child(arms[arm], case, case.params, config))
                 except ChildError as err:
                     failed[arm][config.id] = err
+        if self.progress is not None and hasattr(self.progress, "end_case"):
+            self.progress.end_case()  # before pytest writes this test's result
         for arm, results in (("current", self.results), ("baseline", self.baseline_results)):
             if arm in arms:
                 for config in configs:
@@ -119,6 +157,11 @@ class Campaign:
     def baseline_result(self, case: Case, config: ThreadConfig) -> dict | ChildError | None:
         """The baseline arm's result for a case measured by `result` (None when this is not a paired run)."""
         return self.baseline_results.get((case.name, config.id))
+
+    def phase_seconds(self) -> dict[str, float]:
+        """Where the children's time went, plus the zygotes' starts (see `Phases`)."""
+        starts = sum(getattr(r, "zygote_start_seconds", 0.0) for r in (self.runner, self.baseline) if r is not None)
+        return {"zygote_start": starts, **self.phases.seconds}
 
     def environment(self) -> dict:
         """TensorFlow facts from a child (pytest's process must not import TensorFlow)."""

@@ -23,6 +23,7 @@ from cifar.training.threads import ThreadConfig, core_counts, is_oversubscribed
 SETTINGS = pytest.StashKey[SuiteSettings]()
 ENVIRONMENT = pytest.StashKey[dict]()
 CAMPAIGN = pytest.StashKey[object]()  # the session's cifar.suite.campaign.Campaign
+SESSION_START = pytest.StashKey[float]()  # time.time() when the pytest session started
 
 #: pytest-benchmark's ``_mode`` names how a fixture was used; setting it also tells pytest-benchmark the
 #: fixture was used (otherwise it warns "Benchmark fixture was not used at all in this test!").
@@ -126,3 +127,33 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def session_phases(config, campaign) -> dict:
+    """The session's wall time so far by phase (``imports``: from the process's start to the session's; then the
+    campaign's, see `cifar.suite.campaign.Phases`; ``other``: collection, pytest-benchmark, the summary so far),
+    and the timed fraction (timed rounds / wall)."""
+    import time
+
+    import psutil
+
+    now = time.time()
+    process_start = psutil.Process().create_time()
+    phases = {"imports": config.stash.get(SESSION_START, now) - process_start, **campaign.phase_seconds()}
+    wall = now - process_start
+    phases["other"] = max(0.0, wall - sum(phases.values()))
+    return {"wall_seconds": wall, "seconds": phases, "timed_fraction": timed_fraction(phases, wall)}
+
+
+def timed_fraction(phases: dict[str, float], wall: float) -> float:
+    """The share of the session's wall time spent inside timed rounds."""
+    return phases.get("timed", 0.0) / wall if wall > 0 else 0.0
+
+
+def phase_line(phases: dict) -> str:
+    """``where the time went: 312 s wall, 31 % timed; set-up 140 s, warm-up 61 s, …``, largest first."""
+    seconds = phases["seconds"]
+    parts = ", ".join(f"{name.replace('_', ' ')} {value:.0f} s" for name, value in
+                      sorted(seconds.items(), key=lambda item: -item[1]) if value >= 0.5)
+    return (f"where the time went: {phases['wall_seconds']:.0f} s wall, {phases['timed_fraction']:.0%} in timed rounds; "
+            f"{parts}")

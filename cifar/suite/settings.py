@@ -155,31 +155,35 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5 if quick else 4}, passes),
     ]
     for model in settings.model_list:
-        # ResNet-20 is ~10x the compute of seed_cnn per image, and tracing it costs ~10 s per child:
-        # fewer steps per round, one pass.
+        # ResNet-20's training step is measured by its epoch (compute-bound whatever feeds it, and tracing it costs
+        # ~10 s a child): only seed_cnn's step alone, the ceiling the epoch verdicts compare with.
         if model == "seed_cnn":
             cases.append(Case("train_step", model, {"model": model, "rounds": rounds, "warmup_rounds": 1, "steps": 10,
                                                     "data": data}, passes))
-        else:
-            cases.append(Case("train_step", model, {"model": model, "rounds": 5, "warmup_rounds": 1, "steps": 2,
-                                                    "data": data}, 1))
+    default = (ThreadConfig(),)
     for options in pipeline_options(quick):
-        # A pipeline round is short (25-150 ms) and a child costs ~1 s to set up: many rounds, one pass.
+        # A pipeline runs on tf.data's own threads: its speed did not depend on TensorFlow's intra/inter pools
+        # (docs/performance.md), so it runs under TensorFlow's default only, in more processes. A round is short
+        # (25-150 ms) and a child costs ~1 s to set up: many rounds.
         cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": 10 if quick else 8,
-                                                   "warmup_rounds": 1,
-                                                   "batches": 20, "data": data}, 1))
+                                                   "warmup_rounds": 1, "batches": 20, "data": data},
+                          1 if quick else 3, threads=default))
     epoch_models = [m for m in settings.model_list if m == "seed_cnn" or not quick]
     for model in epoch_models:
-        default_steps = (10 if quick else 25) if model == "seed_cnn" else 6
+        default_steps = (10 if quick else 20) if model == "seed_cnn" else 6
         steps = settings.epoch_steps or default_steps
         # The article's script feeds arrays; its tf.data pipeline and the batched one are the alternatives it
         # says to tune. ResNet-20 is compute-bound whatever feeds it (~500 images/s): only the article's arrays.
+        # The arrays epoch differs by up to 2x from process to process on the AMD EPYC (docs/measuring.md): three
+        # processes per configuration outside --quick.
         inputs = epoch_inputs() if model == "seed_cnn" else (ARRAYS,)
         for feed in inputs:
             feed_id = feed if feed == ARRAYS else PipelineOptions(**feed).id
+            many = feed == ARRAYS and model == "seed_cnn" and not quick
             cases.append(Case("epoch", f"{model}-{feed_id}", {"model": model, "pipeline": feed,
-                                                              "rounds": 6 if quick else 5, "warmup_rounds": 1,
-                                                              "steps": steps, "data": data}, 1))
+                                                              "rounds": 6 if quick else (4 if many else 5),
+                                                              "warmup_rounds": 1, "steps": steps, "data": data},
+                              3 if many else 1))
     for pattern in settings.skip:
         if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
             raise ValueError(f"--skip-cases {pattern}: the pattern matches no case of this suite (e.g. {cases[-1].test_id})")

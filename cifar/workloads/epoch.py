@@ -62,6 +62,7 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
         net.fit(epochs=warmup_rounds + rounds, verbose=0, callbacks=[timer], **fit_args)
     result = summarize(timer.durations[warmup_rounds:], steps * batch_size, "images", warmup_rounds,
                        probe.result, inject, sum(timer.cpu_seconds[warmup_rounds:]))
+    result["phases"] = {"warmup_seconds": sum(timer.durations[:warmup_rounds]), "between_rounds_seconds": 0.0}
     result["workload"] = {"name": "epoch", "model": model, "parameters": net.count_params(),
                           "pipeline": ARRAYS if arrays else options.to_dict(),
                           "pipeline_id": ARRAYS if arrays else options.id,

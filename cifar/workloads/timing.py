@@ -92,16 +92,21 @@ def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int,
     if rounds < 1 or warmup_rounds < 0:
         raise ValueError(f"need rounds >= 1 and warmup_rounds >= 0, got {rounds}, {warmup_rounds}")
     inject = injected_slowdown() if injectable else 0.0
+    started = time.perf_counter()
     for _ in range(warmup_rounds):
         if before_round is not None:
             before_round()
         run_round()
+    warmup_seconds = time.perf_counter() - started
     durations = []
+    between = 0.0  # untimed set-up between recorded rounds (before_round)
     cpu_seconds = 0.0  # this process's CPU (all its threads) inside the timed rounds only
     with ContentionProbe() as probe:
         for _ in range(rounds):
             if before_round is not None:
+                mark = time.perf_counter()
                 before_round()
+                between += time.perf_counter() - mark
             cpu_start = own_cpu_seconds()
             start = time.perf_counter()
             run_round()
@@ -109,7 +114,9 @@ def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int,
                 busy_wait(inject * (time.perf_counter() - start))
             durations.append(time.perf_counter() - start)
             cpu_seconds += own_cpu_seconds() - cpu_start
-    return summarize(durations, items_per_round, unit, warmup_rounds, probe.result, inject, cpu_seconds)
+    result = summarize(durations, items_per_round, unit, warmup_rounds, probe.result, inject, cpu_seconds)
+    result["phases"] = {"warmup_seconds": warmup_seconds, "between_rounds_seconds": between}
+    return result
 
 
 def summarize(durations: list[float], items_per_round: int, unit: str, warmup_rounds: int, contention: dict,
