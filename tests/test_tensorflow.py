@@ -179,6 +179,7 @@ def test_paired_run_end_to_end(tmp_path):
     assert 0 < phases["timed_fraction"] < 1 and phases["seconds"]["timed"] > 0
     assert phases["wall_seconds"] >= sum(phases["seconds"].values()) - 1e-6
     assert "where the time went" in proc.stdout
+    assert "cifar: matmul: 4 processes in" in proc.stdout  # progress got past pytest's capture (-q: case lines)
     paired = bench["extra_info"]["paired_baseline"]
     assert paired["tree"] == str(tree) and paired["passes"] == 2
     assert len(paired["durations_per_process"]) == 2 and all(d > 0 for p in paired["durations_per_process"] for d in p)

@@ -167,7 +167,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     for row in best_configurations(entries):
         table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s",
                       str(row.speedup) if row.speedup else "default not measured")
-    console.print(table)
+    if table.row_count:
+        console.print(table)
     pipes = pipeline_comparison(entries)
     if pipes:
         table = Table(title=f"Input pipelines alone (no model), against the article's ({REFERENCE_PIPELINE})",

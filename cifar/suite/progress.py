@@ -30,6 +30,7 @@ class Progress:
         self._case: str | None = None
         self._case_done = 0
         self._case_started = 0.0
+        self._previous = self.started  # when the previous child ended: where the next case's time starts
         self._last_line = self.started
 
     def line(self, case: str) -> str:
@@ -43,12 +44,12 @@ class Progress:
             return
         if case != self._case:
             self.end_case()
-            self._case, self._case_done, self._case_started = case, 0, self.clock()
+            self._case, self._case_done, self._case_started = case, 0, self._previous
             if not self.isatty and self.verbosity >= 0:
                 self.write(f"cifar: measuring {case}\n")
         self.done += 1
         self._case_done += 1
-        now = self.clock()
+        now = self._previous = self.clock()
         if self.isatty:
             self.write("\r\x1b[2K" + self.line(case))
         elif self.verbosity >= 0 and now - self._last_line >= self.interval:
@@ -62,6 +63,6 @@ class Progress:
         if self.isatty:
             self.write("\r\x1b[2K")
         elif self.verbosity >= -1:
-            self.write(f"cifar: {self._case}: {self._case_done} processes in {_clock(self.clock() - self._case_started)}"
+            self.write(f"cifar: {self._case}: {self._case_done} processes in {_clock(self._previous - self._case_started)}"
                        f" ({self.done}/{self.total} of the session)\n")
         self._case = None
