@@ -6,9 +6,9 @@ benchmark's median throughput (items/s, the unit its workload records; seconds p
 and whether that measurement was contended.
 
 Change points: binary segmentation of the series of per-run medians, in the spirit of Hunter / Apache Otava's
-e-divisive and asv's step detection. At each step the split that maximizes the standardized difference of means
-is tested with a permutation test that repeats the whole search on shuffled series (so trying every split is paid
-for in the p-value); a split is kept when p < alpha (default 0.01) and the medians on either side differ by at
+e-divisive and asv's step detection. At each step the split that maximizes the two-sample t statistic (pooled
+variance) is tested with a permutation test that repeats the whole search on shuffled series (so trying every
+split is paid for in the p-value); a split is kept when p < alpha (default 0.01) and the medians on either side differ by at
 least `min_change` (default 5 %). Per-run medians, not pooled rounds, are the observations: rounds within a run
 share that session's machine state, so pooling them would overstate the evidence. docs/history.md compares it
 with Otava's detector.
@@ -131,9 +131,12 @@ def history(runs: list[tuple[str, Run]], select: str | None = None, **kwargs) ->
 
 
 def _split_stats(values: np.ndarray, min_size: int) -> np.ndarray:
-    """For each row of `values` (shape (rows, n)) and each split k in [min_size, n - min_size]: the standardized
-    difference of the means before and after k, |mean_a - mean_b| / sqrt(var_a / n_a + var_b / n_b). Shape
-    (rows, splits); vectorized over rows so a permutation test costs one call."""
+    """For each row of `values` (shape (rows, n)) and each split k in [min_size, n - min_size]: the two-sample t
+    statistic of a mean shift at k with the pooled variance, |mean_a - mean_b| / (s * sqrt(1/n_a + 1/n_b)). Shape
+    (rows, splits); vectorized over rows so a permutation test costs one call.
+
+    Pooled, not each side's own variance: with a side of 2 or 3 runs its own variance is often near zero, and the
+    statistic then peaks at the series' ends whatever the data, which drowned real steps (docs/history.md)."""
     n = values.shape[1]
     ks = np.arange(min_size, n - min_size + 1)
     csum = np.cumsum(values, axis=1)
@@ -142,10 +145,9 @@ def _split_stats(values: np.ndarray, min_size: int) -> np.ndarray:
     sum_a, sq_a = csum[:, ks - 1], csq[:, ks - 1]
     n_a, n_b = ks, n - ks
     mean_a, mean_b = sum_a / n_a, (total - sum_a) / n_b
-    var_a = np.maximum(sq_a / n_a - mean_a ** 2, 0.0)
-    var_b = np.maximum((total_sq - sq_a) / n_b - mean_b ** 2, 0.0)
-    spread = np.sqrt(var_a / n_a + var_b / n_b) + 1e-12 * np.abs(values.mean(axis=1, keepdims=True))
-    return np.abs(mean_a - mean_b) / spread
+    within = np.maximum(sq_a - n_a * mean_a ** 2, 0.0) + np.maximum((total_sq - sq_a) - n_b * mean_b ** 2, 0.0)
+    pooled = np.sqrt(within / (n - 2)) + 1e-12 * np.abs(values.mean(axis=1, keepdims=True))
+    return np.abs(mean_a - mean_b) / (pooled * np.sqrt(1.0 / n_a + 1.0 / n_b))
 
 
 def change_points(series: list[float], alpha: float = 0.01, min_change: float = 0.05, min_size: int = 2,

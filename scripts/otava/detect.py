@@ -21,7 +21,7 @@ def main() -> None:
         points, _ = compute_change_points(values, window_len=options.get("window_len", 30),
                                           max_pvalue=options.get("max_pvalue", 0.001),
                                           min_magnitude=options.get("min_magnitude", 0.0))
-        out[name] = [{"index": cp.index, "pvalue": float(cp.stats.pvalue),
+        out[name] = [{"index": int(cp.index), "pvalue": float(cp.stats.pvalue),
                       "change": float(cp.stats.forward_rel_change())} for cp in points]
     json.dump(out, sys.stdout)
 
