@@ -187,6 +187,14 @@ def test_tree_that_is_not_a_checkout_is_rejected(tmp_path):
 
 
 # -- each failure gets its own name, and no child outlives a run (issue 19, item 6) ---------------------------
+def _eventually_gone(pid, seconds=5.0):
+    for _ in range(int(seconds / 0.05)):
+        if _gone(pid):
+            return True
+        time.sleep(0.05)
+    return _gone(pid)
+
+
 def _pid(path):
     for _ in range(200):
         if path.exists() and path.read_text():
@@ -202,12 +210,7 @@ def test_zygote_dying_while_a_child_runs_is_a_zygote_error_and_the_orphan_is_kil
         with pytest.raises(ZygoteError, match="zygote died while child pid"):
             runner.run("tests.workers:kills_its_parent_then_hangs", {"pid_file": str(pid_file)})
         assert time.monotonic() - started < 10  # not "ran past its 20 s timeout"
-        pid = _pid(pid_file)
-        for _ in range(100):
-            if _gone(pid):
-                break
-            time.sleep(0.05)
-        assert _gone(pid)
+        assert _eventually_gone(_pid(pid_file))
         assert runner.run("tests.workers:returns", {"value": 4})["value"] == 4  # a new zygote
         assert runner.zygote_starts == 2
 
@@ -273,12 +276,7 @@ def test_an_interrupted_run_leaves_no_child_running(tmp_path, mode):
         threading.Thread(target=interrupt, daemon=True).start()
         with pytest.raises(KeyboardInterrupt):
             runner.run("tests.workers:writes_pid_then_hangs", {"pid_file": str(pid_file)})
-        pid = _pid(pid_file)
-        for _ in range(100):
-            if _gone(pid):
-                break
-            time.sleep(0.05)
-        assert _gone(pid)
+        assert _eventually_gone(_pid(pid_file))
         assert runner.run("tests.workers:returns", {"value": 6})["value"] == 6
 
 
