@@ -65,7 +65,9 @@ def render(report: GateReport, width: int = 160) -> str:
     table = Table(title=Text(f"Regression gate against {report.baseline_label}"))
     header, body = rows(report)
     for i, column in enumerate(header):
-        table.add_column(Text(column), overflow="fold" if i == 0 else "ellipsis", no_wrap=i == len(header) - 1)
+        # The id whole on one line (folding cut "test_epoch[…-intra1-i" / "nter1]"); the verdict too.
+        table.add_column(Text(column), no_wrap=i in (0, len(header) - 1),
+                         min_width=max((len(row[0]) for row in body), default=10) if i == 0 else None)
     for row in body:
         table.add_row(*(Text(cell) for cell in row))
     console.print(table)
