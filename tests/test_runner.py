@@ -195,8 +195,8 @@ def _eventually_gone(pid, seconds=5.0):
     return _gone(pid)
 
 
-def _pid(path):
-    for _ in range(200):
+def _pid(path, seconds=10.0):
+    for _ in range(int(seconds / 0.05)):
         if path.exists() and path.read_text():
             return int(path.read_text())
         time.sleep(0.05)
@@ -264,13 +264,25 @@ def test_an_interrupted_run_leaves_no_child_running(tmp_path, mode):
     import threading
 
     pid_file = tmp_path / "child.pid"
+    # Python raises KeyboardInterrupt on SIGINT only if SIGINT was not ignored when it started; a shell ignores it
+    # for commands it runs in the background (a CI harness may), so this test installs Python's handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupted_run(tmp_path, mode, pid_file)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted_run(tmp_path, mode, pid_file):
+    import signal
+    import threading
+
     with Runner(mode=mode, preload=(), timeout=60, workdir=tmp_path / "work") as runner:
         runner.start()
-
         main = threading.main_thread().ident
 
         def interrupt():
-            _pid(pid_file)
+            _pid(pid_file, seconds=50.0)
             signal.pthread_kill(main, signal.SIGINT)  # a real Ctrl-C, delivered to the thread that waits
 
         threading.Thread(target=interrupt, daemon=True).start()
