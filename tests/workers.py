@@ -45,3 +45,11 @@ def writes_pid_then_hangs(pid_file, seconds=3600):
         f.write(str(os.getpid()))
     time.sleep(seconds)
     return {}
+
+
+def affinity():
+    return {"cpus": sorted(os.sched_getaffinity(0))}
+
+
+def getenv(name):
+    return {"value": os.environ.get(name)}

@@ -9,6 +9,9 @@ A spec is plain JSON::
     {"target": "cifar.workloads:matmul", "params": {"rounds": 5},
      "threads": {"intra_op_parallelism_threads": 1, "inter_op_parallelism_threads": 1, "api": "tf2"},
      "result_path": "/tmp/x/result.json"}
+
+An optional ``"cpus": [0]`` sets the child's CPU affinity first, before TensorFlow starts any thread (threads
+inherit the mask of the thread that creates them).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ def execute(spec: dict) -> dict:
     from cifar.training import threads
 
     wall_start = time.perf_counter()
+    if spec.get("cpus") is not None:
+        os.sched_setaffinity(0, spec["cpus"])
     legacy = None
     config = None
     target = load_target(spec["target"])
@@ -54,6 +59,8 @@ def execute(spec: dict) -> dict:
         if legacy is not None:
             params["session"] = legacy.session
     result = dict(target(**params))
+    if spec.get("cpus") is not None:
+        result["cpus"] = sorted(os.sched_getaffinity(0))
     if config is not None:
         result["threads_requested"] = config.to_dict()
         result["threads_applied"] = threads.read_back(legacy)

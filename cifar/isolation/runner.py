@@ -91,13 +91,15 @@ class Runner:
     ``()`` for tests that must not pay for TensorFlow). ``warm``: ``(target, params)`` calls the zygote
     makes once before forking, to fill caches children inherit; they must not run a TensorFlow op.
     ``tree``: run the ``cifar`` package of another checkout (e.g. ``git worktree add ../base main``) instead
-    of this one; ``unset``: environment variables its children must not inherit.
+    of this one; ``unset``: environment variables its children must not inherit; ``env``: variables set for the
+    zygote and its children — settings TensorFlow reads only at import (``TF_ENABLE_ONEDNN_OPTS``) need a Runner
+    of their own per value.
     """
 
     def __init__(self, mode: str = "zygote", preload: tuple[str, ...] = ("tensorflow",),
                  timeout: float = DEFAULT_TIMEOUT_SECONDS, workdir: str | os.PathLike | None = None,
                  warm: tuple[tuple[str, dict], ...] = (), tree: str | os.PathLike | None = None,
-                 unset: tuple[str, ...] = (), fork_timeout: float = FORK_TIMEOUT_SECONDS):
+                 unset: tuple[str, ...] = (), fork_timeout: float = FORK_TIMEOUT_SECONDS, env: dict | None = None):
         if mode not in MODES:
             raise ValueError(f"runner mode must be one of {MODES}, got {mode!r}")
         if tree is not None and not (Path(tree) / "cifar" / "__init__.py").is_file():
@@ -105,6 +107,7 @@ class Runner:
         self.tree = None if tree is None else str(Path(tree).resolve())
         self.layout = Layout.of(self.tree)
         self.unset = tuple(unset)
+        self.env = dict(env or {})
         self.mode = mode
         self.preload = tuple(preload)
         self.warm = tuple((self.layout.target(target), params) for target, params in warm)
@@ -121,20 +124,27 @@ class Runner:
 
     # -- public ---------------------------------------------------------------------------------------
     def run(self, target: str, params: dict | None = None, threads: ThreadConfig | None = None,
-            timeout: float | None = None) -> dict:
+            timeout: float | None = None, cpus: tuple[int, ...] | None = None) -> dict:
         """Run ``target(**params)`` in a fresh child under `threads`; return its JSON-able result dict.
 
-        Adds ``runner`` (mode, isolation overhead in seconds). Raises `ChildFailed`, `ChildCrashed`,
+        ``cpus``: the CPUs the child may run on (its affinity, set in the child before TensorFlow starts a
+        thread). Adds ``runner`` (mode, isolation overhead in seconds). Raises `ChildFailed`, `ChildCrashed`,
         `ChildTimeout` or `ZygoteError`; `ThreadCountError` at once, before any process starts, for a thread
-        count far beyond this machine's cores.
+        count far beyond this machine's cores; `ValueError` for CPUs this process may not use.
         """
         if threads is not None:
             check_thread_config(threads)
+        if cpus is not None:
+            allowed = os.sched_getaffinity(0)
+            if not cpus or not set(cpus) <= allowed:
+                raise ValueError(f"cpus={sorted(cpus)} is not a non-empty subset of this process's CPUs {sorted(allowed)}")
         self._count += 1
         stem = self.workdir / f"child-{self._count:05d}"
         result_path = Path(f"{stem}.result.json")
         spec = {"target": self.layout.target(target), "params": params or {},
                 "threads": threads.to_dict() if threads is not None else None, "result_path": str(result_path)}
+        if cpus is not None:
+            spec["cpus"] = sorted(cpus)
         # A reused work folder may hold an earlier Runner's files of the same name: a crashed child must not
         # be credited with their result.
         result_path.unlink(missing_ok=True)
@@ -161,6 +171,8 @@ class Runner:
         still works after the work folder is gone."""
         rerun = {k: v for k, v in spec.items() if k != "result_path"}
         command = shlex.join([sys.executable, "-m", self.layout.child, json.dumps(rerun)])
+        if self.env:
+            command = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items())) + " " + command
         return f"cd {shlex.quote(self.tree)} && PYTHONPATH=. {command}" if self.tree else command
 
     def start(self) -> None:
@@ -192,13 +204,16 @@ class Runner:
         self.close()
 
     # -- the two modes ---------------------------------------------------------------------------------
+    def _child_env(self) -> dict:
+        return {**child_env(tree=self.tree, unset=self.unset), **self.env}
+
     def _zygote(self) -> ForkServer:
         if self._server is None or not self._server.alive():
             if self._server is not None:
                 self._server.discard()
             self.zygote_starts += 1
             self._server = ForkServer(self.layout.zygote, self.preload, self.warm,
-                                      child_env(tree=self.tree, unset=self.unset), self.tree,
+                                      self._child_env(), self.tree,
                                       self.workdir / f"zygote-{self.zygote_starts}.stderr.log", self.fork_timeout)
             started = time.perf_counter()
             try:
@@ -212,7 +227,7 @@ class Runner:
             proc = self._spawned = subprocess.Popen(
                 [sys.executable, "-m", self.layout.child, str(spec_path)],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.tree,
-                env=child_env(tree=self.tree, unset=self.unset))
+                env=self._child_env())
             try:
                 return proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:

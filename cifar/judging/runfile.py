@@ -151,10 +151,7 @@ class Run:
         info = self.machine
         if not info:
             raise RunFileError(f"{self.source}: no machine_info['cifar'] (was it made by this suite's pytest benchmarks/?)")
-        python = ".".join(str(info.get("python", "?")).split(".")[:2])
-        text = (f"{info.get('cpu_model', 'unknown-cpu')}-{info.get('physical_cores')}c{info.get('logical_cores')}t-"
-                f"tf{info.get('tensorflow_version')}-py{python}")
-        return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
+        return machine_fingerprint(info)
 
     @property
     def label(self) -> str:
@@ -162,6 +159,15 @@ class Run:
         commit = str(self.commit.get("id") or "")[:7] or "no-commit"
         dirty = "+" if self.commit.get("dirty") else ""
         return f"{commit}{dirty} {self.datetime[:10]}".strip()
+
+
+def machine_fingerprint(info: dict) -> str:
+    """``amd-epyc-2c2t-tf2.21.0-py3.11``: CPU model, usable core counts, TensorFlow version, Python minor, from
+    machine facts (`cifar.suite.record.machine_info`'s keys)."""
+    python = ".".join(str(info.get("python", "?")).split(".")[:2])
+    text = (f"{info.get('cpu_model', 'unknown-cpu')}-{info.get('physical_cores')}c{info.get('logical_cores')}t-"
+            f"tf{info.get('tensorflow_version')}-py{python}")
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
 
 
 def comparable(baseline: dict | None, current: dict | None) -> bool:

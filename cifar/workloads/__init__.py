@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from cifar.workloads.epoch import epoch
 from cifar.workloads.input import pipeline
-from cifar.workloads.micro import calibration, conv2d, matmul, train_step
+from cifar.workloads.micro import calibration, conv2d, matmul, matmul_peak, train_step
 from cifar.workloads.timing import CONTENTION_THRESHOLD, INJECT_ENV, injected_slowdown, measure, summarize
 
 
@@ -71,4 +71,4 @@ def environment() -> dict:
 
 
 __all__ = ["CONTENTION_THRESHOLD", "INJECT_ENV", "WORKLOADS", "Workload", "calibration", "conv2d", "environment",
-           "epoch", "injected_slowdown", "matmul", "measure", "pipeline", "summarize", "train_step"]
+           "epoch", "injected_slowdown", "matmul", "matmul_peak", "measure", "pipeline", "summarize", "train_step"]

@@ -111,3 +111,22 @@ def train_step(model: str = "seed_cnn", rounds: int = 10, warmup_rounds: int = 2
     return result
 
 
+
+
+def matmul_peak(n: int = 2048, repeats: int = 10) -> dict:
+    """This machine's fp32 matmul peak through TensorFlow: the best of `repeats` compiled (n x n)·(n x n) products,
+    in FLOP/s (2 n^3 per product). The tuner's yardstick for "% of peak"; not a benchmark of the suite."""
+    import time
+
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+    product(a, b).numpy()  # trace and warm
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product(a, b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return {"flops_per_s": 2.0 * n ** 3 / best, "n": n, "repeats": repeats, "best_seconds": best}
