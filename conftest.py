@@ -25,7 +25,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("cifar", "cifar thread benchmarks")
     group.addoption("--thread-grid", default="auto",
                     help="thread configurations, INTRAxINTER comma-separated (e.g. 1x1,2x1,4x2,default), "
-                         "or 'auto': 1, physical, logical, 2x logical, the article's 4x2, default [auto]")
+                         "or 'auto': 1, physical, logical, 2x logical, the article's 4x2, default [auto]; "
+                         "tune:reports/tune.json: what python -m cifar tune recommended, and the default")
     group.addoption("--quick", action="store_true", help="a small suite (3 configurations, seed_cnn only): ~1 minute")
     group.addoption("--data", default="auto", help=f"{' | '.join(SOURCES)} | PATH to CIFAR-10 [auto]")
     group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20 [both; --quick: seed_cnn]")
@@ -70,6 +71,10 @@ def settings_from_options(config) -> SuiteSettings:
     """Validate the options into `SuiteSettings`; a bad value is a usage error naming it."""
     try:
         grid_text = config.getoption("thread_grid")
+        if grid_text.startswith("tune:"):  # the threads a tune report recommends, and the default
+            from cifar.tuning.report import grid_from_report
+
+            grid_text = grid_from_report(grid_text[len("tune:"):])
         grid = None if grid_text == "auto" else tuple(parse_grid(grid_text))
         models = config.getoption("models")
         steps = _int_option(config, "epoch_steps", "--epoch-steps")

@@ -66,6 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--processes", type=_positive_int, default=5, help="fresh processes per arm [5]")
     claims.add_argument("--json", default="reports/claims.json", help="every measurement and verdict [reports/claims.json]")
     claims.add_argument("--markdown", default=None, help="also write the table as Markdown here")
+    tune = commands.add_parser("tune", help="the best settings for this machine: an Optuna search in isolated "
+                                            "processes, confirmed against TensorFlow's default, ready to paste")
+    tune.add_argument("--model", default="seed_cnn", help="seed_cnn | resnet20 [seed_cnn]")
+    tune.add_argument("--budget", default="10m", help="wall time for search and confirmation: 10m, 90s, 1h [10m]")
+    tune.add_argument("--space", action="append", default=[], metavar="NAME=VALUES",
+                      help="replace a dimension's values, e.g. intra=1-4, pipeline=arrays,seed, "
+                           "precision=float32,mixed_bfloat16 (repeatable; see cifar.tuning.space)")
+    tune.add_argument("--storage", default=None, help="the study's database [sqlite:///reports/tune.db]; "
+                                                      "postgresql://… for several machines on one study")
+    tune.add_argument("--study", default=None, help="study name [from model, workload and machine fingerprint]")
+    tune.add_argument("--phase", default="all", help="all | search (a fleet worker) | confirm (from the study) [all]")
+    tune.add_argument("--exhaustive", action="store_true", help="measure every setting of the space (the reference)")
+    tune.add_argument("--trials", type=_positive_int, default=None, help="stop the search after N trials")
+    tune.add_argument("--max-passes", type=_positive_int, default=None, help="stop the confirmation after N passes")
+    tune.add_argument("--steps", type=_positive_int, default=None, help="training steps per timed epoch [20]")
+    tune.add_argument("--data", default="auto", help="auto | real | synthetic | PATH to CIFAR-10 [auto]")
+    tune.add_argument("--seed", type=_non_negative_int, default=None, help="the sampler's seed")
+    tune.add_argument("--json", default="reports/tune.json", help="the full report [reports/tune.json]")
+    tune.add_argument("--markdown", default="reports/tune.md", help="the report with its PNG plots beside it "
+                                                                    "[reports/tune.md]")
     overhead = commands.add_parser("overhead", help="measure the runner's per-configuration isolation cost")
     overhead.add_argument("--children", type=_positive_int, default=20, help="children per mode")
     gate = commands.add_parser("gate", help="did RUN regress against its baseline arm (a paired run) or its "
@@ -350,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         from cifar import claims
 
         return claims.main(args)
+    if args.command == "tune":
+        from cifar.tuning import tune
+
+        return tune.main(args)
     from cifar.judging.errors import GateError
 
     handlers = {"gate": _gate, "session": _session, "baseline": _baseline, "history": _history,

@@ -198,15 +198,29 @@ def test_quick_grid_is_a_subset_of_the_full_grid():
      (["--passes-for", "*seed-npc*=0"], "--passes-for needs PATTERN=N with N >= 1, got *seed-npc*=0"),
      (["--quick", "--passes-for", "*vgg*=2"], "the pattern matches no case of this suite"),
      (["--baseline-tree", "/tmp"], "--baseline-tree '/tmp' is not a checkout of this project"),
-     (["--thread-grid", "99999x1", "--quick", "-k", "matmul"], "intra_op_parallelism_threads=99999 is far more threads")],
+     (["--thread-grid", "99999x1", "--quick", "-k", "matmul"], "intra_op_parallelism_threads=99999 is far more threads"),
+     (["--thread-grid", "tune:/no/such/tune.json"], "--thread-grid tune:/no/such/tune.json: cannot read the tune report")],
     ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes", "passes-for-text",
-         "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree", "absurd-threads"],
+         "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree", "absurd-threads", "tune-report"],
 )
 def test_bad_option_is_a_usage_error_naming_the_value(args, message):
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 4  # pytest's usage-error exit code
     assert message in proc.stderr
+
+
+def test_a_tune_report_feeds_the_grid(tmp_path):
+    """`--thread-grid tune:reports/tune.json`: the suite (and so the paired gate) measures what the tuner recommended."""
+    report = tmp_path / "tune.json"
+    report.write_text(json.dumps({"thread_grid": "2x1,default"}))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", "--quick",
+                           "--thread-grid", f"tune:{report}", "-k", "matmul"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ids = [line for line in proc.stdout.splitlines() if "test_matmul" in line]
+    assert ids == ["benchmarks/test_micro.py::test_matmul[matmul-intra2-inter1]",
+                   "benchmarks/test_micro.py::test_matmul[matmul-default]"]
 
 
 def test_collection_ids_follow_the_grid():

@@ -249,3 +249,49 @@ def test_the_readmes_own_workload_example_runs_as_written(tmp_path):
     assert [line.split()[0] for line in lines] == ["intra1-inter1", "default"]
     assert all("floats/s" in line for line in lines)
     assert "'intra_op_parallelism_threads': 1, 'inter_op_parallelism_threads': 1" in lines[0]
+
+
+def test_epoch_tuner_options_keep_the_suites_definition(tf_runner):
+    """The tuner's epoch options (precision, jit_compile, seed) are named in the definition only when set, so the
+    suite's benchmarks keep the definitions their baselines recorded; loss, accuracy and FLOPs come back."""
+    base = {"pipeline": "arrays", "rounds": 1, "warmup_rounds": 1, "steps": 2, "n_train": 512}
+    plain = tf_runner.run("cifar.workloads:epoch", base, ThreadConfig(1, 1))
+    assert set(plain["workload"]) == {"name", "model", "parameters", "pipeline", "pipeline_id", "steps",
+                                      "batch_size", "data_source"}
+    # Conv2D 30x30x32x(3x3x3) + Conv2D 13x13x64x(3x3x32) + Dense 64x10 multiply-adds, x2 FLOPs, x3 for training
+    assert plain["flops_per_image"] == 3 * 2 * (30 * 30 * 32 * 27 + 13 * 13 * 64 * 288 + 640)
+    assert 0 < plain["training"]["loss"] < 10 and 0 <= plain["training"]["accuracy"] <= 1
+    tuned = tf_runner.run("cifar.workloads:epoch", {**base, "jit_compile": False, "seed": 3}, ThreadConfig(1, 1))
+    assert tuned["workload"]["jit_compile"] is False and tuned["workload"]["seed"] == 3
+    assert tuned["training"]["jit_compile_resolved"] is False
+
+
+def test_tune_end_to_end_writes_a_report(tmp_path):
+    """python -m cifar tune on a tiny space: real trials in isolated processes, a confirmation, the report."""
+    import os
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "reports"
+    command = [sys.executable, "-m", "cifar", "tune", "--budget", "3m", "--trials", "2", "--max-passes", "2",
+               "--steps", "3", "--data", "synthetic", "--storage", f"sqlite:///{out}/tune.db",
+               "--json", str(out / "tune.json"), "--markdown", str(out / "tune.md"),
+               "--space", "intra=1,2", "--space", "inter=1", "--space", "pipeline=arrays", "--space", "cpus=2",
+               "--space", "onednn=on"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((out / "tune.json").read_text())
+    assert report["search"]["trials"] == 2 and report["peak_gflops"] > 1
+    roles = [arm["role"] for arm in report["confirmation"]["arms"]]
+    assert roles[:2] == ["default", "article (4, 2)"] and len(roles) >= 3
+    assert all(arm["processes"] == 2 for arm in report["confirmation"]["arms"])
+    assert "tf.config.threading.set_intra_op_parallelism_threads(" in proc.stdout
+    assert "Confirmation" in proc.stdout and "guard it: pytest benchmarks/ --thread-grid" in proc.stdout
+    for name in ("tune.md", "tune-heatmap.png", "tune-progress.png", "tune-peak.png"):
+        assert (out / name).stat().st_size > 0
+    # the study persists: a second run resumes it
+    again = subprocess.run(command[:7] + ["1"] + command[8:] + ["--phase", "search"], capture_output=True, text=True,
+                           timeout=400, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)})
+    assert again.returncode == 0, again.stderr
+    assert "(2 trials so far)" in again.stderr

@@ -1,0 +1,169 @@
+"""Confirmation: never recommend a noise winner.
+
+The search's best settings are the luckiest of many noisy measurements. So its top `TOP` settings, TensorFlow's
+default and the article's (4, 2) are measured again, in fresh processes, interleaved pass by pass (A B C, C B A,
+…), until every candidate's speedup over the default has a 95 % bootstrap interval (processes resampled, the
+process as the unit) no wider than ±`HALF_WIDTH`, or the time is spent. A candidate whose interval lies wholly
+below 1 after `MIN_PASSES` stops being measured (it cannot be the answer). The recommendation is the fastest
+candidate whose interval lies above 1; if none does, the answer is "keep TensorFlow's default".
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from cifar.isolation.errors import ChildError
+from cifar.isolation.schedule import in_pass_order
+from cifar.judging.stats import Ratio, median_ratio_ci
+from cifar.tuning.search import MachineLock, Runners, TuneError
+from cifar.tuning.space import ARTICLE, DEFAULT, Setting
+
+TOP = 3
+HALF_WIDTH = 0.03
+MIN_PASSES = 4
+
+
+@dataclass
+class Arm:
+    """One setting being confirmed: its processes' images/s, and the last epoch's loss and accuracy of each."""
+
+    role: str  # "default", "article", "candidate N"
+    setting: Setting
+    images_per_s: list = field(default_factory=list)
+    training: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)  # wall time per process
+    failures: list = field(default_factory=list)
+    dropped: str | None = None  # why it stopped being measured early
+    speedup: Ratio | None = None  # over the default, processes resampled
+
+    @property
+    def half_width(self) -> float:
+        return math.inf if self.speedup is None else (self.speedup.high - self.speedup.low) / 2
+
+    def to_dict(self) -> dict:
+        return {"role": self.role, "id": self.setting.id, "setting": self.setting.to_dict(),
+                "images_per_s": self.images_per_s, "processes": len(self.images_per_s),
+                "images_per_s_median": statistics.median(self.images_per_s) if self.images_per_s else None,
+                "speedup": None if self.speedup is None else
+                {"ratio": self.speedup.ratio, "low": self.speedup.low, "high": self.speedup.high},
+                "half_width": None if math.isinf(self.half_width) else self.half_width,
+                "training": _median_training(self.training), "failures": self.failures, "dropped": self.dropped}
+
+
+def _median_training(training: list[dict]) -> dict:
+    out = {}
+    for key in ("loss", "accuracy"):
+        values = [t[key] for t in training if isinstance(t.get(key), (int, float)) and not math.isnan(t[key])]
+        out[key] = statistics.median(values) if values else None
+    return out
+
+
+def arms_for(candidates: list[Setting], top: int = TOP) -> list[Arm]:
+    """The default, the article's (4, 2) and the first `top` other `candidates` (best first), each once."""
+    arms = [Arm("default", DEFAULT), Arm("article (4, 2)", ARTICLE)]
+    for setting in candidates:
+        if len(arms) >= 2 + top:
+            break
+        if all(setting != arm.setting for arm in arms):
+            arms.append(Arm(f"candidate {len(arms) - 1}", setting))
+    return arms
+
+
+@dataclass
+class Confirmation:
+    arms: list
+    passes: int
+    seconds: float
+    half_width_target: float = HALF_WIDTH
+
+    @property
+    def default(self) -> Arm:
+        return self.arms[0]
+
+    @property
+    def recommended(self) -> Arm | None:
+        """The fastest arm whose interval over the default lies above 1, or None: keep the default."""
+        above = [a for a in self.arms[1:] if a.speedup is not None and a.speedup.low > 1.0]
+        return max(above, key=lambda a: a.speedup.ratio) if above else None
+
+    @property
+    def settled(self) -> bool:
+        """Every arm still measured has its interval within the target."""
+        live = [a for a in self.arms[1:] if a.dropped is None]
+        return all(a.half_width <= self.half_width_target for a in live)
+
+    def processes_needed(self, arm: Arm) -> int | None:
+        """About how many processes per arm would bring `arm`'s interval to the target (width ~ 1/sqrt(n))."""
+        if arm.speedup is None or math.isinf(arm.half_width):
+            return None
+        n = min(len(arm.images_per_s), len(self.default.images_per_s))
+        return max(n, math.ceil(n * (arm.half_width / self.half_width_target) ** 2))
+
+    def verdict(self) -> str:
+        best = self.recommended
+        if best is None:
+            return ("keep TensorFlow's default: no setting was measurably faster than it "
+                    f"({self.passes} interleaved processes per setting)")
+        width = (f"±{best.half_width:.1%}, within the ±{self.half_width_target:.0%} target" if best.half_width <=
+                 self.half_width_target else f"±{best.half_width:.1%}, wider than the ±{self.half_width_target:.0%} "
+                 f"target: ~{self.processes_needed(best)} processes per setting would narrow it")
+        return f"use {best.setting.id}: {best.speedup} of TensorFlow's default ({width})"
+
+    def to_dict(self) -> dict:
+        best = self.recommended
+        return {"arms": [a.to_dict() for a in self.arms], "passes": self.passes, "seconds": self.seconds,
+                "half_width_target": self.half_width_target, "settled": self.settled,
+                "recommended": None if best is None else best.to_dict(), "verdict": self.verdict()}
+
+
+def _update(arms: list[Arm], passes: int, min_passes: int) -> None:
+    default = arms[0]
+    for arm in arms[1:]:
+        if len(arm.images_per_s) >= 2 and len(default.images_per_s) >= 2:
+            arm.speedup = median_ratio_ci(arm.images_per_s, default.images_per_s)
+            if arm.dropped is None and passes >= min_passes and arm.speedup.high < 1.0:
+                arm.dropped = f"slower than the default after {passes} passes: {arm.speedup}"
+
+
+def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadline: float,
+            lock: MachineLock | None = None, on_process=None, half_width: float = HALF_WIDTH,
+            min_passes: int = MIN_PASSES, max_passes: int | None = None) -> Confirmation:
+    """Measure `arms` interleaved until settled (every live arm within ±`half_width`), `max_passes`, or `deadline`
+    (``time.monotonic()``; at least `min_passes` passes are run only if they fit)."""
+    lock = lock or MachineLock()
+    started = time.monotonic()
+    passes = 0
+    confirmation = Confirmation(arms, 0, 0.0, half_width)
+    while max_passes is None or passes < max_passes:
+        live = [a for a in arms if a.dropped is None]
+        per_pass = sum(statistics.median(a.seconds) for a in live if a.seconds)
+        if passes and time.monotonic() + per_pass > deadline:
+            break
+        for arm in in_pass_order(live, passes):
+            with lock.held():
+                mark = time.monotonic()
+                try:
+                    result = runners.run(arm.setting, target, {**params, **arm.setting.epoch_params()})
+                except ChildError as err:
+                    arm.failures.append(f"{type(err).__name__}: {str(err).splitlines()[0]}")
+                    if len(arm.failures) >= 2 and arm is not arms[0]:
+                        arm.dropped = f"failed twice: {arm.failures[-1]}"
+                    continue
+                finally:
+                    arm.seconds.append(time.monotonic() - mark)
+            arm.images_per_s.append(result["items_per_s_median"])
+            arm.training.append(result.get("training", {}))
+            if on_process:
+                on_process(arm)
+        passes += 1
+        _update(arms, passes, min_passes)
+        confirmation.passes = passes
+        if not arms[0].images_per_s and len(arms[0].failures) >= 2:
+            raise TuneError(f"TensorFlow's default setting failed twice, nothing to compare with: {arms[0].failures[-1]}")
+        if passes >= min_passes and confirmation.settled:
+            break
+    confirmation.seconds = time.monotonic() - started
+    return confirmation

@@ -1,0 +1,243 @@
+"""What the tuner hands back: a terminal summary, a ready-to-paste snippet, JSON, and a Markdown report with
+PNG plots (intra x inter heatmap of the trials, best-so-far against trials, throughput as % of this machine's
+matmul peak)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+from rich.markup import escape
+
+from cifar.training.pipeline import AUTOTUNE
+from cifar.tuning.space import Setting
+
+
+def snippet(setting: Setting, model: str = "seed_cnn") -> str:
+    """The Python that applies `setting` in a training script: environment first, then the thread pools before
+    any op, the precision policy, the tf.data options, the compile flag."""
+    lines = []
+    if setting.onednn != "on" or setting.cpus is not None:
+        lines.append("import os")
+    if setting.onednn != "on":
+        lines.append('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow is imported: before the import')
+    if setting.cpus is not None:
+        cpus = ", ".join(str(i) for i in range(setting.cpus))
+        lines.append(f"os.sched_setaffinity(0, {{{cpus}}})  # the first {setting.cpus} usable core(s); "
+                     f"or: taskset -c {cpus.replace(', ', ',')} python train.py")
+    lines += ["import tensorflow as tf", "import keras", "",
+              "# before any op runs: TensorFlow accepts thread settings only then",
+              f"tf.config.threading.set_intra_op_parallelism_threads({setting.intra})"
+              + ("  # 0: TensorFlow decides" if setting.intra == 0 else ""),
+              f"tf.config.threading.set_inter_op_parallelism_threads({setting.inter})"
+              + ("  # 0: TensorFlow decides" if setting.inter == 0 else "")]
+    if setting.precision != "float32":
+        lines.append(f'keras.mixed_precision.set_global_policy("{setting.precision}")')
+    options = setting.pipeline_options
+    if options is None:
+        lines += ["", "# input: float32 arrays / 255 straight into model.fit (the article's script), batch_size=128"]
+    else:
+        npc = "tf.data.AUTOTUNE" if options.num_parallel_calls == AUTOTUNE else str(options.num_parallel_calls)
+        lines += ["", "train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))"]
+        if options.variant == "seed":
+            lines += ["train_ds = train_ds.shuffle(10000)",
+                      "train_ds = train_ds.map(lambda x, y: (tf.image.random_flip_left_right(x), y),",
+                      f"                        num_parallel_calls={npc})",
+                      "train_ds = train_ds.batch(128).prefetch(tf.data.AUTOTUNE)"]
+        else:
+            lines += ["# x_train as uint8: cast, scale and flip whole batches (cifar.training.pipeline, 'batched')",
+                      "train_ds = train_ds.shuffle(10000).batch(128)",
+                      f"train_ds = train_ds.map(augment_batch, num_parallel_calls={npc})",
+                      "train_ds = train_ds.prefetch(tf.data.AUTOTUNE)"]
+        if options.private_threadpool_size:
+            lines += ["options = tf.data.Options()",
+                      f"options.threading.private_threadpool_size = {options.private_threadpool_size}",
+                      "train_ds = train_ds.with_options(options)"]
+    compile_args = 'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]'
+    if setting.jit_compile != "auto":
+        compile_args += f", jit_compile={setting.jit_compile == 'on'}"
+    lines += ["", f"model.compile({compile_args})"]
+    return "\n".join(lines) + "\n"
+
+
+def thread_grid(setting: Setting | None) -> str:
+    """`--thread-grid` for the suite: the recommendation's threads and the default, so the gate guards both."""
+    if setting is None or (setting.intra, setting.inter) == (0, 0):
+        return "default"
+    return f"{setting.intra}x{setting.inter},default"
+
+
+def grid_from_report(path: str) -> str:
+    """The `--thread-grid` a tune report (``python -m cifar tune --json PATH``) recommends; `ValueError`, one line,
+    for a file that is missing or holds no confirmed recommendation."""
+    import json
+
+    try:
+        report = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise ValueError(f"--thread-grid tune:{path}: cannot read the tune report ({err.strerror})") from None
+    except json.JSONDecodeError:
+        raise ValueError(f"--thread-grid tune:{path}: not a JSON tune report") from None
+    if not isinstance(report, dict) or "thread_grid" not in report:
+        raise ValueError(f"--thread-grid tune:{path}: no recommendation in it (was the tune run confirmed? "
+                         "--phase search writes none)")
+    return report["thread_grid"]
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def summary_table(report: dict):
+    """The confirmation as a rich table: each arm's images/s, speedup over the default, % of peak, loss."""
+    from rich.table import Table
+
+    confirmation = report["confirmation"]
+    table = Table(title="Confirmation: re-measured interleaved, fresh processes",
+                  caption=f"{confirmation['passes']} passes; speedup over TensorFlow's default with a 95 % bootstrap "
+                          f"CI over processes; peak {report['peak_gflops']:.0f} GFLOP/s (fp32 matmul)")
+    for column in ("setting", "role", "processes", "median images/s", "speedup vs default", "% of peak", "loss",
+                   "accuracy"):
+        table.add_column(column, justify="left" if column in ("setting", "role") else "right")
+    for arm in confirmation["arms"]:
+        table.add_row(*(escape(cell) for cell in _row(arm, report)))
+    return table
+
+
+def _row(arm: dict, report: dict) -> list[str]:
+    """One confirmed arm's cells: setting, role, processes, median, speedup, % of peak, loss, accuracy."""
+    speedup, median, training = arm["speedup"], arm["images_per_s_median"], arm["training"]
+    return [arm["id"], arm["role"] + (" (dropped)" if arm["dropped"] else ""), str(arm["processes"]),
+            "-" if median is None else f"{median:,.0f}",
+            "-" if speedup is None else f"{speedup['ratio']:.3f}x [{speedup['low']:.3f}, {speedup['high']:.3f}]",
+            _pct(_peak_fraction(median, report)),
+            "-" if training["loss"] is None else f"{training['loss']:.3f}",
+            "-" if training["accuracy"] is None else f"{training['accuracy']:.3f}"]
+
+
+def _peak_fraction(images_per_s: float | None, report: dict) -> float | None:
+    flops = report.get("flops_per_image")
+    if images_per_s is None or not flops or not report.get("peak_gflops"):
+        return None
+    return images_per_s * flops / (report["peak_gflops"] * 1e9)
+
+
+def markdown(report: dict, plots: dict[str, Path]) -> str:
+    """The Markdown report: the verdict, the snippet, the confirmation table, the search, the plots."""
+    c = report["confirmation"]
+    search = report["search"]
+    out = [f"# Tuning {report['model']} on {report['cpu_model']} ({report['budget_cores']})", "",
+           f"{report['date']}, study `{report['study']}` in `{report['storage']}`, budget {report['budget_seconds']:.0f} s "
+           f"(search {search['seconds']:.0f} s, confirmation {c['seconds']:.0f} s).", "",
+           f"**{c['verdict']}**", "", "```python", report["snippet"].rstrip(), "```", "",
+           f"Guard it in the suite: `pytest benchmarks/ --thread-grid {report['thread_grid']}`.", "",
+           "## Confirmation", "",
+           "| setting | role | processes | median images/s | speedup vs default | % of peak | loss | accuracy |",
+           "|---|---|---|---|---|---|---|---|"]
+    for arm in c["arms"]:
+        out.append("| " + " | ".join(_row(arm, report)) + " |")
+    out += ["", "Loss and accuracy: the last of the same epochs on the same data, median over processes: a faster "
+            "precision or compiler setting that broke the model would show here.", "",
+            "## Search", "",
+            f"{search['trials']} trials in this run ({search['pruned']} pruned after one process, {search['failed']} "
+            f"failed), {search['processes']} processes; {search['study_trials']} trials in the study; space of "
+            f"{search['space_size']} settings over {', '.join(search['dimensions']) or 'nothing'} "
+            f"({search['explored']} measured).", ""]
+    for title, path in plots.items():
+        out += [f"![{title}]({path.name})", ""]
+    return "\n".join(out)
+
+
+def plots(report: dict, trials: list[dict], folder: Path, stem: str = "tune") -> dict[str, Path]:
+    """Three PNGs beside the report; returns ``{title: path}``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    done = [t for t in trials if t["value"] is not None]
+
+    # 1. intra x inter: the best median images/s of any trial at each pair.
+    intras = sorted({t["setting"]["intra"] for t in trials})
+    inters = sorted({t["setting"]["inter"] for t in trials})
+    if intras and inters:
+        grid = np.full((len(inters), len(intras)), np.nan)
+        for t in done:
+            i, j = inters.index(t["setting"]["inter"]), intras.index(t["setting"]["intra"])
+            grid[i, j] = np.nanmax([grid[i, j], t["value"]])
+        fig, ax = plt.subplots(figsize=(1.2 * len(intras) + 3, 0.9 * len(inters) + 2))
+        image = ax.imshow(grid, origin="lower", cmap="viridis")
+        ax.set_xticks(range(len(intras)), [str(v) if v else "0 (TF)" for v in intras])
+        ax.set_yticks(range(len(inters)), [str(v) if v else "0 (TF)" for v in inters])
+        ax.set_xlabel("intra_op_parallelism_threads")
+        ax.set_ylabel("inter_op_parallelism_threads")
+        for (i, j), value in np.ndenumerate(grid):
+            if not math.isnan(value):
+                ax.text(j, i, f"{value:,.0f}", ha="center", va="center", color="w", fontsize=8)
+        fig.colorbar(image, ax=ax, label="best trial, median images/s")
+        ax.set_title(f"Trials by intra x inter ({report['cpu_model']})", fontsize=9)
+        fig.tight_layout()
+        written["intra x inter"] = folder / f"{stem}-heatmap.png"
+        fig.savefig(written["intra x inter"], dpi=100)
+        plt.close(fig)
+
+    # 2. best so far against trials.
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    numbers = [t["number"] for t in trials]
+    values = [t["value"] for t in trials]
+    ax.scatter([n for n, v in zip(numbers, values) if v is not None], [v for v in values if v is not None], s=12,
+               label="trial (median of its processes)")
+    pruned = [(t["number"], t["first"]) for t in trials if t["state"] == "PRUNED" and t["first"] is not None]
+    if pruned:
+        ax.scatter(*zip(*pruned), s=12, marker="x", color="grey", label="pruned after one process")
+    best, series = -math.inf, []
+    for n, v in zip(numbers, values):
+        best = max(best, v) if v is not None else best
+        series.append(best if best > -math.inf else np.nan)
+    ax.step(numbers, series, where="post", color="C1", label="best so far")
+    default = report["confirmation"]["arms"][0]["images_per_s_median"]
+    if default:
+        ax.axhline(default, color="k", ls="--", lw=0.8, label="TensorFlow's default (confirmation)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("images/s")
+    ax.legend(fontsize=7)
+    ax.set_title(f"Search: {report['model']}, {report['cpu_model']}", fontsize=9)
+    fig.tight_layout()
+    written["best so far"] = folder / f"{stem}-progress.png"
+    fig.savefig(written["best so far"], dpi=100)
+    plt.close(fig)
+
+    # 3. the confirmed arms as % of the fp32 matmul peak.
+    arms = [a for a in report["confirmation"]["arms"] if a["images_per_s_median"]]
+    fractions = [_peak_fraction(a["images_per_s_median"], report) for a in arms]
+    if arms and all(f is not None for f in fractions):
+        fig, ax = plt.subplots(figsize=(7, 0.5 * len(arms) + 1.5))
+        ax.barh(range(len(arms)), [100 * f for f in fractions], color="C2")
+        ax.set_yticks(range(len(arms)), [f"{a['id']} ({a['role']})" for a in arms], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"% of this machine's fp32 matmul peak ({report['peak_gflops']:.0f} GFLOP/s)")
+        ax.set_title("Training throughput x FLOPs per image, against the peak", fontsize=9)
+        fig.tight_layout()
+        written["% of peak"] = folder / f"{stem}-peak.png"
+        fig.savefig(written["% of peak"], dpi=100)
+        plt.close(fig)
+    return written
+
+
+def trial_rows(study) -> list[dict]:
+    """Every trial of the study, plain: number, state, value, first process's value, setting."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if "setting" not in t.user_attrs:
+            continue
+        values = t.user_attrs.get("images_per_s") or []
+        rows.append({"number": t.number, "state": t.state.name, "value": t.value, "id": t.user_attrs.get("id"),
+                     "first": values[0] if values else None, "images_per_s": values,
+                     "setting": t.user_attrs["setting"], "worker": t.user_attrs.get("worker"),
+                     "intervals": t.user_attrs.get("intervals"), "error": t.user_attrs.get("error"),
+                     "median": statistics.median(values) if values else None})
+    return rows

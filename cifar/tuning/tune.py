@@ -1,0 +1,224 @@
+"""``python -m cifar tune``: search, confirm, report. See `cifar.tuning`.
+
+    python -m cifar tune --model seed_cnn --budget 10m
+    python -m cifar tune --space intra=1-4 --space inter=1,2 --space precision=float32,mixed_bfloat16
+    python -m cifar tune --storage postgresql://tuner@db/tune --study team --phase search   # on each machine
+    python -m cifar tune --storage postgresql://tuner@db/tune --study team --phase confirm  # then on one
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from cifar.files import write_json_atomic
+from cifar.tuning import report as reporting
+from cifar.tuning.confirm import arms_for, confirm
+from cifar.tuning.search import (DEFAULT_STORAGE, TRIAL_EPOCH, MachineLock, Runners, StudyKey, TuneError,
+                                 definition_key, measured_settings, open_study, parse_budget, search)
+from cifar.tuning.space import DEFAULT, Space, SpaceError
+
+#: With ``--phase all``, the share of the budget kept for the confirmation.
+CONFIRM_SHARE = 0.45
+PHASES = ("all", "search", "confirm")
+EPOCH_TARGET = "cifar.workloads:epoch"
+
+
+def fingerprint() -> tuple[str, dict]:
+    """This machine's fingerprint as the suite's runs record it, without importing TensorFlow."""
+    from cifar.judging.runfile import machine_fingerprint
+    from cifar.suite.record import cpu_model
+    from cifar.training.threads import core_counts
+
+    physical, logical = core_counts()
+    try:
+        tf_version = importlib.metadata.version("tensorflow")
+    except importlib.metadata.PackageNotFoundError:
+        tf_version = "none"
+    info = {"cpu_model": cpu_model(), "physical_cores": physical, "logical_cores": logical,
+            "tensorflow_version": tf_version, "python": platform.python_version()}
+    return machine_fingerprint(info), info
+
+
+class _Feedback:
+    """A progress bar on a terminal (rich), a line per trial elsewhere; on stderr, so stdout stays the summary."""
+
+    def __init__(self, seconds: float, started: float):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        if not self.console.is_terminal:
+            self.console = Console(stderr=True, width=200)  # a log line per trial, unwrapped
+        self.started, self.seconds = started, seconds
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                            TextColumn("of {task.fields[budget]}"), console=self.console, transient=False)
+        self.task = None
+        self._trials = 0
+
+    def __enter__(self):
+        if self.console.is_terminal:
+            self.bar.start()
+            self.task = self.bar.add_task("searching", total=self.seconds, budget=f"{self.seconds:.0f} s")
+        return self
+
+    def __exit__(self, *exc):
+        if self.task is not None:
+            self.bar.stop()
+
+    def phase(self, text: str) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, description=text)
+        else:
+            self.console.print(f"tune: {text}", highlight=False)
+
+    def search(self, progress) -> None:
+        best = f"best {progress.best:,.0f} images/s ({progress.best_id})" if progress.best else "no trial done yet"
+        text = (f"trial {progress.trials}: {progress.processes} processes, {progress.pruned} pruned, "
+                f"{progress.failed} failed; {best}")
+        if self.task is not None:
+            self.bar.update(self.task, completed=time.monotonic() - self.started, description=text)
+        elif progress.trials != self._trials:
+            self._trials = progress.trials
+            self.console.print(f"tune: {text}", highlight=False, markup=False)
+
+    def arm(self, arm) -> None:
+        text = f"confirming: {arm.setting.id} ({arm.role}) {len(arm.images_per_s)} processes"
+        if self.task is not None:
+            self.bar.update(self.task, completed=time.monotonic() - self.started, description=text)
+
+
+def run(args) -> dict:
+    """Everything ``tune`` does; returns the report (also written as JSON, Markdown and PNGs)."""
+    from cifar.training.models import MODELS
+    from cifar.training.threads import cpu_budget
+
+    budget = parse_budget(args.budget)
+    if args.model not in MODELS:
+        raise TuneError(f"--model {args.model!r}: one of {', '.join(MODELS)}")
+    if args.phase not in PHASES:
+        raise TuneError(f"--phase {args.phase!r}: one of {', '.join(PHASES)}")
+    cores = cpu_budget()
+    space = Space.parse(args.space, cores.logical)
+    storage = args.storage or DEFAULT_STORAGE
+    epoch = {"model": args.model, "data": args.data, **TRIAL_EPOCH}
+    if args.steps:
+        epoch["steps"] = args.steps
+    fp, info = fingerprint()
+    key = StudyKey(fp, args.model, definition_key(args.model, epoch, space))
+    study = open_study(storage, args.study, key, space, seed=args.seed, exhaustive=args.exhaustive)
+
+    started = time.monotonic()
+    end = started + budget
+    search_end = end if args.phase == "search" else (started if args.phase == "confirm" else
+                                                    started + budget * (1 - CONFIRM_SHARE))
+    runners = Runners(args.data)
+    lock = MachineLock()
+    progress = confirmation = None
+    peak, search_seconds = None, 0.0
+    try:
+        with _Feedback(budget, started) as feedback:
+            feedback.phase(f"{space.size():,} settings over {', '.join(space.searched()) or 'nothing'}; "
+                           f"study {study.study_name!r} ({len(study.trials)} trials so far)")
+            with lock.held():
+                peak = runners.run(DEFAULT, "cifar.workloads:matmul_peak", {})["flops_per_s"]
+            search_started = time.monotonic()
+            if args.phase != "confirm":
+                progress = search(study, space, runners, EPOCH_TARGET, epoch, search_end, max_trials=args.trials,
+                                  exhaustive=args.exhaustive, lock=lock, on_process=feedback.search)
+            search_seconds = time.monotonic() - search_started
+            if args.phase != "search":
+                measured = measured_settings(study)
+                if not measured and args.phase == "confirm":
+                    raise TuneError(f"study {study.study_name!r} has no measured trials to confirm: run --phase "
+                                    "search (or all) first")
+                feedback.phase("confirming the best settings against TensorFlow's default, interleaved")
+                arms = arms_for([m["setting"] for m in measured if space.contains(m["setting"])])
+                confirmation = confirm(arms, runners, EPOCH_TARGET, epoch, end, lock=lock, on_process=feedback.arm,
+                                       max_passes=args.max_passes)
+    except KeyboardInterrupt:
+        finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+        print(f"\ninterrupted: {finished} finished trials are kept in study {study.study_name!r} ({storage}); "
+              "the same command resumes it", file=sys.stderr)
+        raise
+    finally:
+        runners.close()
+    return build_report(args, study, storage, space, info, cores, budget, peak, progress, confirmation, search_seconds)
+
+
+def build_report(args, study, storage, space, info, cores, budget, peak, progress, confirmation,
+                 search_seconds) -> dict:
+    trials = reporting.trial_rows(study)
+    flops = next((t.user_attrs.get("flops_per_image") for t in study.get_trials(deepcopy=False)
+                  if t.user_attrs.get("flops_per_image")), None)
+    best = confirmation.recommended if confirmation else None
+    report = {
+        "model": args.model, "cpu_model": info["cpu_model"], "budget_cores": cores.describe(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "study": study.study_name, "storage": storage, "budget_seconds": budget, "phase": args.phase,
+        "peak_gflops": (peak or 0.0) / 1e9, "flops_per_image": flops,
+        "space": space.to_dict(),
+        "search": {"trials": progress.trials if progress else 0, "pruned": progress.pruned if progress else 0,
+                   "failed": progress.failed if progress else 0, "processes": progress.processes if progress else 0,
+                   "seconds": search_seconds, "study_trials": len(trials), "space_size": space.size(),
+                   "dimensions": space.searched(), "explored": len({t["id"] for t in trials if t["images_per_s"]}),
+                   "exhaustive": args.exhaustive,
+                   "best": [{"id": m["id"], "images_per_s_median": statistics.median(m["images_per_s"]),
+                             "processes": len(m["images_per_s"])} for m in measured_settings(study)[:10]]},
+        "trials": trials,
+    }
+    if confirmation is not None:
+        report["confirmation"] = confirmation.to_dict()
+        chosen = best.setting if best else DEFAULT
+        report["recommended"] = chosen.to_dict()
+        report["snippet"] = reporting.snippet(chosen, args.model)
+        report["thread_grid"] = reporting.thread_grid(best.setting if best else None)
+    return report
+
+
+def write(report: dict, json_path: Path, markdown_path: Path) -> list[Path]:
+    written = []
+    write_json_atomic(json_path, report)
+    written.append(json_path)
+    if "confirmation" in report:
+        images = reporting.plots(report, report["trials"], markdown_path.parent, markdown_path.stem)
+        markdown_path.parent.mkdir(parents=True, exist_ok=True)
+        markdown_path.write_text(reporting.markdown(report, images))
+        written += [markdown_path, *images.values()]
+    return written
+
+
+def main(args) -> int:
+    from rich.console import Console
+
+    try:
+        report = run(args)
+    except (TuneError, SpaceError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    search_info = report["search"]
+    console.print(f"search: {search_info['trials']} trials ({search_info['pruned']} pruned, {search_info['failed']} "
+                  f"failed), {search_info['processes']} processes in {search_info['seconds']:.0f} s; "
+                  f"{search_info['explored']} of {search_info['space_size']:,} settings measured in the study",
+                  highlight=False, markup=False)
+    if "confirmation" in report:
+        console.print(reporting.summary_table(report))
+        console.print(report["confirmation"]["verdict"], style="bold", highlight=False, markup=False)
+        console.print("\n" + report["snippet"], highlight=False, markup=False)
+        console.print(f"guard it: pytest benchmarks/ --thread-grid {report['thread_grid']}", highlight=False,
+                      markup=False)
+    else:
+        for row in search_info["best"][:5]:
+            console.print(f"  {row['images_per_s_median']:,.0f} images/s  {row['id']}  ({row['processes']} processes)",
+                          highlight=False, markup=False)
+    for path in write(report, Path(args.json), Path(args.markdown)):
+        console.print(f"wrote {path}", highlight=False, markup=False)
+    return 0

@@ -1,0 +1,371 @@
+"""The tuner without TensorFlow: the space, the search loop and its study storage, confirmation, the report.
+
+Measurements are faked (tests/tune_fakes.py: each setting has a known speed); the real trials run in
+tests/test_tensorflow.py and the PostgreSQL fleet in tests/test_tuning_postgres.py.
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from cifar.isolation.runner import Runner
+from cifar.training.threads import cpu_budget
+from cifar.tuning import report as reporting
+from cifar.tuning.confirm import arms_for, confirm
+from cifar.tuning.search import (MachineLock, StudyKey, TuneError, measured_settings, open_study, parse_budget,
+                                 search)
+from cifar.tuning.space import ARTICLE, DEFAULT, Setting, Space, SpaceError, defaults
+from tests.tune_fakes import FakeRunners, small_space, speed
+
+KEY = StudyKey("amd-epyc-2c2t-tf2.21.0-py3.11", "seed_cnn", "abc")
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return f"sqlite:///{tmp_path}/tune.db"
+
+
+@pytest.fixture
+def lock(tmp_path):
+    return MachineLock(tmp_path / "lock")
+
+
+# -- the space --------------------------------------------------------------------------------------------------
+def test_defaults_follow_the_usable_cores():
+    two = defaults(2)
+    assert two["intra"] == (0, 1, 2, 4) and two["inter"] == (0, 1, 2, 4)
+    assert two["cpus"] == (1, 2) and two["num_parallel_calls"] == (-1, 1, 2)
+    assert defaults(6)["intra"] == (0, 1, 2, 4, 8, 12)
+    assert two["precision"] == ("float32",) and two["jit_compile"] == ("auto",)  # opt-in only
+
+
+def test_a_faked_cgroup_quota_shrinks_the_space(tmp_path):
+    (tmp_path / "cpu.max").write_text("100000 100000\n")  # one core's worth, whatever the host has
+    budget = cpu_budget(tmp_path)
+    assert budget.logical == 1 and budget.quota_cores == 1.0
+    space = Space.parse(None, budget.logical)
+    assert space.values["cpus"] == (1,) and space.values["intra"] == (0, 1, 2)
+
+
+@pytest.mark.parametrize("items, message", [
+    (["threads=2"], "unknown dimension 'threads'"),
+    (["intra="], "intra= has no values"),
+    (["intra=two"], "'two' is not a count"),
+    (["intra=4-1"], "range '4-1' is empty"),
+    (["cpus=3"], "more than the 2 usable cores"),
+    (["cpus=0"], "0 is below 1"),
+    (["intra=5000"], "far more threads than this machine can run"),
+    (["pipeline=tfrecord"], "'tfrecord' is not one of arrays, seed, batched"),
+])
+def test_bad_space_is_one_clear_line(items, message):
+    with pytest.raises(SpaceError, match=message) as info:
+        Space.parse(items, logical=2)
+    assert "\n" not in str(info.value)
+
+
+def test_bfloat16_is_refused_where_the_cpu_would_emulate_it(monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags : fpu avx2 fma\n")
+    monkeypatch.setattr("cifar.tuning.space.bf16_supported", lambda: False)
+    with pytest.raises(SpaceError, match="neither AVX512_BF16 nor AMX-BF16"):
+        Space.parse(["precision=float32,mixed_bfloat16"], logical=2)
+    monkeypatch.setattr("cifar.tuning.space.bf16_supported", lambda: True)
+    assert Space.parse(["precision=float32,mixed_bfloat16"], logical=2).values["precision"] == (
+        "float32", "mixed_bfloat16")
+
+
+def test_bf16_detection_reads_the_cpu_flags(tmp_path):
+    from cifar.tuning.space import bf16_supported
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags : fpu avx512f avx512_bf16\n")
+    assert bf16_supported(str(cpuinfo))
+    cpuinfo.write_text("flags : fpu avx512f amx_tile\n")
+    assert not bf16_supported(str(cpuinfo))
+
+
+def test_ranges_and_names_parse():
+    space = Space.parse(["intra=1-3;inter=default,2", "num_parallel_calls=auto,2", "pipeline=seed"], logical=4)
+    assert space.values["intra"] == (1, 2, 3) and space.values["inter"] == (0, 2)
+    assert space.values["num_parallel_calls"] == (-1, 2)
+    assert space.searched() == ["intra", "inter", "num_parallel_calls", "private_threadpool_size", "cpus", "onednn"]
+
+
+def test_size_counts_tf_data_dimensions_for_tf_data_pipelines_only():
+    # 3 intra x 2 inter x (arrays: 1, batched: 2 num_parallel_calls x 1 pool)
+    assert small_space().size() == 18
+
+
+def test_a_setting_knows_what_the_child_sets():
+    s = Setting(2, 1, "batched", num_parallel_calls=2, private_threadpool_size=1, cpus=1, onednn="off",
+                jit_compile="off")
+    assert s.id == "intra2-inter1 batched-npc2-pool1 cpus1 onednn-off jit-off"
+    assert s.env() == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert s.affinity([0, 1]) == (0,)
+    assert Setting(cpus=2).affinity([0, 1]) is None  # all of them: no mask to set
+    assert s.epoch_params() == {"pipeline": {**s.pipeline_options.to_dict()}, "jit_compile": False}
+    assert DEFAULT.epoch_params() == {"pipeline": "arrays"}
+    with pytest.raises(ValueError, match="no tf.data threads"):
+        Setting(pipeline="arrays", num_parallel_calls=2)
+
+
+def test_suggest_asks_tf_data_dimensions_only_for_tf_data_pipelines():
+    space = small_space()
+    arrays = space.suggest(optuna.trial.FixedTrial({"intra": 2, "inter": 1, "pipeline": "arrays", "cpus": 2,
+                                                    "onednn": "on", "precision": "float32", "jit_compile": "auto"}))
+    assert arrays == Setting(2, 1, "arrays")
+    batched = space.suggest(optuna.trial.FixedTrial({"intra": 2, "inter": 1, "pipeline": "batched",
+                                                     "num_parallel_calls": 2, "private_threadpool_size": 0,
+                                                     "cpus": 2, "onednn": "on", "precision": "float32",
+                                                     "jit_compile": "auto"}))
+    assert batched == Setting(2, 1, "batched", num_parallel_calls=2)
+    assert space.contains(batched) and not space.contains(DEFAULT)  # intra 0 is not in this space
+
+
+# -- budget -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, seconds", [("10m", 600), ("90s", 90), ("1h30m", 5400), ("300", 300), ("2.5m", 150)])
+def test_budget_parses(text, seconds):
+    assert parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "0m", "soon", "", "10x"])
+def test_a_budget_of_nothing_is_refused(text):
+    with pytest.raises(TuneError, match="--budget"):
+        parse_budget(text)
+
+
+# -- the search and its study -----------------------------------------------------------------------------------
+def test_search_finds_the_best_of_a_small_space(storage, lock):
+    space = small_space()
+    study = open_study(storage, None, KEY, space, seed=1)
+    progress = search(study, space, FakeRunners(noise=0.01), "fake", {}, time.monotonic() + 60, max_trials=14, lock=lock)
+    best = measured_settings(study)[0]
+    assert best["setting"] == Setting(2, 1, "batched", num_parallel_calls=2)
+    assert progress.trials == 14
+    assert progress.pruned > 0  # clearly bad trials stopped after their first process
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert all(len(t.user_attrs["images_per_s"]) == 1 for t in pruned)
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert all(len(t.user_attrs["images_per_s"]) == 2 for t in complete)
+
+
+def test_exhaustive_search_measures_every_setting_once(storage, lock):
+    space = small_space()
+    study = open_study(storage, None, KEY, space, seed=0, exhaustive=True)
+    runners = FakeRunners()
+    progress = search(study, space, runners, "fake", {}, time.monotonic() + 60, exhaustive=True, lock=lock,
+                      processes_per_trial=1)
+    ids = [t.user_attrs["id"] for t in study.trials]
+    assert progress.trials == space.size() == len(set(ids)) == 18
+    assert study.study_name.endswith("-exhaustive")
+
+
+def test_a_study_resumes_from_sqlite(storage, lock):
+    space = small_space()
+    search(open_study(storage, None, KEY, space), space, FakeRunners(), "fake", {}, time.monotonic() + 60,
+           max_trials=3, lock=lock)
+    again = open_study(storage, None, KEY, space)
+    assert len(again.trials) == 3
+    search(again, space, FakeRunners(), "fake", {}, time.monotonic() + 60, max_trials=2, lock=lock)
+    assert len(open_study(storage, None, KEY, space).trials) == 5
+
+
+def test_ctrl_c_keeps_every_finished_trial(storage, lock):
+    space = small_space()
+    study = open_study(storage, None, KEY, space, seed=3)
+    # Processes 1-4: two trials of two processes (or more, pruned); the 5th is interrupted.
+    with pytest.raises(KeyboardInterrupt):
+        search(study, space, FakeRunners(interrupt_after=5), "fake", {}, time.monotonic() + 60, lock=lock)
+    states = [t.state for t in open_study(storage, None, KEY, space).trials]
+    assert TrialState.RUNNING not in states
+    assert states[-1] == TrialState.FAIL and states.count(TrialState.FAIL) == 1
+    assert len(states) >= 3
+
+
+def test_a_crashing_trial_is_recorded_and_the_search_goes_on(storage, lock):
+    space = Space.parse(["intra=1,2", "inter=1", "pipeline=arrays", "cpus=2", "onednn=on"], logical=2)
+    study = open_study(storage, None, KEY, space, seed=0, exhaustive=True)
+    search(study, space, FakeRunners(crash={"intra1-inter1 arrays"}), "fake", {}, time.monotonic() + 60,
+           exhaustive=True, lock=lock)
+    by_id = {t.user_attrs["id"]: t for t in study.trials}
+    assert by_id["intra1-inter1 arrays"].state == TrialState.FAIL
+    assert by_id["intra1-inter1 arrays"].user_attrs["error"].startswith("ChildCrashed")
+    assert by_id["intra2-inter1 arrays"].state == TrialState.COMPLETE
+
+
+@pytest.mark.parametrize("field, value", [("fingerprint", "intel-r-xeon-r-processor-2c2t-tf2.21.0-py3.11"),
+                                          ("model", "resnet20"), ("definition", "other")])
+def test_joining_a_study_of_another_machine_model_or_workload_is_refused(storage, field, value):
+    space = small_space()
+    open_study(storage, "team", KEY, space)
+    other = StudyKey(**{**KEY.__dict__, field: value})
+    with pytest.raises(TuneError, match=f"study 'team' is for {field}") as info:
+        open_study(storage, "team", other, space)
+    assert "\n" not in str(info.value)
+
+
+def test_an_unreachable_storage_is_one_line_fast():
+    started = time.monotonic()
+    with pytest.raises(TuneError, match="cannot open the study storage postgresql://") as info:
+        open_study("postgresql://tuner@127.0.0.1:1/tune", None, KEY, small_space())
+    assert time.monotonic() - started < 10 and "\n" not in str(info.value)
+
+
+def test_the_search_stops_before_a_process_that_cannot_fit(storage, lock):
+    space = small_space()
+    study = open_study(storage, None, KEY, space)
+    started = time.monotonic()
+    search(study, space, FakeRunners(seconds=0.3), "fake", {}, started + 1.0, lock=lock)
+    assert time.monotonic() - started < 1.5
+
+
+# -- confirmation -----------------------------------------------------------------------------------------------
+def _speeds(table):
+    return lambda setting: table.get(setting, 1000.0)
+
+
+def test_confirmation_recommends_a_setting_that_is_really_faster(lock):
+    fast = Setting(2, 1, "batched", num_parallel_calls=2)
+    runners = FakeRunners(noise=0.02, speeds=_speeds({fast: 1200.0, ARTICLE: 950.0}))
+    result = confirm(arms_for([fast, Setting(1, 1)]), runners, "fake", {}, time.monotonic() + 60, lock=lock)
+    assert result.recommended.setting == fast
+    assert result.recommended.speedup.low > 1.0
+    assert result.settled and result.recommended.half_width <= 0.03
+    assert "use intra2-inter1 batched-npc2" in result.verdict()
+    roles = [a.role for a in result.arms]
+    assert roles == ["default", "article (4, 2)", "candidate 1", "candidate 2"]
+
+
+def test_confirmation_keeps_the_default_when_nothing_beats_it(lock):
+    runners = FakeRunners(noise=0.03, speeds=lambda setting: 1000.0)  # all alike, give or take noise
+    result = confirm(arms_for([Setting(2, 1), Setting(1, 1)]), runners, "fake", {}, time.monotonic() + 60,
+                     lock=lock, max_passes=12)
+    assert result.recommended is None
+    assert result.verdict().startswith("keep TensorFlow's default")
+
+
+def test_confirmation_stops_measuring_a_clearly_slower_setting(lock):
+    slow = Setting(1, 1)
+    runners = FakeRunners(noise=0.06, speeds=_speeds({slow: 500.0}))  # the others stay unsettled longer
+    result = confirm(arms_for([slow]), runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=8)
+    arm = next(a for a in result.arms if a.setting == slow)
+    assert arm.dropped and "slower than the default" in arm.dropped
+    assert len(arm.images_per_s) < len(result.default.images_per_s)
+
+
+def test_a_wide_interval_says_how_many_processes_it_would_need(lock):
+    fast = Setting(2, 1)
+    runners = FakeRunners(noise=0.10, speeds=_speeds({fast: 1500.0}), seed=4)
+    result = confirm(arms_for([fast], top=1), runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=4)
+    best = result.recommended
+    assert best is not None and best.half_width > 0.03
+    assert "wider than the ±3% target" in result.verdict() and f"~{result.processes_needed(best)} processes" in result.verdict()
+
+
+# -- the report -------------------------------------------------------------------------------------------------
+def test_the_snippet_applies_every_changed_setting_and_is_python():
+    s = Setting(2, 1, "batched", num_parallel_calls=2, private_threadpool_size=2, cpus=1, onednn="off",
+                jit_compile="off")
+    text = reporting.snippet(s)
+    compile(text, "<snippet>", "exec")
+    assert text.index('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"') < text.index("import tensorflow")
+    assert "os.sched_setaffinity(0, {0})" in text
+    assert "tf.config.threading.set_intra_op_parallelism_threads(2)" in text
+    assert "tf.config.threading.set_inter_op_parallelism_threads(1)" in text
+    assert "num_parallel_calls=2" in text and "options.threading.private_threadpool_size = 2" in text
+    assert "jit_compile=False" in text
+    plain = reporting.snippet(DEFAULT)
+    assert "TF_ENABLE_ONEDNN_OPTS" not in plain and "jit_compile" not in plain and "tf.data" not in plain
+
+
+def test_the_recommendation_feeds_the_suites_thread_grid(tmp_path):
+    from cifar.training.threads import parse_grid
+
+    assert reporting.thread_grid(Setting(2, 1)) == "2x1,default"
+    assert reporting.thread_grid(None) == "default"
+    assert [c.id for c in parse_grid(reporting.thread_grid(Setting(2, 1)))] == ["intra2-inter1", "default"]
+
+
+def test_report_plots_and_markdown_from_a_study(storage, lock, tmp_path):
+    space = small_space()
+    study = open_study(storage, None, KEY, space, seed=2)
+    search(study, space, FakeRunners(noise=0.02), "fake", {}, time.monotonic() + 60, max_trials=10, lock=lock)
+    result = confirm(arms_for([m["setting"] for m in measured_settings(study)]), FakeRunners(noise=0.02), "fake",
+                     {}, time.monotonic() + 60, lock=lock, max_passes=5)
+    report = {"model": "seed_cnn", "cpu_model": "AMD EPYC [test]", "budget_cores": "2 usable", "date": "2026-12-01",
+              "study": study.study_name, "storage": storage, "budget_seconds": 60, "peak_gflops": 100.0,
+              "flops_per_image": 23_359_488.0, "confirmation": result.to_dict(),
+              "search": {"trials": 10, "pruned": 1, "failed": 0, "processes": 19, "seconds": 1.0, "study_trials": 10,
+                         "space_size": 18, "dimensions": space.searched(), "explored": 9},
+              "snippet": reporting.snippet(DEFAULT), "thread_grid": "default"}
+    images = reporting.plots(report, reporting.trial_rows(study), tmp_path, "tune")
+    assert set(images) == {"intra x inter", "best so far", "% of peak"}
+    for path in images.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    text = reporting.markdown(report, images)
+    assert "![intra x inter](tune-heatmap.png)" in text and "| intra4-inter2 arrays | article (4, 2)" in text
+    # images/s x 23.4 MFLOP against a 100 GFLOP/s peak: the default's share, as the report prints it
+    default = result.default
+    share = statistics.median(default.images_per_s) * 23_359_488.0 / 100e9
+    assert f"| default arrays | default | {len(default.images_per_s)} |" in text and f"| {share:.0%} |" in text
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(reporting.summary_table(report))
+    assert "intra4-inter2 arrays" in console.export_text()
+    json.dumps(report)
+
+
+def test_report_table_shows_ids_literally():
+    from rich.console import Console
+
+    arm = {"id": "intra2-inter1 [batched]", "role": "candidate 1", "processes": 3, "images_per_s_median": 1000.0,
+           "speedup": {"ratio": 1.1, "low": 1.05, "high": 1.15}, "training": {"loss": 1.0, "accuracy": 0.5},
+           "dropped": None}
+    report = {"confirmation": {"arms": [arm], "passes": 3}, "peak_gflops": 100.0, "flops_per_image": None}
+    console = Console(width=200, record=True)
+    console.print(reporting.summary_table(report))
+    assert "intra2-inter1 [batched]" in console.export_text()
+
+
+# -- the child's side: affinity and import-time settings ------------------------------------------------------
+@pytest.mark.parametrize("mode", ["zygote", "spawn"])
+def test_runner_sets_the_childs_cpu_affinity(tmp_path, mode):
+    with Runner(mode=mode, preload=(), timeout=20, workdir=tmp_path) as runner:
+        result = runner.run("tests.workers:affinity", {}, cpus=(0,))
+        assert result["cpus"] == [0] and result["cpus"] == [0]
+        assert len(runner.run("tests.workers:affinity")["cpus"]) == len(__import__("os").sched_getaffinity(0))
+        with pytest.raises(ValueError, match="not a non-empty subset"):
+            runner.run("tests.workers:affinity", {}, cpus=(999,))
+
+
+def test_runner_env_reaches_zygote_and_children(tmp_path):
+    with Runner(preload=(), timeout=20, workdir=tmp_path, env={"TF_ENABLE_ONEDNN_OPTS": "0"}) as runner:
+        assert runner.run("tests.workers:getenv", {"name": "TF_ENABLE_ONEDNN_OPTS"})["value"] == "0"
+        assert runner.rerun_command({"target": "x:y", "params": {}}).startswith("TF_ENABLE_ONEDNN_OPTS=0 ")
+
+
+# -- the command's bad input ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "0"], "--budget must be more than 0"),
+    (["--space", "colour=red"], "unknown dimension 'colour'"),
+    (["--space", "intra="], "intra= has no values"),
+    (["--storage", "postgresql://tuner@127.0.0.1:1/tune"], "cannot open the study storage"),
+    (["--phase", "later"], "--phase 'later'"),
+    (["--model", "vgg"], "--model 'vgg'"),
+])
+def test_tune_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--storage", f"sqlite:///{tmp_path}/t.db", *args],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**__import__("os").environ, "PYTHONPATH": str(__import__("pathlib").Path.cwd())})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "reports").exists()
