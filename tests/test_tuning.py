@@ -262,10 +262,19 @@ def test_confirmation_stops_measuring_a_clearly_slower_setting(lock):
 def test_a_wide_interval_says_how_many_processes_it_would_need(lock):
     fast = Setting(2, 1)
     runners = FakeRunners(noise=0.10, speeds=_speeds({fast: 1500.0}), seed=4)
-    result = confirm(arms_for([fast], top=1), runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=4)
+    result = confirm(arms_for([fast], top=1), runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=5)
     best = result.recommended
     assert best is not None and best.half_width > 0.03
     assert "wider than the ±3% target" in result.verdict() and f"~{result.processes_needed(best)} processes" in result.verdict()
+
+
+def test_too_few_processes_recommend_nothing(lock):
+    fast = Setting(2, 1)
+    runners = FakeRunners(noise=0.01, speeds=_speeds({fast: 2000.0}))
+    result = confirm(arms_for([fast], top=1), runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=3)
+    fast_arm = result.arms[-1]
+    assert fast_arm.speedup.low > 1.5  # plainly faster, but 3 processes a side confirm nothing
+    assert result.recommended is None and "too little time to confirm anything" in result.verdict()
 
 
 # -- the report -------------------------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ from cifar.tuning.space import ARTICLE, DEFAULT, Setting
 
 TOP = 3
 HALF_WIDTH = 0.03
-MIN_PASSES = 4
+#: Below this many processes per side a percentile bootstrap of medians is little more than the range of the
+#: values: no recommendation is made from fewer, and no arm is settled or dropped before.
+MIN_PROCESSES = MIN_PASSES = 5
 
 
 @dataclass
@@ -84,9 +86,16 @@ class Confirmation:
         return self.arms[0]
 
     @property
+    def enough(self) -> bool:
+        """Did the default get `MIN_PROCESSES` processes? Otherwise nothing is recommended."""
+        return len(self.default.images_per_s) >= MIN_PROCESSES
+
+    @property
     def recommended(self) -> Arm | None:
-        """The fastest arm whose interval over the default lies above 1, or None: keep the default."""
-        above = [a for a in self.arms[1:] if a.speedup is not None and a.speedup.low > 1.0]
+        """The fastest arm whose interval over the default lies above 1 (each side with at least `MIN_PROCESSES`
+        processes), or None: keep the default."""
+        above = [a for a in self.arms[1:] if a.speedup is not None and a.speedup.low > 1.0
+                 and min(len(a.images_per_s), len(self.default.images_per_s)) >= MIN_PROCESSES]
         return max(above, key=lambda a: a.speedup.ratio) if above else None
 
     @property
@@ -104,6 +113,9 @@ class Confirmation:
 
     def verdict(self) -> str:
         best = self.recommended
+        if best is None and not self.enough:
+            return (f"keep TensorFlow's default: too little time to confirm anything ({self.passes} processes per "
+                    f"setting, {MIN_PROCESSES} needed); give tune a larger --budget")
         if best is None:
             return ("keep TensorFlow's default: no setting was measurably faster than it "
                     f"({self.passes} interleaved processes per setting)")

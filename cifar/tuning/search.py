@@ -33,8 +33,10 @@ from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
 from cifar.tuning.space import Setting, Space
 
-#: The short epochs one process of a trial times: the article's batch size, 20 steps a round.
-TRIAL_EPOCH = {"rounds": 3, "warmup_rounds": 1, "steps": 20}
+#: The short epochs one process of a trial times: the article's batch size, 10 steps a round. Shorter epochs, more
+#: processes: the spread between processes is what limits a verdict, and a process costs ~3.5 s besides its
+#: rounds (fork, model, the first epoch's tracing). AMD EPYC, 2026-12-01: 5-6.5 s a process at 10 steps, 8-12 s at 20.
+TRIAL_EPOCH = {"rounds": 3, "warmup_rounds": 1, "steps": 10}
 PROCESSES_PER_TRIAL = 2
 #: Optuna's PercentilePruner keeps this percentile of trials at each step: 66.7 prunes the bottom third.
 PRUNE_PERCENTILE = 66.7

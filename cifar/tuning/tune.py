@@ -23,8 +23,9 @@ from cifar.tuning.search import (DEFAULT_STORAGE, TRIAL_EPOCH, MachineLock, Runn
                                  definition_key, measured_settings, open_study, parse_budget, search)
 from cifar.tuning.space import DEFAULT, Space, SpaceError
 
-#: With ``--phase all``, the share of the budget kept for the confirmation.
-CONFIRM_SHARE = 0.45
+#: With ``--phase all``, the share of the budget kept for the confirmation: it decides, so it gets the larger part
+#: (5 settings x at least `MIN_PROCESSES` processes).
+CONFIRM_SHARE = 0.6
 PHASES = ("all", "search", "confirm")
 EPOCH_TARGET = "cifar.workloads:epoch"
 

@@ -1,0 +1,108 @@
+"""Does the tuner find what an exhaustive search finds, for a fraction of its time? (docs/tuning.md, "Proof")
+
+1. ``python -m cifar tune --exhaustive --phase search`` measures every setting of SPACE once (2 processes each):
+   the reference, and its wall time W.
+2. ``python -m cifar tune --budget 0.15W`` (search and confirmation) REPETITIONS times, each a fresh study.
+3. One interleaved confirmation of the exhaustive best, each run's recommendation, TensorFlow's default and the
+   article's (4, 2): every ratio from this one run, 95 % bootstrap CIs over processes.
+
+    python scripts/measure/tune_proof.py --repetitions 3 --processes 10 --out reports/tune-proof.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SPACE = ["intra=0,1,2,4", "inter=0,1,2", "pipeline=arrays,seed,batched", "num_parallel_calls=auto,1",
+         "private_threadpool_size=0", "cpus=1,2", "onednn=on"]
+SHARE = 0.15
+
+
+def tune(args: list[str], folder: Path, name: str) -> tuple[dict, float]:
+    command = [sys.executable, "-m", "cifar", "tune", "--storage", f"sqlite:///{folder}/{name}.db",
+               "--json", str(folder / f"{name}.json"), "--markdown", str(folder / f"{name}.md"),
+               *[f"--space={item}" for item in SPACE], *args]
+    print("$", " ".join(command[1:]), flush=True)
+    started = time.monotonic()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return json.loads((folder / f"{name}.json").read_text()), time.monotonic() - started
+
+
+def main() -> int:
+    from cifar.tuning.confirm import Arm, confirm
+    from cifar.tuning.search import MachineLock, Runners, TRIAL_EPOCH
+    from cifar.tuning.space import ARTICLE, DEFAULT, Setting
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=10, help="per arm in the final confirmation")
+    parser.add_argument("--out", default="reports/tune-proof.json")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="tune-proof-"))
+
+    exhaustive, exhaustive_seconds = tune(["--exhaustive", "--phase", "search", "--budget", "3h"], folder, "exhaustive")
+    best = exhaustive["search"]["best"][0]
+    trials = {t["id"]: t for t in exhaustive["trials"]}
+    best_setting = Setting.from_dict(trials[best["id"]]["setting"])
+    budget = SHARE * exhaustive_seconds
+    runs = []
+    for repetition in range(args.repetitions):
+        report, seconds = tune(["--budget", f"{budget:.0f}s", "--seed", str(repetition)], folder, f"tuned-{repetition}")
+        chosen = Setting.from_dict(report["recommended"])
+        runs.append({"repetition": repetition, "seconds": seconds, "recommended": chosen.id,
+                     "verdict": report["confirmation"]["verdict"], "trials": report["search"]["trials"],
+                     "setting": chosen})
+
+    arms = [Arm("default", DEFAULT), Arm("article (4, 2)", ARTICLE), Arm("exhaustive best", best_setting)]
+    for run in runs:
+        if all(run["setting"] != arm.setting for arm in arms):
+            arms.append(Arm(f"tuned {run['repetition']}", run["setting"]))
+    runners = Runners("auto")
+    try:
+        result = confirm(arms, runners, "cifar.workloads:epoch", {"model": "seed_cnn", "data": "auto", **TRIAL_EPOCH},
+                         time.monotonic() + 3 * 3600, lock=MachineLock(), min_passes=args.processes,
+                         max_passes=args.processes)
+    finally:
+        runners.close()
+    from cifar.judging.stats import median_ratio_ci
+
+    by_setting = {arm.setting: arm for arm in result.arms}
+    reference = by_setting[best_setting]
+    table = []
+    for run in runs:
+        arm = by_setting[run["setting"]]
+        vs_best = median_ratio_ci(arm.images_per_s, reference.images_per_s)
+        vs_default = median_ratio_ci(arm.images_per_s, by_setting[DEFAULT].images_per_s)
+        vs_article = median_ratio_ci(arm.images_per_s, by_setting[ARTICLE].images_per_s)
+        table.append({**{k: v for k, v in run.items() if k != "setting"},
+                      "share_of_exhaustive_time": run["seconds"] / exhaustive_seconds,
+                      "vs_exhaustive_best": vs_best.__dict__, "vs_default": vs_default.__dict__,
+                      "vs_article": vs_article.__dict__,
+                      "within_3_percent": vs_best.ratio >= 0.97})
+    out = {"space": SPACE, "space_size": exhaustive["search"]["space_size"], "exhaustive_seconds": exhaustive_seconds,
+           "exhaustive_best": best, "exhaustive_top": exhaustive["search"]["best"], "cpu_model": exhaustive["cpu_model"],
+           "runs": table, "confirmation": result.to_dict(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2))
+    print(f"exhaustive: {out['space_size']} settings in {exhaustive_seconds:.0f} s; best {best['id']} "
+          f"{best['images_per_s_median']:,.0f} images/s")
+    for row in table:
+        b, d, a = row["vs_exhaustive_best"], row["vs_default"], row["vs_article"]
+        print(f"run {row['repetition']}: {row['seconds']:.0f} s ({row['share_of_exhaustive_time']:.0%}), "
+              f"{row['recommended']}: {b['ratio']:.3f} [{b['low']:.3f}, {b['high']:.3f}] of the exhaustive best, "
+              f"{d['ratio']:.3f} [{d['low']:.3f}, {d['high']:.3f}] of default, "
+              f"{a['ratio']:.3f} [{a['low']:.3f}, {a['high']:.3f}] of (4, 2)")
+    print(f"medians: " + ", ".join(f"{arm.setting.id} ({arm.role}) {statistics.median(arm.images_per_s):,.0f}"
+                                   for arm in result.arms if arm.images_per_s))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
