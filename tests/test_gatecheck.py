@@ -129,7 +129,7 @@ def test_workflow_is_least_privilege_and_pinned():
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
     text = WORKFLOW.read_text()
-    assert "make test" in text and "--benchmark-disable -n auto" in text and "cifar gate" in text
+    assert "bash .ci/run" in text and "--benchmark-disable -n auto" in text and "cifar gate" in text
     assert "upload-artifact" in text and "reports/" in text
     # Pull requests get the paired gate against what they merge onto: the merge commit's first parent (base.sha
     # can lag it), checked out beside the PR and measured in the same job; its table goes to the job summary.

@@ -343,6 +343,24 @@ def test_report_table_shows_ids_literally():
     assert "intra2-inter1 [batched]" in console.export_text()
 
 
+@pytest.mark.parametrize("terminal", [True, False])
+def test_the_search_shows_its_progress(terminal):
+    import io
+
+    from rich.console import Console
+
+    from cifar.tuning.search import SearchProgress
+    from cifar.tuning.tune import _Feedback
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=150)
+    with _Feedback(60, time.monotonic(), console=console) as feedback:
+        feedback.search(SearchProgress(trials=3, processes=5, pruned=1, best=1234.0, best_id="intra2-inter1 arrays"))
+    text = out.getvalue()
+    assert "trial 3: 5 processes, 1 pruned, 0 failed; best 1,234 images/s (intra2-inter1 arrays)" in text
+    assert ("of 60 s" in text) == terminal  # the bar, with the budget, on a terminal only
+
+
 # -- the child's side: affinity and import-time settings ------------------------------------------------------
 @pytest.mark.parametrize("mode", ["zygote", "spawn"])
 def test_runner_sets_the_childs_cpu_affinity(tmp_path, mode):

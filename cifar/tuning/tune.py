@@ -49,13 +49,13 @@ def fingerprint() -> tuple[str, dict]:
 class _Feedback:
     """A progress bar on a terminal (rich), a line per trial elsewhere; on stderr, so stdout stays the summary."""
 
-    def __init__(self, seconds: float, started: float):
+    def __init__(self, seconds: float, started: float, console=None):
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.console = Console(stderr=True)
+        self.console = console or Console(stderr=True)
         if not self.console.is_terminal:
-            self.console = Console(stderr=True, width=200)  # a log line per trial, unwrapped
+            self.console = console or Console(stderr=True, width=200)  # a log line per trial, unwrapped
         self.started, self.seconds = started, seconds
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                             TextColumn("of {task.fields[budget]}"), console=self.console, transient=False)
