@@ -386,6 +386,7 @@ def test_runner_env_reaches_zygote_and_children(tmp_path):
     (["--storage", "postgresql://tuner@127.0.0.1:1/tune"], "cannot open the study storage"),
     (["--phase", "later"], "--phase 'later'"),
     (["--model", "vgg"], "--model 'vgg'"),
+    (["--phase", "confirm"], "has no measured trials to confirm"),
 ])
 def test_tune_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     started = time.monotonic()

@@ -113,6 +113,9 @@ def run(args) -> dict:
     fp, info = fingerprint()
     key = StudyKey(fp, args.model, definition_key(args.model, epoch, space))
     study = open_study(storage, args.study, key, space, seed=args.seed, exhaustive=args.exhaustive)
+    if args.phase == "confirm" and not measured_settings(study):
+        raise TuneError(f"study {study.study_name!r} has no measured trials to confirm: run --phase search (or all) "
+                        "first, with the same --model and --space")
 
     started = time.monotonic()
     end = started + budget
@@ -135,9 +138,6 @@ def run(args) -> dict:
             search_seconds = time.monotonic() - search_started
             if args.phase != "search":
                 measured = measured_settings(study)
-                if not measured and args.phase == "confirm":
-                    raise TuneError(f"study {study.study_name!r} has no measured trials to confirm: run --phase "
-                                    "search (or all) first")
                 feedback.phase("confirming the best settings against TensorFlow's default, interleaved")
                 arms = arms_for([m["setting"] for m in measured if space.contains(m["setting"])])
                 confirmation = confirm(arms, runners, EPOCH_TARGET, epoch, end, lock=lock, on_process=feedback.arm,

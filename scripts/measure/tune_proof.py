@@ -7,6 +7,7 @@
    article's (4, 2): every ratio from this one run, 95 % bootstrap CIs over processes.
 
     python scripts/measure/tune_proof.py --repetitions 3 --processes 10 --out reports/tune-proof.json
+    python scripts/measure/tune_proof.py --again reports/tune-proof.json --processes 30   # step 3 alone, again
 """
 
 from __future__ import annotations
@@ -44,21 +45,34 @@ def main() -> int:
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--processes", type=int, default=10, help="per arm in the final confirmation")
     parser.add_argument("--out", default="reports/tune-proof.json")
+    parser.add_argument("--again", help="a proof's JSON: repeat only step 3 (the interleaved confirmation)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="tune-proof-"))
 
-    exhaustive, exhaustive_seconds = tune(["--exhaustive", "--phase", "search", "--budget", "3h"], folder, "exhaustive")
-    best = exhaustive["search"]["best"][0]
-    trials = {t["id"]: t for t in exhaustive["trials"]}
-    best_setting = Setting.from_dict(trials[best["id"]]["setting"])
-    budget = SHARE * exhaustive_seconds
-    runs = []
-    for repetition in range(args.repetitions):
-        report, seconds = tune(["--budget", f"{budget:.0f}s", "--seed", str(repetition)], folder, f"tuned-{repetition}")
-        chosen = Setting.from_dict(report["recommended"])
-        runs.append({"repetition": repetition, "seconds": seconds, "recommended": chosen.id,
-                     "verdict": report["confirmation"]["verdict"], "trials": report["search"]["trials"],
-                     "setting": chosen})
+    if args.again:
+        previous = json.loads(Path(args.again).read_text())
+        exhaustive = {"search": {"best": previous["exhaustive_top"], "space_size": previous["space_size"]},
+                      "cpu_model": previous["cpu_model"]}
+        exhaustive_seconds = previous["exhaustive_seconds"]
+        best = previous["exhaustive_best"]
+        best_setting = Setting.from_dict(previous["exhaustive_best_setting"])
+        runs = [{**{k: v for k, v in run.items() if k in ("repetition", "seconds", "recommended", "verdict", "trials")},
+                 "setting": Setting.from_dict(run["setting"])} for run in previous["runs"]]
+    else:
+        exhaustive, exhaustive_seconds = tune(["--exhaustive", "--phase", "search", "--budget", "3h"], folder,
+                                              "exhaustive")
+        best = exhaustive["search"]["best"][0]
+        trials = {t["id"]: t for t in exhaustive["trials"]}
+        best_setting = Setting.from_dict(trials[best["id"]]["setting"])
+        budget = SHARE * exhaustive_seconds
+        runs = []
+        for repetition in range(args.repetitions):
+            report, seconds = tune(["--budget", f"{budget:.0f}s", "--seed", str(repetition)], folder,
+                                   f"tuned-{repetition}")
+            chosen = Setting.from_dict(report["recommended"])
+            runs.append({"repetition": repetition, "seconds": seconds, "recommended": chosen.id,
+                         "verdict": report["confirmation"]["verdict"], "trials": report["search"]["trials"],
+                         "setting": chosen})
 
     arms = [Arm("default", DEFAULT), Arm("article (4, 2)", ARTICLE), Arm("exhaustive best", best_setting)]
     for run in runs:
@@ -81,13 +95,14 @@ def main() -> int:
         vs_best = median_ratio_ci(arm.images_per_s, reference.images_per_s)
         vs_default = median_ratio_ci(arm.images_per_s, by_setting[DEFAULT].images_per_s)
         vs_article = median_ratio_ci(arm.images_per_s, by_setting[ARTICLE].images_per_s)
-        table.append({**{k: v for k, v in run.items() if k != "setting"},
+        table.append({**{k: v for k, v in run.items() if k != "setting"}, "setting": run["setting"].to_dict(),
                       "share_of_exhaustive_time": run["seconds"] / exhaustive_seconds,
                       "vs_exhaustive_best": vs_best.__dict__, "vs_default": vs_default.__dict__,
                       "vs_article": vs_article.__dict__,
                       "within_3_percent": vs_best.ratio >= 0.97})
     out = {"space": SPACE, "space_size": exhaustive["search"]["space_size"], "exhaustive_seconds": exhaustive_seconds,
-           "exhaustive_best": best, "exhaustive_top": exhaustive["search"]["best"], "cpu_model": exhaustive["cpu_model"],
+           "exhaustive_best": best, "exhaustive_best_setting": best_setting.to_dict(),
+           "exhaustive_top": exhaustive["search"]["best"], "cpu_model": exhaustive["cpu_model"],
            "runs": table, "confirmation": result.to_dict(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
