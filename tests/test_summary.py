@@ -5,10 +5,13 @@ import pytest
 from cifar.judging.summary import best_configurations, contended, epoch_verdicts, render_summary, slower_oversubscribed
 
 
-def entry(case, threads, durations, items=1280, workload=None, oversubscribed=False, contended=False, **extra):
+def entry(case, threads, durations, items=1280, workload=None, oversubscribed=False, contended=False,
+          per_process=None, **extra):
+    """A recorded benchmark; `per_process`: its rounds by process (default: each round from a process of its own)."""
     median = sorted(durations)[len(durations) // 2]
     return {"case": case, "workload": workload or case.split("-")[0], "threads": threads,
             "durations_seconds": durations, "items_per_s_median": items / median, "unit": "images",
+            "durations_per_process": per_process or [[d] for d in durations],
             "oversubscribed": oversubscribed, "contended": contended,
             "contention_other_fraction": 0.3 if contended else 0.01, **extra}
 
@@ -22,6 +25,29 @@ def test_best_configuration_and_speedup_over_default():
     assert row.speedup.ratio == pytest.approx(2.0)
     assert row.speedup.low <= 2.0 <= row.speedup.high
     assert 1.8 < row.speedup.low and row.speedup.high < 2.2
+
+
+def test_intervals_take_the_process_as_the_unit():
+    """Issue 18, item 3: rounds of one process share its state. Two processes per configuration whose rounds agree
+    tightly but whose medians differ by 10 %: resampling rounds gave an interval far narrower than that spread;
+    over processes it spans what the processes did."""
+    tight = [1.00, 1.001, 0.999, 1.0005, 0.9995]
+    default = entry("matmul", "default", tight * 2, per_process=[tight, [1.1 * d for d in tight]])
+    best = entry("matmul", "intra2-inter2", [0.7 * d for d in tight] * 2,
+                 per_process=[[0.7 * d for d in tight], [0.77 * d for d in tight]])
+    (row,) = best_configurations([default, best])
+    assert row.speedup.ratio == pytest.approx(1.0 / 0.7, rel=1e-3)
+    assert row.speedup.low < 1.36 and row.speedup.high > 1.5  # the spread between processes, not within
+
+
+def test_one_process_a_side_claims_no_interval():
+    default = entry("conv2d", "default", [1.0, 1.01, 0.99], per_process=[[1.0, 1.01, 0.99]])
+    faster = entry("conv2d", "intra2-inter2", [0.5, 0.51, 0.49], per_process=[[0.5, 0.51, 0.49]])
+    slower = entry("conv2d", "intra8-inter8", [2.0, 2.01, 1.99], oversubscribed=True, per_process=[[2.0, 2.01, 1.99]])
+    (row,) = best_configurations([default, faster, slower])
+    assert row.best == "intra2-inter2" and row.speedup is None
+    assert slower_oversubscribed([default, faster, slower]) == []  # one process cannot show "measurably slower"
+    assert "one process a side: no CI" in render_summary([default, faster, slower])
 
 
 def test_without_default_no_speedup_is_claimed():

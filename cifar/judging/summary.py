@@ -2,17 +2,38 @@
 
 Input is the list of what each benchmark recorded (``extra_info`` plus ``durations_seconds``); pure
 functions, so tests feed them fake results.
+
+Every interval here takes the process as the unit, as the gate does: each fresh process contributes the median
+of its rounds (``durations_per_process``), and the bootstrap resamples processes. Rounds of one process share its
+state (where its memory landed, how its thread pools settled), so resampling rounds gave intervals narrower than
+the evidence. With fewer than `MIN_PROCESSES` processes on a side there is no interval, and nothing is claimed.
 """
 
 from __future__ import annotations
 
 import io
+import statistics
 from dataclasses import dataclass
 
 from cifar.judging.stats import Ratio, speedup
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 BASELINE_CONFIG = "default"
+MIN_PROCESSES = 2
+
+
+def process_medians(entry: dict) -> list[float]:
+    """One value per fresh process: the median of its rounds (seconds)."""
+    per = entry.get("durations_per_process") or [entry["durations_seconds"]]
+    return [statistics.median(rounds) for rounds in per if rounds]
+
+
+def process_speedup(baseline: dict, entry: dict) -> Ratio | None:
+    """How many times faster `entry` is than `baseline`, processes resampled; None below `MIN_PROCESSES` a side."""
+    a, b = process_medians(baseline), process_medians(entry)
+    if min(len(a), len(b)) < MIN_PROCESSES:
+        return None
+    return speedup(a, b)
 
 
 @dataclass(frozen=True)
@@ -21,7 +42,7 @@ class BestRow:
     best: str
     items_per_s: float
     unit: str
-    speedup: Ratio | None  # over default; None when default was not measured
+    speedup: Ratio | None  # over default; None when default was not measured or too few processes
     baseline: str
 
 
@@ -56,7 +77,7 @@ def best_configurations(entries: list[dict]) -> list[BestRow]:
             continue
         best = max(group, key=lambda e: e["items_per_s_median"])
         baseline = next((e for e in group if e["threads"] == BASELINE_CONFIG), None)
-        ratio = speedup(baseline["durations_seconds"], best["durations_seconds"]) if baseline else None
+        ratio = process_speedup(baseline, best) if baseline else None
         rows.append(BestRow(case, best["threads"], best["items_per_s_median"], best["unit"], ratio,
                             BASELINE_CONFIG if baseline else "-"))
     return rows
@@ -71,8 +92,8 @@ def slower_oversubscribed(entries: list[dict]) -> list[tuple[str, str, Ratio]]:
             continue
         for entry in group:
             if entry.get("oversubscribed"):
-                ratio = speedup(baseline["durations_seconds"], entry["durations_seconds"])
-                if ratio.high < 1.0:
+                ratio = process_speedup(baseline, entry)
+                if ratio is not None and ratio.high < 1.0:
                     out.append((case, entry["threads"], ratio))
     return out
 
@@ -111,7 +132,8 @@ ARRAYS = "arrays"
 
 def input_comparison(entries: list[dict]) -> list[InputRow]:
     """The article's "tune the input pipeline too": per model and threads, the epoch fed by the article's arrays
-    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % bootstrap CI)."""
+    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % bootstrap CI over processes;
+    None for arrays itself or with too few processes)."""
     groups: dict[tuple[str, str], dict[str, dict]] = {}
     for entry in entries:
         if entry["workload"] == "epoch" and entry.get("pipeline_id"):
@@ -124,8 +146,7 @@ def input_comparison(entries: list[dict]) -> list[InputRow]:
         inputs = {ARRAYS: (arrays["items_per_s_median"], None)}
         for feed, entry in feeds.items():
             if feed != ARRAYS:
-                inputs[feed] = (entry["items_per_s_median"],
-                                speedup(arrays["durations_seconds"], entry["durations_seconds"]))
+                inputs[feed] = (entry["items_per_s_median"], process_speedup(arrays, entry))
         rows.append(InputRow(model, threads, inputs))
     return rows
 
@@ -141,7 +162,7 @@ def pipeline_comparison(entries: list[dict]) -> list[tuple[str, str, float, Rati
     rows = []
     for entry in pipelines:
         ref = reference.get(entry["threads"])
-        ratio = None if ref is None or ref is entry else speedup(ref["durations_seconds"], entry["durations_seconds"])
+        ratio = None if ref is None or ref is entry else process_speedup(ref, entry)
         rows.append((entry["pipeline_id"], entry["threads"], entry["items_per_s_median"], ratio))
     return rows
 
@@ -161,18 +182,24 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     console.rule("cifar thread benchmarks: summary")
     # Every id whole: no_wrap (rich would otherwise fold or cut "epoch-seed_cnn-batched-npcAUTO"), Text (it would
     # read "[...]" as markup).
-    table = Table(title="Best configuration per case", caption="median throughput; speedup over default with a 95 % bootstrap CI")
+    table = Table(title="Best configuration per case",
+                  caption="median throughput; speedup over default with a 95 % bootstrap CI over processes")
     for column in ("case", "best", "median", "speedup vs default"):
         table.add_column(Text(column), no_wrap=True)
     for row in best_configurations(entries):
-        table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s",
-                      str(row.speedup) if row.speedup else "default not measured")
+        if row.speedup is not None:
+            cell = str(row.speedup)
+        elif row.baseline == "-":
+            cell = "default not measured"
+        else:
+            cell = "one process a side: no CI" if row.best != BASELINE_CONFIG else "-"
+        table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s", cell)
     if table.row_count:
         console.print(table)
     pipes = pipeline_comparison(entries)
     if pipes:
         table = Table(title=f"Input pipelines alone (no model), against the article's ({REFERENCE_PIPELINE})",
-                      caption="median images/s; speedup with a 95 % bootstrap CI")
+                      caption="median images/s; speedup with a 95 % bootstrap CI over processes")
         for column in ("pipeline", "threads", "median", f"speedup vs {REFERENCE_PIPELINE}"):
             table.add_column(Text(column), no_wrap=True)
         for pipeline_id, threads, value, ratio in pipes:
