@@ -48,6 +48,14 @@ def test_one_process_a_side_claims_no_interval():
     assert row.best == "intra2-inter2" and row.speedup is None
     assert slower_oversubscribed([default, faster, slower]) == []  # one process cannot show "measurably slower"
     assert "one process a side: no CI" in render_summary([default, faster, slower])
+    from cifar.judging.summary import input_comparison
+
+    arrays = entry("epoch-seed_cnn-arrays", "default", [1.0], workload="epoch", model="seed_cnn", pipeline_id="arrays")
+    seed = entry("epoch-seed_cnn-seed-npcAUTO", "default", [0.8], workload="epoch", model="seed_cnn",
+                 pipeline_id="seed-npcAUTO")
+    (row,) = input_comparison([arrays, seed])
+    assert row.inputs["seed-npcAUTO"][1] is None
+    assert "1,600 (one process a side: no CI)" in render_summary([arrays, seed])
 
 
 def test_without_default_no_speedup_is_claimed():

@@ -218,8 +218,11 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
                 value = row.inputs.get(feed)
                 if value is None:
                     cells.append("-")
+                elif feed == ARRAYS:
+                    cells.append(f"{value[0]:,.0f}")
                 else:
-                    cells.append(f"{value[0]:,.0f}" + ("" if value[1] is None else f" ({value[1]})"))
+                    cells.append(f"{value[0]:,.0f}" + (" (one process a side: no CI)" if value[1] is None
+                                                       else f" ({value[1]})"))
             table.add_row(row.model, row.threads, *cells)
         console.print(table)
     verdicts = epoch_verdicts(entries)
