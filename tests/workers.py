@@ -48,7 +48,7 @@ def writes_pid_then_hangs(pid_file, seconds=3600):
 
 
 def affinity():
-    return {"cpus": sorted(os.sched_getaffinity(0))}
+    return {"affinity": sorted(os.sched_getaffinity(0))}
 
 
 def getenv(name):

@@ -14,7 +14,7 @@ from cifar.training.pipeline import AUTOTUNE
 from cifar.tuning.space import Setting
 
 
-def snippet(setting: Setting, model: str = "seed_cnn") -> str:
+def snippet(setting: Setting) -> str:
     """The Python that applies `setting` in a training script: environment first, then the thread pools before
     any op, the precision policy, the tf.data options, the compile flag."""
     lines = []

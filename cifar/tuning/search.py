@@ -26,7 +26,7 @@ import socket
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cifar.isolation.errors import ChildError
@@ -201,7 +201,6 @@ class SearchProgress:
     failed: int = 0
     best: float | None = None
     best_id: str | None = None
-    history: list = field(default_factory=list)  # (trial number, value or None, state)
 
 
 def search(study, space: Space, runners: Runners, target: str, params: dict, deadline: float,
@@ -245,7 +244,6 @@ def search(study, space: Space, runners: Runners, target: str, params: dict, dea
             if progress.best is None or value > progress.best:
                 progress.best, progress.best_id = value, setting.id
         progress.trials += 1
-        progress.history.append((trial.number, value, state.name))
         if on_process:
             on_process(progress)
     return progress

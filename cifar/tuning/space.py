@@ -25,7 +25,7 @@ dimension                 what the child sets                               defa
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
 from cifar.training.threads import ThreadConfig, check_thread_count
@@ -263,6 +263,3 @@ class Space:
 
     def to_dict(self) -> dict:
         return {"logical": self.logical, "values": {k: list(v) for k, v in self.values.items()}}
-
-    def with_values(self, **values) -> "Space":
-        return replace(self, values={**self.values, **{k: tuple(v) for k, v in values.items()}})

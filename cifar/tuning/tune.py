@@ -177,7 +177,7 @@ def build_report(args, study, storage, space, info, cores, budget, peak, progres
         report["confirmation"] = confirmation.to_dict()
         chosen = best.setting if best else DEFAULT
         report["recommended"] = chosen.to_dict()
-        report["snippet"] = reporting.snippet(chosen, args.model)
+        report["snippet"] = reporting.snippet(chosen)
         report["thread_grid"] = reporting.thread_grid(best.setting if best else None)
     return report
 

@@ -114,7 +114,7 @@ def main() -> int:
               f"{row['recommended']}: {b['ratio']:.3f} [{b['low']:.3f}, {b['high']:.3f}] of the exhaustive best, "
               f"{d['ratio']:.3f} [{d['low']:.3f}, {d['high']:.3f}] of default, "
               f"{a['ratio']:.3f} [{a['low']:.3f}, {a['high']:.3f}] of (4, 2)")
-    print(f"medians: " + ", ".join(f"{arm.setting.id} ({arm.role}) {statistics.median(arm.images_per_s):,.0f}"
+    print("medians: " + ", ".join(f"{arm.setting.id} ({arm.role}) {statistics.median(arm.images_per_s):,.0f}"
                                    for arm in result.arms if arm.images_per_s))
     return 0
 
