@@ -268,6 +268,24 @@ def test_a_wide_interval_says_how_many_processes_it_would_need(lock):
     assert "wider than the ±3% target" in result.verdict() and f"~{result.processes_needed(best)} processes" in result.verdict()
 
 
+def test_a_candidate_that_keeps_failing_is_dropped_and_the_rest_goes_on(lock):
+    from cifar.isolation.errors import ChildError
+
+    broken = Setting(2, 1)
+
+    class Failing(FakeRunners):
+        def run(self, setting, target, params, timeout=None):
+            if setting == broken:
+                raise ChildError("")  # even a failure with no message is recorded
+            return super().run(setting, target, params, timeout)
+
+    result = confirm(arms_for([broken]), Failing(noise=0.01), "fake", {}, time.monotonic() + 60, lock=lock,
+                     max_passes=5)
+    arm = result.arms[-1]
+    assert arm.failures[:2] == ["ChildError", "ChildError"] and arm.dropped.startswith("failed twice")
+    assert len(arm.failures) == 2 and len(result.default.images_per_s) == 5
+
+
 def test_too_few_processes_recommend_nothing(lock):
     fast = Setting(2, 1)
     runners = FakeRunners(noise=0.01, speeds=_speeds({fast: 2000.0}))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from cifar.isolation.errors import ChildError
 from cifar.isolation.schedule import in_pass_order
 from cifar.judging.stats import Ratio, median_ratio_ci
-from cifar.tuning.search import MachineLock, Runners, TuneError
+from cifar.tuning.search import MachineLock, Runners, TuneError, error_line
 from cifar.tuning.space import ARTICLE, DEFAULT, Setting
 
 TOP = 3
@@ -160,7 +160,7 @@ def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadli
                 try:
                     result = runners.run(arm.setting, target, {**params, **arm.setting.epoch_params()})
                 except ChildError as err:
-                    arm.failures.append(f"{type(err).__name__}: {str(err).splitlines()[0]}")
+                    arm.failures.append(error_line(err))
                     if len(arm.failures) >= 2 and arm is not arms[0]:
                         arm.dropped = f"failed twice: {arm.failures[-1]}"
                     continue

@@ -49,6 +49,11 @@ class TuneError(ValueError):
     """A bad tuner input or a study that cannot be used: one line, raised before anything is measured."""
 
 
+def error_line(err: BaseException) -> str:
+    """``ChildCrashed: child exited with code -11 …``: a failure's type and first line, for a trial's record."""
+    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}".rstrip(": ")
+
+
 def parse_budget(text: str) -> float:
     """``"10m"``, ``"90s"``, ``"1h"``, ``"1h30m"`` or plain seconds -> seconds (> 0).
 
@@ -267,7 +272,7 @@ def _measure_trial(trial, space, runners, target, params, deadline, lock, progre
             try:
                 result = runners.run(setting, target, {**params, **setting.epoch_params()})
             except ChildError as err:
-                trial.set_user_attr("error", f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}")
+                trial.set_user_attr("error", error_line(err))
                 state = TrialState.FAIL
                 break
             finally:
