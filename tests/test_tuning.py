@@ -259,6 +259,39 @@ def test_confirmation_stops_measuring_a_clearly_slower_setting(lock):
     assert len(arm.images_per_s) < len(result.default.images_per_s)
 
 
+def test_the_speedup_is_paired_by_pass_so_the_machines_drift_cancels(lock):
+    # The machine's speed wanders by up to ±25 % from pass to pass; within a pass it holds. An unpaired ratio of
+    # medians counts the wander as noise (its interval here is wider than ±10 %); pass-by-pass ratios do not.
+    fast = Setting(2, 1)
+    runners = FakeRunners(noise=0.005, speeds=_speeds({fast: 1100.0}), drift=0.25, drift_every=3, seed=1)
+    result = confirm(arms_for([fast], top=1), runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=8)
+    arm = result.arms[-1]
+    assert result.settled and arm.pairs == result.passes >= 5 and arm.passes == list(range(result.passes))
+    assert 1.07 < arm.speedup.low and arm.speedup.high < 1.13 and result.recommended is arm
+    from cifar.judging.stats import median_ratio_ci
+
+    unpaired = median_ratio_ci(arm.images_per_s, result.default.images_per_s)
+    assert unpaired.high - unpaired.low > 0.2
+
+
+def test_a_candidate_beaten_by_another_stops_being_measured(lock):
+    best, second = Setting(2, 1), Setting(1, 2)
+    runners = FakeRunners(noise=0.04, speeds=_speeds({best: 1300.0, second: 1100.0}))
+    result = confirm(arms_for([best, second]), runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=10)
+    beaten = next(a for a in result.arms if a.setting == second)
+    assert beaten.dropped and beaten.dropped.startswith("slower than intra2-inter1 arrays after 5 passes")
+    assert len(beaten.images_per_s) == 5 and len(result.default.images_per_s) > 5
+    assert result.recommended.setting == best
+
+
+def test_without_elimination_every_arm_runs_every_pass(lock):
+    slow = Setting(1, 1)
+    runners = FakeRunners(noise=0.02, speeds=_speeds({slow: 500.0}))
+    result = confirm(arms_for([slow]), runners, "fake", {}, time.monotonic() + 60, lock=lock, min_passes=6,
+                     max_passes=6, eliminate=False)
+    assert all(len(a.images_per_s) == 6 and a.dropped is None for a in result.arms)
+
+
 def test_a_wide_interval_says_how_many_processes_it_would_need(lock):
     fast = Setting(2, 1)
     runners = FakeRunners(noise=0.10, speeds=_speeds({fast: 1500.0}), seed=4)

@@ -2,10 +2,18 @@
 
 The search's best settings are the luckiest of many noisy measurements. So its top `TOP` settings, TensorFlow's
 default and the article's (4, 2) are measured again, in fresh processes, interleaved pass by pass (A B C, C B A,
-…), until every candidate's speedup over the default has a 95 % bootstrap interval (processes resampled, the
-process as the unit) no wider than ±`HALF_WIDTH`, or the time is spent. A candidate whose interval lies wholly
-below 1 after `MIN_PASSES` stops being measured (it cannot be the answer). The recommendation is the fastest
-candidate whose interval lies above 1; if none does, the answer is "keep TensorFlow's default".
+…), until every candidate's speedup over the default has a 95 % bootstrap interval no wider than ±`HALF_WIDTH`,
+or the time is spent.
+
+The speedup is paired: in each pass an arm's process and the default's ran minutes apart at most, so the
+estimate is the median over passes of (arm / default), and the bootstrap resamples passes (a pass's two
+processes together, the process still the unit). This takes out the machine's drift between passes, which the
+unpaired ratio of medians counts as noise: AMD EPYC, 2026-12-01, 10 passes, two tf.data settings a pass apart,
+unpaired 1.01x [0.85, 1.16], paired 1.02x [0.95, 1.07] (docs/tuning.md).
+
+After `MIN_PASSES`, an arm stops being measured when it cannot be the answer: its interval over the default lies
+wholly below 1, or its paired interval against the current leader does. The processes go to the contenders. The
+recommendation is the fastest arm whose interval lies above 1; if none does, "keep TensorFlow's default".
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from dataclasses import dataclass, field
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.schedule import in_pass_order
-from cifar.judging.stats import Ratio, median_ratio_ci
+from cifar.judging.stats import Ratio, paired_ratio_ci
 from cifar.tuning.search import MachineLock, Runners, TuneError, error_line
 from cifar.tuning.space import ARTICLE, DEFAULT, Setting
 
@@ -35,11 +43,23 @@ class Arm:
     role: str  # "default", "article", "candidate N"
     setting: Setting
     images_per_s: list = field(default_factory=list)
+    passes: list = field(default_factory=list)  # the pass each value of images_per_s was measured in
     training: list = field(default_factory=list)
     seconds: list = field(default_factory=list)  # wall time per process
     failures: list = field(default_factory=list)
     dropped: str | None = None  # why it stopped being measured early
-    speedup: Ratio | None = None  # over the default, processes resampled
+    speedup: Ratio | None = None  # over the default: median of per-pass ratios, passes resampled
+    pairs: int = 0  # passes in which both this arm and the default were measured
+
+    def paired_with(self, other: "Arm") -> tuple[list[float], list[float]]:
+        """This arm's and `other`'s images/s in the passes both were measured in, pass by pass."""
+        theirs = dict(zip(other.passes, other.images_per_s))
+        common = [(value, theirs[p]) for p, value in zip(self.passes, self.images_per_s) if p in theirs]
+        return [a for a, _ in common], [b for _, b in common]
+
+    def ratio_to(self, other: "Arm") -> Ratio | None:
+        mine, theirs = self.paired_with(other)
+        return paired_ratio_ci(mine, theirs) if len(mine) >= 2 else None
 
     @property
     def half_width(self) -> float:
@@ -47,7 +67,7 @@ class Arm:
 
     def to_dict(self) -> dict:
         return {"role": self.role, "id": self.setting.id, "setting": self.setting.to_dict(),
-                "images_per_s": self.images_per_s, "processes": len(self.images_per_s),
+                "images_per_s": self.images_per_s, "passes": self.passes, "processes": len(self.images_per_s),
                 "images_per_s_median": statistics.median(self.images_per_s) if self.images_per_s else None,
                 "speedup": None if self.speedup is None else
                 {"ratio": self.speedup.ratio, "low": self.speedup.low, "high": self.speedup.high},
@@ -95,7 +115,7 @@ class Confirmation:
         """The fastest arm whose interval over the default lies above 1 (each side with at least `MIN_PROCESSES`
         processes), or None: keep the default."""
         above = [a for a in self.arms[1:] if a.speedup is not None and a.speedup.low > 1.0
-                 and min(len(a.images_per_s), len(self.default.images_per_s)) >= MIN_PROCESSES]
+                 and a.pairs >= MIN_PROCESSES]
         return max(above, key=lambda a: a.speedup.ratio) if above else None
 
     @property
@@ -108,8 +128,7 @@ class Confirmation:
         """About how many processes per arm would bring `arm`'s interval to the target (width ~ 1/sqrt(n))."""
         if arm.speedup is None or math.isinf(arm.half_width):
             return None
-        n = min(len(arm.images_per_s), len(self.default.images_per_s))
-        return max(n, math.ceil(n * (arm.half_width / self.half_width_target) ** 2))
+        return max(arm.pairs, math.ceil(arm.pairs * (arm.half_width / self.half_width_target) ** 2))
 
     def verdict(self) -> str:
         best = self.recommended
@@ -131,20 +150,34 @@ class Confirmation:
                 "recommended": None if best is None else best.to_dict(), "verdict": self.verdict()}
 
 
-def _update(arms: list[Arm], passes: int, min_passes: int) -> None:
+def _update(arms: list[Arm], passes: int, min_passes: int, eliminate: bool = True) -> None:
+    """Each arm's paired speedup over the default; after `min_passes`, drop (if `eliminate`) the arms that cannot
+    be the answer: slower than the default, or slower than the leader (the live arm with the highest speedup)."""
     default = arms[0]
     for arm in arms[1:]:
-        if len(arm.images_per_s) >= 2 and len(default.images_per_s) >= 2:
-            arm.speedup = median_ratio_ci(arm.images_per_s, default.images_per_s)
-            if arm.dropped is None and passes >= min_passes and arm.speedup.high < 1.0:
-                arm.dropped = f"slower than the default after {passes} passes: {arm.speedup}"
+        arm.pairs = len(arm.paired_with(default)[0])
+        arm.speedup = arm.ratio_to(default)
+    if not eliminate or passes < min_passes:
+        return
+    for arm in arms[1:]:
+        if arm.dropped is None and arm.speedup is not None and arm.speedup.high < 1.0:
+            arm.dropped = f"slower than the default after {passes} passes: {arm.speedup}"
+    live = [a for a in arms[1:] if a.dropped is None and a.speedup is not None]
+    if len(live) < 2:
+        return
+    leader = max(live, key=lambda a: a.speedup.ratio)
+    for arm in live:
+        against = None if arm is leader else arm.ratio_to(leader)
+        if against is not None and against.high < 1.0:
+            arm.dropped = f"slower than {leader.setting.id} after {passes} passes: {against}"
 
 
 def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadline: float,
             lock: MachineLock | None = None, on_process=None, half_width: float = HALF_WIDTH,
-            min_passes: int = MIN_PASSES, max_passes: int | None = None) -> Confirmation:
+            min_passes: int = MIN_PASSES, max_passes: int | None = None, eliminate: bool = True) -> Confirmation:
     """Measure `arms` interleaved until settled (every live arm within ±`half_width`), `max_passes`, or `deadline`
-    (``time.monotonic()``; at least `min_passes` passes are run only if they fit)."""
+    (``time.monotonic()``; at least `min_passes` passes are run only if they fit). ``eliminate=False`` measures
+    every arm in every pass (the proof's final comparison)."""
     lock = lock or MachineLock()
     started = time.monotonic()
     passes = 0
@@ -167,11 +200,12 @@ def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadli
                 finally:
                     arm.seconds.append(time.monotonic() - mark)
             arm.images_per_s.append(result["items_per_s_median"])
+            arm.passes.append(passes)
             arm.training.append(result.get("training", {}))
             if on_process:
                 on_process(arm)
         passes += 1
-        _update(arms, passes, min_passes)
+        _update(arms, passes, min_passes, eliminate)
         confirmation.passes = passes
         if not arms[0].images_per_s and len(arms[0].failures) >= 2:
             raise TuneError(f"TensorFlow's default setting failed twice, nothing to compare with: {arms[0].failures[-1]}")

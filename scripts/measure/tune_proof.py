@@ -4,7 +4,8 @@
    the reference, and its wall time W.
 2. ``python -m cifar tune --budget 0.15W`` (search and confirmation) REPETITIONS times, each a fresh study.
 3. One interleaved confirmation of the exhaustive best, each run's recommendation, TensorFlow's default and the
-   article's (4, 2): every ratio from this one run, 95 % bootstrap CIs over processes.
+   article's (4, 2), every arm in every pass: every ratio from this one run, paired by pass (the median of the
+   per-pass ratios), 95 % bootstrap CIs resampling passes.
 
     python scripts/measure/tune_proof.py --repetitions 3 --processes 10 --out reports/tune-proof.json
     python scripts/measure/tune_proof.py --again reports/tune-proof.json --processes 30   # step 3 alone, again
@@ -37,6 +38,7 @@ def tune(args: list[str], folder: Path, name: str) -> tuple[dict, float]:
 
 
 def main() -> int:
+    from cifar.judging.stats import Ratio
     from cifar.tuning.confirm import Arm, confirm
     from cifar.tuning.search import MachineLock, Runners, TRIAL_EPOCH
     from cifar.tuning.space import ARTICLE, DEFAULT, Setting
@@ -82,19 +84,18 @@ def main() -> int:
     try:
         result = confirm(arms, runners, "cifar.workloads:epoch", {"model": "seed_cnn", "data": "auto", **TRIAL_EPOCH},
                          time.monotonic() + 3 * 3600, lock=MachineLock(), min_passes=args.processes,
-                         max_passes=args.processes)
+                         max_passes=args.processes, eliminate=False)
     finally:
         runners.close()
-    from cifar.judging.stats import median_ratio_ci
-
     by_setting = {arm.setting: arm for arm in result.arms}
     reference = by_setting[best_setting]
     table = []
     for run in runs:
         arm = by_setting[run["setting"]]
-        vs_best = median_ratio_ci(arm.images_per_s, reference.images_per_s)
-        vs_default = median_ratio_ci(arm.images_per_s, by_setting[DEFAULT].images_per_s)
-        vs_article = median_ratio_ci(arm.images_per_s, by_setting[ARTICLE].images_per_s)
+        vs_best = arm.ratio_to(reference) if arm is not reference else None
+        vs_best = vs_best or Ratio(1.0, 1.0, 1.0)  # the run recommended the exhaustive best itself
+        vs_default = arm.ratio_to(by_setting[DEFAULT]) if arm is not by_setting[DEFAULT] else Ratio(1.0, 1.0, 1.0)
+        vs_article = arm.ratio_to(by_setting[ARTICLE]) if arm is not by_setting[ARTICLE] else Ratio(1.0, 1.0, 1.0)
         table.append({**{k: v for k, v in run.items() if k != "setting"}, "setting": run["setting"].to_dict(),
                       "share_of_exhaustive_time": run["seconds"] / exhaustive_seconds,
                       "vs_exhaustive_best": vs_best.__dict__, "vs_default": vs_default.__dict__,
