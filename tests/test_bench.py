@@ -165,6 +165,13 @@ def test_suite_cases_have_unique_readable_ids():
     assert arrays.params["pipeline"] == "arrays"  # the article's script: model.fit on arrays, no tf.data
 
 
+def test_quick_runs_the_tf_data_epochs_under_the_default_only():
+    quick = {c.id: c for c in build_cases(SuiteSettings(quick=True)) if c.workload == "epoch"}
+    assert quick["seed_cnn-arrays"].threads is None  # the article's script: every configuration of the grid
+    assert quick["seed_cnn-seed-npcAUTO"].threads == quick["seed_cnn-batched-npcAUTO"].threads == (ThreadConfig(),)
+    assert all(c.threads is None for c in build_cases(SuiteSettings()) if c.workload == "epoch")
+
+
 def test_passes_option_sets_processes_per_case():
     assert {c.passes for c in build_cases(SuiteSettings(quick=True))} == {1}
     assert {c.passes for c in build_cases(SuiteSettings(quick=True, passes=3))} == {3}

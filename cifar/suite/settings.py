@@ -180,10 +180,14 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         for feed in inputs:
             feed_id = feed if feed == ARRAYS else PipelineOptions(**feed).id
             many = feed == ARRAYS and model == "seed_cnn" and not quick
+            # --quick asks the first questions: do threads change the article's script (arrays, every
+            # configuration), and does its input path (tf.data epochs, TensorFlow's default threads only)? The
+            # tf.data epochs' thread dependence is the same model's compute, which the arrays epoch, conv2d and
+            # the training step show under every configuration.
             cases.append(Case("epoch", f"{model}-{feed_id}", {"model": model, "pipeline": feed,
                                                               "rounds": 6 if quick else (4 if many else 5),
                                                               "warmup_rounds": 1, "steps": steps, "data": data},
-                              3 if many else 1))
+                              3 if many else 1, threads=default if quick and feed != ARRAYS else None))
     for pattern in settings.skip:
         if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
             raise ValueError(f"--skip-cases {pattern}: the pattern matches no case of this suite (e.g. {cases[-1].test_id})")
