@@ -7,6 +7,12 @@ Every interval here takes the process as the unit, as the gate does: each fresh 
 of its rounds (``durations_per_process``), and the bootstrap resamples processes. Rounds of one process share its
 state (where its memory landed, how its thread pools settled), so resampling rounds gave intervals narrower than
 the evidence. With fewer than `MIN_PROCESSES` processes on a side there is no interval, and nothing is claimed.
+
+Configurations of one case are paired by pass: a case runs every configuration pass by pass (A B C, C B A, …), so
+pass i of one configuration and pass i of another ran seconds apart, and their ratio is free of the machine's
+drift between passes. Within a case the speedup is the median of the per-pass ratios, passes resampled (as the
+tuner's confirmation and the paired gate do). Different cases ran at different times: their comparisons (the
+input paths, the pipelines) stay unpaired.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import io
 import statistics
 from dataclasses import dataclass
 
-from cifar.judging.stats import Ratio, speedup
+from cifar.judging.stats import Ratio, paired_ratio_ci, speedup
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 BASELINE_CONFIG = "default"
@@ -28,11 +34,15 @@ def process_medians(entry: dict) -> list[float]:
     return [statistics.median(rounds) for rounds in per if rounds]
 
 
-def process_speedup(baseline: dict, entry: dict) -> Ratio | None:
-    """How many times faster `entry` is than `baseline`, processes resampled; None below `MIN_PROCESSES` a side."""
+def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio | None:
+    """How many times faster `entry` is than `baseline`, processes resampled; None below `MIN_PROCESSES` a side.
+    ``paired``: the two were measured pass by pass in one case (process i of each in pass i): the median of the
+    per-pass ratios, passes resampled."""
     a, b = process_medians(baseline), process_medians(entry)
     if min(len(a), len(b)) < MIN_PROCESSES:
         return None
+    if paired and len(a) == len(b):
+        return paired_ratio_ci(a, b)
     return speedup(a, b)
 
 
@@ -77,7 +87,7 @@ def best_configurations(entries: list[dict]) -> list[BestRow]:
             continue
         best = max(group, key=lambda e: e["items_per_s_median"])
         baseline = next((e for e in group if e["threads"] == BASELINE_CONFIG), None)
-        ratio = process_speedup(baseline, best) if baseline else None
+        ratio = process_speedup(baseline, best, paired=True) if baseline else None
         rows.append(BestRow(case, best["threads"], best["items_per_s_median"], best["unit"], ratio,
                             BASELINE_CONFIG if baseline else "-"))
     return rows
@@ -92,7 +102,7 @@ def slower_oversubscribed(entries: list[dict]) -> list[tuple[str, str, Ratio]]:
             continue
         for entry in group:
             if entry.get("oversubscribed"):
-                ratio = process_speedup(baseline, entry)
+                ratio = process_speedup(baseline, entry, paired=True)
                 if ratio is not None and ratio.high < 1.0:
                     out.append((case, entry["threads"], ratio))
     return out
