@@ -155,6 +155,21 @@ def test_search_finds_the_best_of_a_small_space(storage, lock):
     assert all(len(t.user_attrs["images_per_s"]) == 2 for t in complete)
 
 
+def test_the_search_starts_from_tensorflows_defaults_under_each_pipeline(storage, lock):
+    space = Space.parse(["intra=1,2,4", "inter=0,1", "pipeline=arrays,seed,batched", "num_parallel_calls=auto,1"],
+                        logical=2)
+    starts = [Setting.from_dict({**p, "cpus": None}).id for p in space.start_points()]
+    # intra 0 is not in this space: its first value stands in; inter, num_parallel_calls, cpus at the defaults
+    assert starts == ["intra1-inter0 arrays", "intra1-inter0 seed-npcAUTO", "intra1-inter0 batched-npcAUTO"]
+    study = open_study(storage, None, KEY, space, seed=0)
+    search(study, space, FakeRunners(), "fake", {}, time.monotonic() + 60, max_trials=4, lock=lock,
+           processes_per_trial=1)
+    assert [t.user_attrs["id"] for t in study.trials[:3]] == starts
+    search(study, space, FakeRunners(), "fake", {}, time.monotonic() + 60, max_trials=2, lock=lock,
+           processes_per_trial=1)  # a resumed study does not start over
+    assert len(study.trials) == 6 and sum("fixed_params" in t.system_attrs for t in study.trials) == 3
+
+
 def test_exhaustive_search_measures_every_setting_once(storage, lock):
     space = small_space()
     study = open_study(storage, None, KEY, space, seed=0, exhaustive=True)
@@ -317,6 +332,14 @@ def test_a_candidate_that_keeps_failing_is_dropped_and_the_rest_goes_on(lock):
     arm = result.arms[-1]
     assert arm.failures[:2] == ["ChildError", "ChildError"] and arm.dropped.startswith("failed twice")
     assert len(arm.failures) == 2 and len(result.default.images_per_s) == 5
+
+
+def test_a_short_confirmation_measures_fewer_candidates():
+    from cifar.tuning.confirm import candidates_that_fit
+
+    # default + article + k candidates, 5 passes each, must fit: 7 s a process, 140 s -> 4 arms -> 2 candidates
+    assert [candidates_that_fit(s, 7.0) for s in (60, 140, 175, 600)] == [1, 2, 3, 3]
+    assert candidates_that_fit(100, None) == 3  # no search ran here: the process time is unknown
 
 
 def test_too_few_processes_recommend_nothing(lock):

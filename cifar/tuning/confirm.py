@@ -94,6 +94,19 @@ def arms_for(candidates: list[Setting], top: int = TOP) -> list[Arm]:
     return arms
 
 
+def candidates_that_fit(seconds: float, process_seconds: float | None, top: int = TOP) -> int:
+    """How many candidates, besides the default and the article's (4, 2), can have `MIN_PASSES` passes in
+    `seconds` at `process_seconds` a process: between 1 and `top` (`top` when the process time is unknown).
+    Five arms at ~7 s a process need 175 s for 5 passes; a short budget confirms fewer candidates, not nothing.
+
+    >>> candidates_that_fit(140, 7.0), candidates_that_fit(600, 7.0), candidates_that_fit(60, 7.0)
+    (2, 3, 1)
+    """
+    if not process_seconds:
+        return top
+    return max(1, min(top, int(seconds // (MIN_PASSES * process_seconds)) - 2))
+
+
 @dataclass
 class Confirmation:
     arms: list

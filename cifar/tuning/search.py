@@ -26,7 +26,7 @@ import socket
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cifar.isolation.errors import ChildError
@@ -40,7 +40,10 @@ TRIAL_EPOCH = {"rounds": 3, "warmup_rounds": 1, "steps": 10}
 PROCESSES_PER_TRIAL = 2
 #: Optuna's PercentilePruner keeps this percentile of trials at each step: 66.7 prunes the bottom third.
 PRUNE_PERCENTILE = 66.7
-STARTUP_TRIALS = 6
+#: Trials before TPE models the results (and before the pruner prunes): the start points (TensorFlow's defaults
+#: under each pipeline, `Space.start_points`) and a few random ones. Six random start-up trials were all that a
+#: 15 %-budget search ran in the proof's first attempt (docs/tuning.md).
+STARTUP_TRIALS = 5
 DEFAULT_STORAGE = "sqlite:///reports/tune.db"
 LOCK_PATH = Path(tempfile.gettempdir()) / "cifar-tune.lock"
 
@@ -206,6 +209,7 @@ class SearchProgress:
     failed: int = 0
     best: float | None = None
     best_id: str | None = None
+    process_seconds: list = field(default_factory=list)  # each measured process's wall time
 
 
 def search(study, space: Space, runners: Runners, target: str, params: dict, deadline: float,
@@ -223,6 +227,9 @@ def search(study, space: Space, runners: Runners, target: str, params: dict, dea
     worker = f"{socket.gethostname()}:{os.getpid()}"
     durations: list[float] = []
     remaining = enqueue_all(study, space) if exhaustive else None
+    if not exhaustive and not study.get_trials(deepcopy=False):
+        for start in space.start_points():
+            study.enqueue_trial(start)
     while time.monotonic() < deadline and (max_trials is None or progress.trials < max_trials):
         if durations and time.monotonic() + statistics.median(durations) > deadline:
             break  # not even one more process fits
@@ -277,6 +284,7 @@ def _measure_trial(trial, space, runners, target, params, deadline, lock, progre
                 break
             finally:
                 durations.append(time.monotonic() - wall)
+                progress.process_seconds.append(durations[-1])
                 intervals.append([started, time.time()])
                 progress.processes += 1
         values.append(result["items_per_s_median"])

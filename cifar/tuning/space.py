@@ -250,6 +250,21 @@ class Space:
                 out.append({**params, "num_parallel_calls": npc, "private_threadpool_size": pool})
         return out
 
+    def start_points(self) -> list[dict]:
+        """Where a search starts, as `suggest`'s parameters: TensorFlow's defaults (`DEFAULT`'s value of every
+        dimension, or the dimension's first value where the space leaves it out) under each pipeline of the space.
+        The article's own advice, made concrete: first see what the input path does at the defaults."""
+        out = []
+        for pipeline in self.values["pipeline"]:
+            params: dict = {}
+            for d in DIMENSIONS:
+                if d in PIPELINE_ONLY and pipeline == ARRAYS:
+                    continue
+                want = pipeline if d == "pipeline" else self.logical if d == "cpus" else getattr(DEFAULT, d)
+                params[d] = want if want in self.values[d] else self.values[d][0]
+            out.append(params)
+        return out
+
     def contains(self, setting: Setting) -> bool:
         cpus = self.logical if setting.cpus is None else setting.cpus
         checks = [setting.intra in self.values["intra"], setting.inter in self.values["inter"],

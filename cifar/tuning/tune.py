@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cifar.files import write_json_atomic
 from cifar.tuning import report as reporting
-from cifar.tuning.confirm import arms_for, confirm
+from cifar.tuning.confirm import arms_for, candidates_that_fit, confirm
 from cifar.tuning.search import (DEFAULT_STORAGE, TRIAL_EPOCH, MachineLock, Runners, StudyKey, TuneError,
                                  definition_key, measured_settings, open_study, parse_budget, search)
 from cifar.tuning.space import DEFAULT, Space, SpaceError
@@ -138,8 +138,11 @@ def run(args) -> dict:
             search_seconds = time.monotonic() - search_started
             if args.phase != "search":
                 measured = measured_settings(study)
-                feedback.phase("confirming the best settings against TensorFlow's default, interleaved")
-                arms = arms_for([m["setting"] for m in measured if space.contains(m["setting"])])
+                per_process = statistics.median(progress.process_seconds) if progress and progress.process_seconds else None
+                top = candidates_that_fit(end - time.monotonic(), per_process)
+                feedback.phase(f"confirming the best {top} setting(s) against TensorFlow's default and the article's "
+                               "(4, 2), interleaved")
+                arms = arms_for([m["setting"] for m in measured if space.contains(m["setting"])], top=top)
                 confirmation = confirm(arms, runners, EPOCH_TARGET, epoch, end, lock=lock, on_process=feedback.arm,
                                        max_passes=args.max_passes)
     except KeyboardInterrupt:
