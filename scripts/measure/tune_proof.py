@@ -9,6 +9,10 @@
 
     python scripts/measure/tune_proof.py --repetitions 3 --processes 10 --out reports/tune-proof.json
     python scripts/measure/tune_proof.py --again reports/tune-proof.json --processes 30   # step 3 alone, again
+    python scripts/measure/tune_proof.py --exhaustive-from reports/tune-proof.json     # steps 2-3, new tuner code
+
+``--exhaustive-from`` reuses step 1 of an earlier proof on this machine (same space; the exhaustive search does
+not run the tuner's sampler or confirmation, so a change to those leaves it as it was); the output says so.
 """
 
 from __future__ import annotations
@@ -48,11 +52,14 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=10, help="per arm in the final confirmation")
     parser.add_argument("--out", default="reports/tune-proof.json")
     parser.add_argument("--again", help="a proof's JSON: repeat only step 3 (the interleaved confirmation)")
+    parser.add_argument("--exhaustive-from", help="a proof's JSON: reuse its step 1 (the exhaustive search)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="tune-proof-"))
+    reused = None
 
     if args.again:
         previous = json.loads(Path(args.again).read_text())
+        reused = previous.get("exhaustive_reused_from")
         exhaustive = {"search": {"best": previous["exhaustive_top"], "space_size": previous["space_size"]},
                       "cpu_model": previous["cpu_model"]}
         exhaustive_seconds = previous["exhaustive_seconds"]
@@ -61,11 +68,24 @@ def main() -> int:
         runs = [{**{k: v for k, v in run.items() if k in ("repetition", "seconds", "recommended", "verdict", "trials")},
                  "setting": Setting.from_dict(run["setting"])} for run in previous["runs"]]
     else:
-        exhaustive, exhaustive_seconds = tune(["--exhaustive", "--phase", "search", "--budget", "3h"], folder,
-                                              "exhaustive")
-        best = exhaustive["search"]["best"][0]
-        trials = {t["id"]: t for t in exhaustive["trials"]}
-        best_setting = Setting.from_dict(trials[best["id"]]["setting"])
+        if args.exhaustive_from:
+            previous = json.loads(Path(args.exhaustive_from).read_text())
+            if previous["space"] != SPACE:
+                print(f"--exhaustive-from {args.exhaustive_from}: its space {previous['space']} is not {SPACE}",
+                      file=sys.stderr)
+                return 2
+            exhaustive = {"search": {"best": previous["exhaustive_top"], "space_size": previous["space_size"]},
+                          "cpu_model": previous["cpu_model"]}
+            exhaustive_seconds = previous["exhaustive_seconds"]
+            best = previous["exhaustive_best"]
+            best_setting = Setting.from_dict(previous["exhaustive_best_setting"])
+            reused = {"file": args.exhaustive_from, "date": previous["date"]}
+        else:
+            exhaustive, exhaustive_seconds = tune(["--exhaustive", "--phase", "search", "--budget", "3h"], folder,
+                                                  "exhaustive")
+            best = exhaustive["search"]["best"][0]
+            trials = {t["id"]: t for t in exhaustive["trials"]}
+            best_setting = Setting.from_dict(trials[best["id"]]["setting"])
         budget = SHARE * exhaustive_seconds
         runs = []
         for repetition in range(args.repetitions):
@@ -104,11 +124,12 @@ def main() -> int:
     out = {"space": SPACE, "space_size": exhaustive["search"]["space_size"], "exhaustive_seconds": exhaustive_seconds,
            "exhaustive_best": best, "exhaustive_best_setting": best_setting.to_dict(),
            "exhaustive_top": exhaustive["search"]["best"], "cpu_model": exhaustive["cpu_model"],
-           "runs": table, "confirmation": result.to_dict(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+           "exhaustive_reused_from": reused, "runs": table, "confirmation": result.to_dict(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"exhaustive: {out['space_size']} settings in {exhaustive_seconds:.0f} s; best {best['id']} "
-          f"{best['images_per_s_median']:,.0f} images/s")
+          f"{best['images_per_s_median']:,.0f} images/s" + (f" (reused from {reused['file']}, {reused['date']})"
+                                                           if reused else ""))
     for row in table:
         b, d, a = row["vs_exhaustive_best"], row["vs_default"], row["vs_article"]
         print(f"run {row['repetition']}: {row['seconds']:.0f} s ({row['share_of_exhaustive_time']:.0%}), "
