@@ -24,12 +24,13 @@ def pytest_generate_tests(metafunc):
         raise pytest.UsageError(f"{metafunc.function.__name__}: no workload {workload!r} in cifar.workloads.WORKLOADS "
                                 f"({', '.join(WORKLOADS)})")
     cases = [c for c in build_cases(settings) if c.workload == workload]
-    if "case" in metafunc.fixturenames:
+    # Each case under its own configurations: its fixed ones (pipelines, the calibration, --quick's tf.data
+    # epochs) or the grid. Ids stay "<case>-<configuration>".
+    if {"case", "threads"} <= set(metafunc.fixturenames):
+        pairs = [(c, t) for c in cases for t in (c.threads or settings.thread_configs())]
+        metafunc.parametrize(("case", "threads"), pairs, ids=[f"{c.id}-{t.id}" for c, t in pairs])
+    elif "case" in metafunc.fixturenames:
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
-    if "threads" in metafunc.fixturenames:
-        fixed = [t for c in cases for t in (c.threads or ())]
-        configs = list(dict.fromkeys(fixed)) if fixed else settings.thread_configs()
-        metafunc.parametrize("threads", configs, ids=[c.id for c in configs])
 
 
 def _timing(config) -> bool:
