@@ -337,8 +337,8 @@ def test_a_candidate_that_keeps_failing_is_dropped_and_the_rest_goes_on(lock):
 def test_a_short_confirmation_measures_fewer_candidates():
     from cifar.tuning.confirm import candidates_that_fit
 
-    # default + article + k candidates, 5 passes each, must fit: 7 s a process, 140 s -> 4 arms -> 2 candidates
-    assert [candidates_that_fit(s, 7.0) for s in (60, 140, 175, 600)] == [1, 2, 3, 3]
+    # default + article + k candidates, 5 passes each, must fit at 1.2 x 5 s a process: 150 s -> 5 arms -> 3
+    assert [candidates_that_fit(s, 5.0) for s in (60, 119, 120, 150, 600)] == [1, 1, 2, 3, 3]
     assert candidates_that_fit(100, None) == 3  # no search ran here: the process time is unknown
 
 
