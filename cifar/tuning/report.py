@@ -95,8 +95,8 @@ def summary_table(report: dict):
 
     confirmation = report["confirmation"]
     table = Table(title="Confirmation: re-measured interleaved, fresh processes",
-                  caption=f"{confirmation['passes']} passes; speedup over TensorFlow's default with a 95 % bootstrap "
-                          f"CI over processes; peak {report['peak_gflops']:.0f} GFLOP/s (fp32 matmul)")
+                  caption=f"{confirmation['passes']} passes; speedup over TensorFlow's default: median of the per-pass "
+                          f"ratios, 95 % bootstrap CI over passes; peak {report['peak_gflops']:.0f} GFLOP/s (fp32 matmul)")
     for column in ("setting", "role", "processes", "median images/s", "speedup vs default", "% of peak", "loss",
                    "accuracy"):
         table.add_column(column, justify="left" if column in ("setting", "role") else "right")
