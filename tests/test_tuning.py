@@ -299,6 +299,18 @@ def test_a_candidate_beaten_by_another_stops_being_measured(lock):
     assert result.recommended.setting == best
 
 
+def test_an_arm_dropped_as_beaten_is_never_recommended():
+    from cifar.judging.stats import Ratio
+    from cifar.tuning.confirm import Arm, Confirmation
+
+    default = Arm("default", DEFAULT, images_per_s=[1000.0] * 6, passes=list(range(6)))
+    beaten = Arm("candidate 1", Setting(1, 2), images_per_s=[1300.0] * 5, passes=list(range(5)),
+                 speedup=Ratio(1.30, 1.20, 1.40), pairs=5, dropped="slower than intra2-inter1 arrays after 5 passes")
+    leader = Arm("candidate 2", Setting(2, 1), images_per_s=[1200.0] * 6, passes=list(range(6)),
+                 speedup=Ratio(1.20, 1.10, 1.30), pairs=6)  # its ratio fell after the other was dropped
+    assert Confirmation([default, beaten, leader], 6, 1.0).recommended is leader
+
+
 def test_without_elimination_every_arm_runs_every_pass(lock):
     slow = Setting(1, 1)
     runners = FakeRunners(noise=0.02, speeds=_speeds({slow: 500.0}))

@@ -5,11 +5,11 @@ default and the article's (4, 2) are measured again, in fresh processes, interle
 …), until every candidate's speedup over the default has a 95 % bootstrap interval no wider than ±`HALF_WIDTH`,
 or the time is spent.
 
-The speedup is paired: in each pass an arm's process and the default's ran minutes apart at most, so the
+The speedup is paired: in each pass an arm's process and the default's ran within half a minute of each other, so the
 estimate is the median over passes of (arm / default), and the bootstrap resamples passes (a pass's two
 processes together, the process still the unit). This takes out the machine's drift between passes, which the
-unpaired ratio of medians counts as noise: AMD EPYC, 2026-12-01, 10 passes, two tf.data settings a pass apart,
-unpaired 1.01x [0.85, 1.16], paired 1.02x [0.95, 1.07] (docs/tuning.md).
+unpaired ratio of medians counts as noise: AMD EPYC, 2026-12-01, 10 passes, two tf.data settings in the same
+passes, unpaired 1.01x [0.85, 1.16], paired 1.02x [0.95, 1.07] (docs/tuning.md).
 
 After `MIN_PASSES`, an arm stops being measured when it cannot be the answer: its interval over the default lies
 wholly below 1, or its paired interval against the current leader does. The processes go to the contenders. The
@@ -132,7 +132,8 @@ class Confirmation:
     def recommended(self) -> Arm | None:
         """The fastest arm whose interval over the default lies above 1 (each side with at least `MIN_PROCESSES`
         processes), or None: keep the default."""
-        above = [a for a in self.arms[1:] if a.speedup is not None and a.speedup.low > 1.0
+        # A dropped arm is never the answer: one beaten by the leader keeps its stale interval over the default.
+        above = [a for a in self.arms[1:] if a.dropped is None and a.speedup is not None and a.speedup.low > 1.0
                  and a.pairs >= MIN_PROCESSES]
         return max(above, key=lambda a: a.speedup.ratio) if above else None
 
