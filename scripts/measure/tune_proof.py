@@ -41,6 +41,16 @@ def tune(args: list[str], folder: Path, name: str) -> tuple[dict, float]:
     return json.loads((folder / f"{name}.json").read_text()), time.monotonic() - started
 
 
+def step_one(previous: dict) -> tuple:
+    """An earlier proof's exhaustive search, from its JSON: (its report's parts used here, W, best, best setting)."""
+    from cifar.tuning.space import Setting
+
+    exhaustive = {"search": {"best": previous["exhaustive_top"], "space_size": previous["space_size"]},
+                  "cpu_model": previous["cpu_model"]}
+    return (exhaustive, previous["exhaustive_seconds"], previous["exhaustive_best"],
+            Setting.from_dict(previous["exhaustive_best_setting"]))
+
+
 def main() -> int:
     from cifar.judging.stats import Ratio
     from cifar.tuning.confirm import Arm, confirm
@@ -60,11 +70,7 @@ def main() -> int:
     if args.again:
         previous = json.loads(Path(args.again).read_text())
         reused = previous.get("exhaustive_reused_from")
-        exhaustive = {"search": {"best": previous["exhaustive_top"], "space_size": previous["space_size"]},
-                      "cpu_model": previous["cpu_model"]}
-        exhaustive_seconds = previous["exhaustive_seconds"]
-        best = previous["exhaustive_best"]
-        best_setting = Setting.from_dict(previous["exhaustive_best_setting"])
+        exhaustive, exhaustive_seconds, best, best_setting = step_one(previous)
         runs = [{**{k: v for k, v in run.items() if k in ("repetition", "seconds", "recommended", "verdict", "trials")},
                  "setting": Setting.from_dict(run["setting"])} for run in previous["runs"]]
     else:
@@ -74,11 +80,7 @@ def main() -> int:
                 print(f"--exhaustive-from {args.exhaustive_from}: its space {previous['space']} is not {SPACE}",
                       file=sys.stderr)
                 return 2
-            exhaustive = {"search": {"best": previous["exhaustive_top"], "space_size": previous["space_size"]},
-                          "cpu_model": previous["cpu_model"]}
-            exhaustive_seconds = previous["exhaustive_seconds"]
-            best = previous["exhaustive_best"]
-            best_setting = Setting.from_dict(previous["exhaustive_best_setting"])
+            exhaustive, exhaustive_seconds, best, best_setting = step_one(previous)
             reused = {"file": args.exhaustive_from, "date": previous["date"]}
         else:
             exhaustive, exhaustive_seconds = tune(["--exhaustive", "--phase", "search", "--budget", "3h"], folder,
