@@ -33,15 +33,17 @@ class FakeRunners:
     """`cifar.tuning.search.Runners`' interface; ``noise``: relative sd; ``crash``: setting ids that crash;
     ``interrupt_after``: raise KeyboardInterrupt on that process (1-based), as Ctrl-C would; ``drift``: the
     machine's speed changes by up to ±drift every ``drift_every`` processes (one level per pass when that is the
-    number of arms), as a shared VM's does."""
+    number of arms), as a shared VM's does; ``epochs``: (setting, images/s) -> that process's epoch durations (s of
+    1,280 images), for epochs at different speeds."""
 
     def __init__(self, noise: float = 0.0, seconds: float = 0.0, crash=(), interrupt_after: int | None = None,
-                 seed: int = 0, speeds=None, drift: float = 0.0, drift_every: int = 1):
+                 seed: int = 0, speeds=None, drift: float = 0.0, drift_every: int = 1, epochs=None):
         self.noise, self.seconds, self.crash = noise, seconds, set(crash)
         self.drift, self.drift_every, self.level = drift, drift_every, 1.0
         self.interrupt_after, self.calls = interrupt_after, []
         self.rng = np.random.default_rng(seed)
         self.speed = speeds or speed
+        self.epochs = epochs  # (setting, images/s) -> the process's epoch durations; default 3 equal epochs
 
     def run(self, setting, target, params, timeout=None):
         self.calls.append((setting, params))
@@ -53,8 +55,10 @@ class FakeRunners:
         if self.drift and (len(self.calls) - 1) % self.drift_every == 0:
             self.level = 1.0 + self.drift * self.rng.uniform(-1.0, 1.0)
         value = self.speed(setting) * self.level * (1.0 + self.noise * self.rng.standard_normal())
-        return {"items_per_s_median": value, "training": {"loss": 2.0, "accuracy": 0.25},
-                "flops_per_image": 23_359_488.0}
+        durations = self.epochs(setting, value) if self.epochs else [1280.0 / value] * 3
+        return {"durations_seconds": durations, "items_per_round": 1280,
+                "items_per_s_median": 1280.0 / float(np.median(durations)),
+                "training": {"loss": 2.0, "accuracy": 0.25}, "flops_per_image": 23_359_488.0}
 
     def close(self):
         pass

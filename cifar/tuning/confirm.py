@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from cifar.isolation.errors import ChildError
 from cifar.isolation.schedule import in_pass_order
 from cifar.judging.stats import Ratio, paired_ratio_ci
-from cifar.tuning.search import MachineLock, Runners, TuneError, error_line
+from cifar.tuning.search import MachineLock, Runners, TuneError, error_line, process_images_per_s
 from cifar.tuning.space import ARTICLE, DEFAULT, Setting
 
 TOP = 3
@@ -218,7 +218,7 @@ def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadli
                     continue
                 finally:
                     arm.seconds.append(time.monotonic() - mark)
-            arm.images_per_s.append(result["items_per_s_median"])
+            arm.images_per_s.append(process_images_per_s(result))
             arm.passes.append(passes)
             arm.training.append(result.get("training", {}))
             if on_process:

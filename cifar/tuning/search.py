@@ -4,7 +4,7 @@ A trial is one `Setting` of the `Space`, measured as short epochs of ``model.fit
 `PROCESSES_PER_TRIAL` fresh processes (`cifar.isolation.Runner`, one zygote per value of the settings TensorFlow
 reads at import). After its first process the pruner compares it with the trials before it and stops the clearly
 bad ones (the bottom third: `PRUNE_PERCENTILE`), so the processes go to the promising ones; a trial's value is
-the median images/s of its processes. The sampler is Optuna's TPE, multivariate over the dimensions that are
+the median of its processes' images/s (each its epochs' images over their time). The sampler is Optuna's TPE, multivariate over the dimensions that are
 there (the tf.data ones only for tf.data pipelines), with the constant liar so that machines sharing a study do
 not all try the same setting at once.
 
@@ -37,6 +37,19 @@ from cifar.tuning.space import Setting, Space
 #: processes: the spread between processes is what limits a verdict, and a process costs ~3.5 s besides its
 #: rounds (fork, model, the first epoch's tracing). AMD EPYC, 2026-12-01: 5-6.5 s a process at 10 steps, 8-12 s at 20.
 TRIAL_EPOCH = {"rounds": 3, "warmup_rounds": 1, "steps": 10}
+
+
+def process_images_per_s(result: dict) -> float:
+    """A measured process's images/s: its timed epochs' images over their time, what a training run gets. Not
+    their median: the article's arrays script runs each epoch at one of two speeds (tf.data's autotuning on a
+    fresh iterator sometimes leaves an epoch on one core, docs/measuring.md), and a median of 3 lands on either.
+
+    >>> process_images_per_s({"durations_seconds": [1.0, 2.0, 1.0], "items_per_round": 1280})
+    960.0
+    """
+    durations = result["durations_seconds"]
+    return result["items_per_round"] * len(durations) / sum(durations)
+
 PROCESSES_PER_TRIAL = 2
 #: Optuna's PercentilePruner keeps this percentile of trials at each step: 66.7 prunes the bottom third.
 PRUNE_PERCENTILE = 66.7
@@ -287,7 +300,7 @@ def _measure_trial(trial, space, runners, target, params, deadline, lock, progre
                 progress.process_seconds.append(durations[-1])
                 intervals.append([started, time.time()])
                 progress.processes += 1
-        values.append(result["items_per_s_median"])
+        values.append(process_images_per_s(result))
         training.append(result.get("training", {}))
         trial.set_user_attr("flops_per_image", result.get("flops_per_image"))
         trial.report(statistics.median(values), step)
