@@ -37,7 +37,7 @@ def main() -> None:
             r = runner.run("cifar.workloads:pipeline", {"pipeline": p.to_dict(), "rounds": 8, "warmup_rounds": 1,
                                                         "batches": 20, "data": "synthetic"}, c)
             medians[(p.id, c.id)].append(r["items_per_round"] / statistics.median(r["durations_seconds"]))
-    print(f"| pipeline | " + " | ".join(c.id for c in grid) + " | Kruskal-Wallis p | fastest / slowest |")
+    print("| pipeline | " + " | ".join(c.id for c in grid) + " | Kruskal-Wallis p | fastest / slowest |")
     print("|---|" + "---|" * (len(grid) + 2))
     for p in pipelines:
         groups = [medians[(p.id, c.id)] for c in grid]

@@ -4,7 +4,8 @@
 Runs PROCESSES interleaved pairs of fresh processes (the tuner's runner and epoch, but EPOCHS timed epochs each)
 of TensorFlow's default with the article's arrays script and with the batched pipeline (num_parallel_calls 1),
 then prints, per setting, the spread between processes (coefficient of variation) of each way of reading a
-process: the median of its first 3 epochs (the tuner's epochs), the time-weighted mean of the same 3, and of all.
+process: the median of its first 3 epochs (the tuner's before it took 6), the time-weighted mean of the same 3, and
+of all.
 
     python scripts/measure/process_value.py --processes 10 --epochs 8 --out reports/process-value.json
 """
@@ -18,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+FIRST = 3
 SETTINGS = {"arrays": {}, "batched": {"pipeline": "batched", "num_parallel_calls": 1}}
 
 
@@ -30,7 +32,7 @@ def readings(images_per_s: list[float], first: int) -> dict:
 
 def main() -> int:
     from cifar.isolation.schedule import in_pass_order
-    from cifar.tuning.search import TRIAL_EPOCH, MachineLock, Runners
+    from cifar.tuning.search import MachineLock, Runners
     from cifar.tuning.space import Setting
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -41,7 +43,7 @@ def main() -> int:
     settings = {name: Setting.from_dict(data) for name, data in SETTINGS.items()}
     epochs: dict[str, list[list[float]]] = {name: [] for name in settings}
     runners, lock = Runners("auto"), MachineLock()
-    params = {**TRIAL_EPOCH, "rounds": args.epochs}
+    params = {"warmup_rounds": 1, "steps": 10, "rounds": args.epochs}
     try:
         for index in range(args.processes):
             for name in in_pass_order(list(settings), index):
@@ -53,7 +55,7 @@ def main() -> int:
                 print(f"process {index} {name:8s} " + " ".join(f"{v:5.0f}" for v in epochs[name][-1]), flush=True)
     finally:
         runners.close()
-    first = TRIAL_EPOCH["rounds"]
+    first = FIRST
     table = {}
     for name, processes in epochs.items():
         values = [readings(p, first) for p in processes]
