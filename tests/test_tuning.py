@@ -375,7 +375,15 @@ def test_the_snippet_applies_every_changed_setting_and_is_python():
     assert "tf.config.threading.set_inter_op_parallelism_threads(1)" in text
     assert "num_parallel_calls=2" in text and "options.threading.private_threadpool_size = 2" in text
     assert "jit_compile=False" in text
+    # Repeated after the shuffle with a fixed number of steps, as the tuner measured it (make_pipeline(repeat=True)):
+    # not a fresh iterator every epoch, which ran some epochs on one core (docs/measuring.md).
+    for variant in ("seed", "batched"):
+        lines = reporting.snippet(Setting(0, 0, variant)).splitlines()
+        shuffle = next(i for i, line in enumerate(lines) if ".shuffle(" in line)
+        assert lines[shuffle + 1].startswith("train_ds = train_ds.repeat()")
+        assert any("steps_per_epoch=len(x_train) // 128" in line for line in lines)
     plain = reporting.snippet(DEFAULT)
+    assert "steps_per_epoch" not in plain
     assert "TF_ENABLE_ONEDNN_OPTS" not in plain and "jit_compile" not in plain and "tf.data" not in plain
 
 

@@ -40,14 +40,17 @@ def snippet(setting: Setting) -> str:
     else:
         npc = "tf.data.AUTOTUNE" if options.num_parallel_calls == AUTOTUNE else str(options.num_parallel_calls)
         lines += ["", "train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))"]
+        # Repeated, as it was measured: a fresh iterator every epoch (fit's default for a finite dataset) runs some
+        # epochs on one core on some machines (tf.data's autotuning; docs/measuring.md).
+        repeat = "train_ds = train_ds.repeat()  # one iterator for the whole fit, as measured: see steps_per_epoch"
         if options.variant == "seed":
-            lines += ["train_ds = train_ds.shuffle(10000)",
+            lines += ["train_ds = train_ds.shuffle(10000)", repeat,
                       "train_ds = train_ds.map(lambda x, y: (tf.image.random_flip_left_right(x), y),",
                       f"                        num_parallel_calls={npc})",
                       "train_ds = train_ds.batch(128).prefetch(tf.data.AUTOTUNE)"]
         else:
             lines += ["# x_train as uint8: cast, scale and flip whole batches (cifar.training.pipeline, 'batched')",
-                      "train_ds = train_ds.shuffle(10000).batch(128)",
+                      "train_ds = train_ds.shuffle(10000)", repeat, "train_ds = train_ds.batch(128)",
                       f"train_ds = train_ds.map(augment_batch, num_parallel_calls={npc})",
                       "train_ds = train_ds.prefetch(tf.data.AUTOTUNE)"]
         if options.private_threadpool_size:
@@ -58,6 +61,8 @@ def snippet(setting: Setting) -> str:
     if setting.jit_compile != "auto":
         compile_args += f", jit_compile={setting.jit_compile == 'on'}"
     lines += ["", f"model.compile({compile_args})"]
+    if options is not None:
+        lines.append("model.fit(train_ds, steps_per_epoch=len(x_train) // 128, epochs=10)")
     return "\n".join(lines) + "\n"
 
 
