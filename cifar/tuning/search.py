@@ -4,9 +4,9 @@ A trial is one `Setting` of the `Space`, measured as short epochs of ``model.fit
 `PROCESSES_PER_TRIAL` fresh processes (`cifar.isolation.Runner`, one zygote per value of the settings TensorFlow
 reads at import). After its first process the pruner compares it with the trials before it and stops the clearly
 bad ones (the bottom third: `PRUNE_PERCENTILE`), so the processes go to the promising ones; a trial's value is
-the median of its processes' images/s (each its epochs' images over their time). The sampler is Optuna's TPE, multivariate over the dimensions that are
-there (the tf.data ones only for tf.data pipelines), with the constant liar so that machines sharing a study do
-not all try the same setting at once.
+the median of its processes' images/s (each its epochs' images over their time). The sampler is Optuna's TPE,
+multivariate over the dimensions that are there (the tf.data ones only for tf.data pipelines), with the constant
+liar so that machines sharing a study do not all try the same setting at once.
 
 Studies persist (SQLite by default; PostgreSQL for several machines on one study): every finished trial is kept
 through Ctrl-C, and a study is keyed by machine fingerprint, model and workload definition. On one machine,
@@ -44,7 +44,8 @@ TRIAL_EPOCH = {"rounds": 6, "warmup_rounds": 1, "steps": 10}
 def process_images_per_s(result: dict) -> float:
     """A measured process's images/s: its timed epochs' images over their time, what a training run gets. Not
     their median: the article's arrays script runs each epoch at one of two speeds (tf.data's autotuning on a
-    fresh iterator sometimes leaves an epoch on one core, docs/measuring.md), and a median of 3 lands on either.
+    fresh iterator sometimes leaves an epoch on one core, docs/measuring.md), and a median of a few lands on
+    either.
 
     >>> process_images_per_s({"durations_seconds": [1.0, 2.0, 1.0], "items_per_round": 1280})
     960.0
