@@ -48,6 +48,11 @@ def test_synthetic_data_is_learnable(tf_runner):
     result = tf_runner.run("tests.tf_workers:learn_synthetic", {"steps": 300})
     assert result["loss_after"] < 0.8 * result["loss_before"]
     assert result["accuracy"] > 0.3  # chance is 0.1
+    # Seeded for real (Keras 3 draws initial weights from its own seed): with tf.random.set_seed alone a CI run
+    # started from other weights and fell short of the 20 % (loss 2.330 -> 2.247).
+    again = tf_runner.run("tests.tf_workers:learn_synthetic", {"steps": 300})
+    keys = ("loss_before", "loss_after", "accuracy")
+    assert [again[k] for k in keys] == [result[k] for k in keys]
 
 
 @pytest.mark.parametrize("variant", ["seed", "batched"])

@@ -5,12 +5,12 @@ import numpy as np
 
 def learn_synthetic(steps=300, batch_size=64, seed=0):
     """Train seed_cnn on the synthetic set; return the loss before and after, and held-out accuracy."""
-    import tensorflow as tf
+    import keras
 
     from cifar.training.data import synthetic_cifar10
     from cifar.training.models import build_model
 
-    tf.random.set_seed(seed)
+    keras.utils.set_random_seed(seed)  # Keras 3 initializes weights from its own seed, not tf.random.set_seed alone
     ds = synthetic_cifar10(steps * batch_size, 1000, seed=seed)
     x = ds.x_train.astype("float32") / 255.0
     model = build_model("seed_cnn")
