@@ -84,6 +84,45 @@ def paired_ratio_ci(numerator: list[float], denominator: list[float], confidence
     return Ratio(point, float(ci.low), float(ci.high))
 
 
+def log_t_ratio_ci(numerator: list[float], denominator: list[float], paired: bool = False,
+                   confidence: float = CONFIDENCE) -> Ratio | None:
+    """The geometric-mean ratio numerator / denominator with a Student-t interval on the logs (scipy's
+    ``ttest_rel`` when ``paired``: value i of each side was measured side by side; else Welch's ``ttest_ind``).
+    None with fewer than 2 values a side: one value says nothing about the spread.
+
+    For the few processes a suite can afford a case. A percentile bootstrap of the median there claims 95 % and
+    covers far less: its interval is the range of the values it resamples, so with 2 pairs it holds the true ratio
+    about half the time and with 3 about three times in four (tests/test_stats.py simulates it). The t interval
+    widens with the t quantile instead (12.7 standard errors at 2 pairs, 4.3 at 3) and holds ~95 % of the time
+    when the log durations are roughly normal.
+
+    Two pairs whose ratios are 2.0 and 2.1: the bootstrap says [2.00, 2.10], the t interval what two pairs know.
+
+    >>> print(paired_ratio_ci([2.0, 2.1], [1.0, 1.0]), log_t_ratio_ci([2.0, 2.1], [1.0, 1.0], paired=True))
+    2.05x [2.00, 2.10] 2.05x [1.50, 2.79]
+    """
+    from scipy import stats
+
+    a = np.log(np.asarray(numerator, dtype=float))
+    b = np.log(np.asarray(denominator, dtype=float))
+    if paired and a.size != b.size:
+        raise ValueError(f"paired samples need equal lengths, got {a.size} and {b.size}")
+    if min(a.size, b.size) < 2:
+        return None
+    point = float(np.exp(a.mean() - b.mean()))
+    d = a - b if paired else None
+    if (paired and np.ptp(d) < 1e-12) or (not paired and np.ptp(a) < 1e-12 and np.ptp(b) < 1e-12):
+        return Ratio(point, point, point)  # no spread at all (exact copies): nothing to widen
+    test = stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False)
+    ci = test.confidence_interval(confidence_level=confidence)
+    return Ratio(point, float(np.exp(ci.low)), float(np.exp(ci.high)))
+
+
+def half_width(ratio: Ratio) -> float:
+    """An interval's half-width relative to its point (0.03: ±3 %)."""
+    return (ratio.high - ratio.low) / 2.0 / ratio.ratio
+
+
 def signed_rank_p(differences: list[float], alternative: str) -> float:
     """One-sided Wilcoxon signed-rank p-value that `differences` centre above 0 (``"greater"``) or below
     (``"less"``): exact when there are no ties or zeros (always, for real timings), else the normal

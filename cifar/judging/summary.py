@@ -3,47 +3,70 @@
 Input is the list of what each benchmark recorded (``extra_info`` plus ``durations_seconds``); pure
 functions, so tests feed them fake results.
 
-Every interval here takes the process as the unit, as the gate does: each fresh process contributes the median
-of its rounds (``durations_per_process``), and the bootstrap resamples processes. Rounds of one process share its
-state (where its memory landed, how its thread pools settled), so resampling rounds gave intervals narrower than
-the evidence. With fewer than `MIN_PROCESSES` processes on a side there is no interval, and nothing is claimed.
+Every interval here takes the process as the unit, as the gate does: each fresh process contributes its mean
+seconds per round (its rounds' items over their time, as the tuner counts a process), and the interval is over
+processes. Rounds of one process share its state (where its memory landed, how its thread pools settled), so
+intervals over rounds were narrower than the evidence; and the mean, not the median of a process's rounds,
+because the article's arrays epoch runs some epochs at half speed (docs/measuring.md): a median of few rounds
+jumps between the two speeds, the mean weighs them as the training does. With fewer than `MIN_PROCESSES`
+processes on a side there is no interval, and nothing is claimed.
+
+The intervals are Student-t intervals on the log of the ratio (`cifar.judging.stats.log_t_ratio_ci`): a suite
+affords 2-6 processes a configuration, where a percentile bootstrap's "95 %" held the true ratio 54 % of the time
+at 2 and 73 % at 3 (tests/test_stats.py). Each says its half-width; `TARGET_HALF_WIDTH` is what a compute case
+aims for (issue 18: ±3 %).
 
 Configurations of one case are paired by pass: a case runs every configuration pass by pass (A B C, C B A, …), so
 pass i of one configuration and pass i of another ran seconds apart, and their ratio is free of the machine's
-drift between passes. Within a case the speedup is the median of the per-pass ratios, passes resampled (as the
-tuner's confirmation and the paired gate do). Different cases ran at different times: their comparisons (the
-input paths, the pipelines) stay unpaired.
+drift between passes. Within a case the speedup is the geometric mean of the per-pass ratios, with a paired t
+interval. Different cases ran at different times: their comparisons (the input paths, the pipelines) stay
+unpaired (Welch's t).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import statistics
 from dataclasses import dataclass
 
-from cifar.judging.stats import Ratio, paired_ratio_ci, speedup
+from cifar.judging.stats import Ratio, half_width, log_t_ratio_ci
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 BASELINE_CONFIG = "default"
 MIN_PROCESSES = 2
+TARGET_HALF_WIDTH = 0.03
 
 
-def process_medians(entry: dict) -> list[float]:
-    """One value per fresh process: the median of its rounds (seconds)."""
+def process_seconds(entry: dict) -> list[float]:
+    """One value per fresh process: its mean seconds per round (its rounds' time over their number)."""
     per = entry.get("durations_per_process") or [entry["durations_seconds"]]
-    return [statistics.median(rounds) for rounds in per if rounds]
+    return [statistics.fmean(rounds) for rounds in per if rounds]
+
+
+def throughput(entry: dict) -> float:
+    """Items per second, as the intervals count them: items per round over the geometric mean of the processes'
+    seconds per round (a result without ``items_per_round`` gives its median over rounds)."""
+    seconds = process_seconds(entry)
+    if entry.get("items_per_round") and seconds:
+        return entry["items_per_round"] / statistics.geometric_mean(seconds)
+    return entry["items_per_s_median"]
 
 
 def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio | None:
-    """How many times faster `entry` is than `baseline`, processes resampled; None below `MIN_PROCESSES` a side.
-    ``paired``: the two were measured pass by pass in one case (process i of each in pass i): the median of the
-    per-pass ratios, passes resampled."""
-    a, b = process_medians(baseline), process_medians(entry)
+    """How many times faster `entry` is than `baseline`, over processes; None below `MIN_PROCESSES` a side.
+    ``paired``: the two were measured pass by pass in one case (process i of each in pass i): the geometric mean
+    of the per-pass ratios with a paired t interval."""
+    a, b = process_seconds(baseline), process_seconds(entry)
     if min(len(a), len(b)) < MIN_PROCESSES:
         return None
-    if paired and len(a) == len(b):
-        return paired_ratio_ci(a, b)
-    return speedup(a, b)
+    return log_t_ratio_ci(a, b, paired=paired and len(a) == len(b))
+
+
+def processes_needed(ratio: Ratio, processes: int, target: float = TARGET_HALF_WIDTH) -> int:
+    """About how many processes a side would narrow `ratio`'s interval to ±`target`: the half-width falls as one
+    over the square root of the processes (and the t quantile with them, ignored here: a guide)."""
+    return max(processes, math.ceil(processes * (half_width(ratio) / target) ** 2 - 1e-9))
 
 
 @dataclass(frozen=True)
@@ -52,8 +75,11 @@ class BestRow:
     best: str
     items_per_s: float
     unit: str
-    speedup: Ratio | None  # over default; None when default was not measured or too few processes
+    speedup: Ratio | None  # over `baseline`; None when default was not measured or too few processes
+    #: what `speedup` is over: "default"; the runner-up when default is the best (how far ahead it is); "-" when
+    #: default was not measured
     baseline: str
+    processes: int = 1  # the fewer of the two sides' processes
 
 
 @dataclass(frozen=True)
@@ -79,17 +105,22 @@ def _by_case(entries: list[dict]) -> dict[str, list[dict]]:
 
 
 def best_configurations(entries: list[dict]) -> list[BestRow]:
-    """Per case measured under more than one configuration: the one with the highest median throughput, and its
-    speedup over default."""
+    """Per case measured under more than one configuration: the one with the highest `throughput`, and its
+    speedup over default — or, when default is the fastest, its speedup over the runner-up (a ratio of default
+    over itself would be 1.00x [1.00, 1.00], an interval that says nothing)."""
     rows = []
     for case, group in _by_case(entries).items():
         if len(group) < 2:
             continue
-        best = max(group, key=lambda e: e["items_per_s_median"])
+        ranked = sorted(group, key=throughput, reverse=True)
+        best = ranked[0]
         baseline = next((e for e in group if e["threads"] == BASELINE_CONFIG), None)
+        if baseline is best:
+            baseline = ranked[1]
         ratio = process_speedup(baseline, best, paired=True) if baseline else None
-        rows.append(BestRow(case, best["threads"], best["items_per_s_median"], best["unit"], ratio,
-                            BASELINE_CONFIG if baseline else "-"))
+        processes = min(len(process_seconds(e)) for e in (best, baseline) if e is not None)
+        rows.append(BestRow(case, best["threads"], throughput(best), best["unit"], ratio,
+                            baseline["threads"] if baseline else "-", processes))
     return rows
 
 
@@ -123,8 +154,8 @@ def epoch_verdicts(entries: list[dict]) -> list[EpochVerdict]:
         step = index.get((f"train_step-{entry['model']}", entry["threads"]))
         if pipeline is None or step is None:
             continue
-        p, s = pipeline["items_per_s_median"], step["items_per_s_median"]
-        verdicts.append(EpochVerdict(entry["case"], entry["threads"], entry["items_per_s_median"], p, s,
+        p, s = throughput(pipeline), throughput(step)
+        verdicts.append(EpochVerdict(entry["case"], entry["threads"], throughput(entry), p, s,
                                      "input-bound" if p < s else "compute-bound"))
     return verdicts
 
@@ -133,7 +164,7 @@ def epoch_verdicts(entries: list[dict]) -> list[EpochVerdict]:
 class InputRow:
     model: str
     threads: str
-    #: input id ("arrays", "seed-npcAUTO", ...) -> (median images/s, speedup over arrays or None for arrays)
+    #: input id ("arrays", "seed-npcAUTO", ...) -> (images/s, speedup over arrays or None for arrays)
     inputs: dict[str, tuple[float, Ratio | None]]
 
 
@@ -142,7 +173,7 @@ ARRAYS = "arrays"
 
 def input_comparison(entries: list[dict]) -> list[InputRow]:
     """The article's "tune the input pipeline too": per model and threads, the epoch fed by the article's arrays
-    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % bootstrap CI over processes;
+    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % t interval over processes;
     None for arrays itself or with too few processes)."""
     groups: dict[tuple[str, str], dict[str, dict]] = {}
     for entry in entries:
@@ -153,10 +184,10 @@ def input_comparison(entries: list[dict]) -> list[InputRow]:
         arrays = feeds.get(ARRAYS)
         if arrays is None or len(feeds) < 2:
             continue
-        inputs = {ARRAYS: (arrays["items_per_s_median"], None)}
+        inputs = {ARRAYS: (throughput(arrays), None)}
         for feed, entry in feeds.items():
             if feed != ARRAYS:
-                inputs[feed] = (entry["items_per_s_median"], process_speedup(arrays, entry))
+                inputs[feed] = (throughput(entry), process_speedup(arrays, entry))
         rows.append(InputRow(model, threads, inputs))
     return rows
 
@@ -165,15 +196,15 @@ REFERENCE_PIPELINE = "seed-npcAUTO"  # the article's
 
 
 def pipeline_comparison(entries: list[dict]) -> list[tuple[str, str, float, Ratio | None]]:
-    """The input pipelines alone under the same threads: (pipeline id, threads, median images/s, speedup over the
-    article's pipeline with a 95 % bootstrap CI, None for the article's own)."""
+    """The input pipelines alone under the same threads: (pipeline id, threads, images/s, speedup over the
+    article's pipeline with a 95 % t interval over processes, None for the article's own)."""
     pipelines = [e for e in entries if e["workload"] == "pipeline" and e.get("pipeline_id")]
     reference = {e["threads"]: e for e in pipelines if e["pipeline_id"] == REFERENCE_PIPELINE}
     rows = []
     for entry in pipelines:
         ref = reference.get(entry["threads"])
         ratio = None if ref is None or ref is entry else process_speedup(ref, entry)
-        rows.append((entry["pipeline_id"], entry["threads"], entry["items_per_s_median"], ratio))
+        rows.append((entry["pipeline_id"], entry["threads"], throughput(entry), ratio))
     return rows
 
 
@@ -193,24 +224,31 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     # Every id whole: no_wrap (rich would otherwise fold or cut "epoch-seed_cnn-batched-npcAUTO"), Text (it would
     # read "[...]" as markup).
     table = Table(title="Best configuration per case",
-                  caption="median throughput; speedup over default with a 95 % bootstrap CI over processes")
-    for column in ("case", "best", "median", "speedup vs default"):
+                  caption="throughput: a process's items over its time, geometric mean over processes; speedup over "
+                          "default (default's over the next fastest where it is the best) with a 95 % t interval over processes "
+                          "(paired by pass); ±: its half-width, and "
+                          f"about how many processes a side ±{TARGET_HALF_WIDTH:.0%} would take")
+    for column in ("case", "best", "throughput", "speedup vs default", "±"):
         table.add_column(Text(column), no_wrap=True)
     for row in best_configurations(entries):
+        width = ""
         if row.speedup is not None:
-            cell = str(row.speedup)
+            cell = str(row.speedup) + ("" if row.baseline == BASELINE_CONFIG else f" over {row.baseline}")
+            width = f"{half_width(row.speedup):.1%}"
+            if half_width(row.speedup) > TARGET_HALF_WIDTH:
+                width += f" (~{processes_needed(row.speedup, row.processes)} for ±{TARGET_HALF_WIDTH:.0%})"
         elif row.baseline == "-":
             cell = "default not measured"
         else:
-            cell = "one process a side: no CI" if row.best != BASELINE_CONFIG else "-"
-        table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s", cell)
+            cell = "one process a side: no CI"
+        table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s", cell, width)
     if table.row_count:
         console.print(table)
     pipes = pipeline_comparison(entries)
     if pipes:
         table = Table(title=f"Input pipelines alone (no model), against the article's ({REFERENCE_PIPELINE})",
-                      caption="median images/s; speedup with a 95 % bootstrap CI over processes")
-        for column in ("pipeline", "threads", "median", f"speedup vs {REFERENCE_PIPELINE}"):
+                      caption="images/s (as above); speedup with a 95 % t interval over processes (unpaired)")
+        for column in ("pipeline", "threads", "images/s", f"speedup vs {REFERENCE_PIPELINE}"):
             table.add_column(Text(column), no_wrap=True)
         for pipeline_id, threads, value, ratio in pipes:
             table.add_row(Text(pipeline_id), threads, f"{value:,.0f} images/s", "-" if ratio is None else str(ratio))
@@ -219,7 +257,7 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     if inputs:
         feeds = list(dict.fromkeys(feed for row in inputs for feed in row.inputs))
         table = Table(title="Epoch by input: the article's arrays vs tf.data pipelines (same model and threads)",
-                      caption="median images/s; speedup over arrays with a 95 % bootstrap CI")
+                      caption="images/s (as above); speedup over arrays with a 95 % t interval over processes (unpaired)")
         for column in ("model", "threads", *feeds):
             table.add_column(Text(column), no_wrap=True)
         for row in inputs:
