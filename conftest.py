@@ -29,12 +29,16 @@ def pytest_addoption(parser):
                          "tune:reports/tune.json: what python -m cifar tune recommended, and the default")
     group.addoption("--quick", action="store_true", help="a small suite (3 configurations, seed_cnn only): ~1 minute")
     group.addoption("--data", default="auto", help=f"{' | '.join(SOURCES)} | PATH to CIFAR-10 [auto]")
-    group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20 [both; --quick: seed_cnn]")
-    group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [seed_cnn 25, resnet20 6; --quick: 10]")
+    group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20 [seed_cnn, the article's]")
+    group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [seed_cnn 20, resnet20 6; --quick: 10]")
     group.addoption("--runner", default="zygote", help="zygote (fork from a TensorFlow-preloaded process) | spawn")
     group.addoption("--passes", default=None,
-                    help="fresh processes per configuration and case, interleaved [quick 1; default 2, 1 for "
-                         "pipelines and epochs]; more passes average out process-to-process variation")
+                    help="fresh processes per configuration and case, interleaved [quick 1; default 3, 2 for the "
+                         "calibration]; fixes every case's passes (no adaptive effort unless --max-passes)")
+    group.addoption("--max-passes", default=None,
+                    help="adaptive effort: add passes, up to N, to each case measured under several configurations "
+                         "while its best-vs-default 95 %% interval is wider than ±3 %% [6 for the compute cases; "
+                         "none with --quick or --passes]")
     group.addoption("--passes-for", action="append", default=[], metavar="PATTERN=N",
                     help="N passes for the cases whose test id without the configuration matches PATTERN "
                          "(fnmatch, e.g. 'test_pipeline?seed-npc*=32' for test_pipeline[seed-npc1]); repeatable, last match wins")
@@ -79,6 +83,7 @@ def settings_from_options(config) -> SuiteSettings:
         models = config.getoption("models")
         steps = _int_option(config, "epoch_steps", "--epoch-steps")
         passes = _int_option(config, "passes", "--passes")
+        max_passes = _int_option(config, "max_passes", "--max-passes")
         passes_for = tuple(_pattern_count(text) for text in config.getoption("passes_for"))
         tree = config.getoption("baseline_tree")
         settings = SuiteSettings(
@@ -89,6 +94,7 @@ def settings_from_options(config) -> SuiteSettings:
             grid=grid,
             runner=config.getoption("runner"),
             passes=passes,
+            max_passes=max_passes,
             passes_for=passes_for,
             baseline_tree=None if tree is None else os.path.abspath(tree),
             skip=tuple(config.getoption("skip_cases")),

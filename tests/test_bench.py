@@ -10,7 +10,7 @@ import pytest
 from cifar.suite.campaign import Campaign, merge_results
 from cifar.suite.record import paired_info
 from cifar.isolation.errors import ChildCrashed
-from cifar.suite.settings import Case, SuiteSettings, build_cases
+from cifar.suite.settings import Case, SuiteSettings, build_cases, pytest_args
 from cifar.training.threads import ThreadConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +133,64 @@ def test_campaign_interleaves_configurations_in_alternating_order():
     assert len(runner.calls) == 9
 
 
+class NoisyRunner(FakeRunner):
+    """intra2-inter2 is 1.5x faster than default, each process off by a factor of its own (`spread`)."""
+
+    def __init__(self, spread, seed=0):
+        super().__init__()
+        import random
+
+        self.spread, self.random = spread, random.Random(seed)
+
+    def run(self, target, params, config):
+        self.calls.append((params.get("rounds"), config.id))
+        base = {"intra1-inter1": 2.0, "intra2-inter2": 0.667, "default": 1.0}[config.id]
+        factor = base * (1.0 + self.random.uniform(-self.spread, self.spread))
+        return fake_result([factor * (1.0 + 0.001 * i) for i in range(params["rounds"])])
+
+
+class Counting:
+    def __init__(self):
+        self.total, self.children = 0, 0
+
+    def __call__(self, case):
+        self.children += 1
+
+    def grow(self, processes):
+        self.total += processes
+
+
+def test_adaptive_effort_adds_passes_only_while_the_interval_is_wide():
+    """Issue 18, item 2: a case whose processes agree stops at its 3 passes; one whose processes differ by up to
+    ±10 % gets passes up to its cap, every configuration in every pass (the pairs stay whole), and the progress
+    line's total grows with it."""
+    case = Case("matmul", "matmul", {"rounds": 3}, passes=3, max_passes=6)
+    steady, noisy = NoisyRunner(spread=0.0005), NoisyRunner(spread=0.10)
+    counts = {}
+    for name, runner in (("steady", steady), ("noisy", noisy)):
+        progress = Counting()
+        campaign = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=runner, progress=progress)
+        result = campaign.result(case, ThreadConfig())
+        counts[name] = (result["passes"], progress.total, progress.children)
+    assert counts["steady"] == (3, 0, 9)
+    assert counts["noisy"] == (6, 9, 18)
+    order = [c for _, c in noisy.calls]
+    assert order[9:] == ["default", "intra2-inter2", "intra1-inter1", "intra1-inter1", "intra2-inter2", "default",
+                         "default", "intra2-inter2", "intra1-inter1"]  # passes 3-5 keep alternating
+    from cifar.suite.campaign import settled
+
+    assert settled(case, {"default": [fake_result([1.0, 1.0])] * 3}) is None  # one configuration: no interval
+
+
+def test_paired_runs_and_fixed_passes_get_no_adaptive_effort():
+    """The paired gate's error rates were measured with fixed passes: a baseline arm turns adaptive effort off."""
+    case = Case("matmul", "matmul", {"rounds": 3}, passes=3, max_passes=6)
+    runner, baseline = NoisyRunner(spread=0.10), NoisyRunner(spread=0.10, seed=1)
+    campaign = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=runner, baseline=baseline)
+    assert campaign.result(case, ThreadConfig())["passes"] == 3
+    assert len(runner.calls) == len(baseline.calls) == 9
+
+
 def test_campaign_failure_is_raised_for_its_configuration_only():
     runner = FakeRunner(fail_for={"intra2-inter2"})
     campaign = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=runner)
@@ -159,17 +217,35 @@ def test_suite_cases_have_unique_readable_ids():
     full = build_cases(SuiteSettings())
     assert len([c for c in full if c.workload == "pipeline"]) == 12  # 2 variants x 3 npc x 2 pools
     epochs = {"seed_cnn-arrays", "seed_cnn-seed-npcAUTO", "seed_cnn-batched-npcAUTO"}
-    assert {c.id for c in full if c.workload == "epoch"} == epochs | {"resnet20-arrays"}
+    assert {c.id for c in full if c.workload == "epoch"} == epochs  # ResNet-20 on request only
+    both = build_cases(SuiteSettings(models=("seed_cnn", "resnet20")))
+    assert {c.id for c in both if c.workload == "epoch"} == epochs | {"resnet20-arrays"}
     assert {c.id for c in build_cases(SuiteSettings(quick=True)) if c.workload == "epoch"} == epochs
     arrays = next(c for c in full if c.id == "seed_cnn-arrays")
     assert arrays.params["pipeline"] == "arrays"  # the article's script: model.fit on arrays, no tf.data
 
 
-def test_quick_runs_the_tf_data_epochs_under_the_default_only():
-    quick = {c.id: c for c in build_cases(SuiteSettings(quick=True)) if c.workload == "epoch"}
-    assert quick["seed_cnn-arrays"].threads is None  # the article's script: every configuration of the grid
-    assert quick["seed_cnn-seed-npcAUTO"].threads == quick["seed_cnn-batched-npcAUTO"].threads == (ThreadConfig(),)
-    assert all(c.threads is None for c in build_cases(SuiteSettings()) if c.workload == "epoch")
+def test_the_tf_data_epochs_run_under_the_default_only():
+    for quick in (True, False):
+        epochs = {c.id: c for c in build_cases(SuiteSettings(quick=quick)) if c.workload == "epoch"}
+        assert epochs["seed_cnn-arrays"].threads is None  # the article's script: every configuration of the grid
+        assert epochs["seed_cnn-seed-npcAUTO"].threads == epochs["seed_cnn-batched-npcAUTO"].threads == (ThreadConfig(),)
+
+
+def test_compute_cases_get_adaptive_effort_outside_quick_and_fixed_passes():
+    """Issue 18, item 2: 3 processes a configuration, up to 6 while the interval is wider than ±3 %; --passes
+    fixes the passes (the gate's sessions are validated with fixed ones); --max-passes sets the cap."""
+    full = {c.name: c for c in build_cases(SuiteSettings())}
+    for name in ("matmul", "conv2d", "train_step-seed_cnn", "epoch-seed_cnn-arrays"):
+        assert (full[name].passes, full[name].max_passes) == (3, 6)
+    assert full["pipeline-seed-npc1"].max_passes is None and full["calibration"].passes == 2
+    assert all(c.max_passes is None for c in build_cases(SuiteSettings(quick=True)))
+    assert all(c.max_passes is None for c in build_cases(SuiteSettings(passes=4)))
+    capped = {c.name: c for c in build_cases(SuiteSettings(passes=2, max_passes=10))}
+    assert (capped["conv2d"].passes, capped["conv2d"].max_passes) == (2, 10)
+    assert pytest_args(SuiteSettings(max_passes=10))[-2:] == ["--max-passes", "10"]
+    with pytest.raises(ValueError, match="--max-passes must be >= 1"):
+        SuiteSettings(max_passes=0)
 
 
 def test_passes_option_sets_processes_per_case():

@@ -9,7 +9,7 @@ import statistics
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
-from cifar.isolation.schedule import alternating, in_pass_order
+from cifar.isolation.schedule import in_pass_order
 from cifar.suite.settings import Case, SuiteSettings
 from cifar.training.threads import ThreadConfig
 
@@ -70,6 +70,25 @@ def merge_results(results: list[dict]) -> dict:
                         "isolation_overhead_seconds": statistics.median(
                             r["runner"]["isolation_overhead_seconds"] for r in results)}
     return merged
+
+
+def settled(case: Case, results: dict[str, list[dict]]) -> float | None:
+    """The half-width of the case's best-vs-default interval as the summary will compute it, if it is within
+    `TARGET_HALF_WIDTH`; None while it is wider (or there is no interval yet)."""
+    from cifar.judging.stats import half_width
+    from cifar.judging.summary import TARGET_HALF_WIDTH, best_configurations
+
+    entries = [{"case": case.name, "threads": config, "unit": runs[0]["unit"],
+                "items_per_round": runs[0]["items_per_round"],
+                "items_per_s_median": runs[0]["items_per_round"] / statistics.median(
+                    [d for r in runs for d in r["durations_seconds"]]),
+                "durations_per_process": [r["durations_seconds"] for r in runs]}
+               for config, runs in results.items() if runs]
+    rows = best_configurations(entries)
+    if not rows or rows[0].speedup is None:
+        return None
+    width = half_width(rows[0].speedup)
+    return width if width <= TARGET_HALF_WIDTH else None
 
 
 class Campaign:
@@ -134,19 +153,36 @@ class Campaign:
 
     def _run_interleaved(self, case: Case) -> None:
         """Pass i runs every configuration (order reversed on odd passes); in a paired run each configuration
-        runs in both arms, this tree first on even passes and the baseline first on odd ones (A B, B A, …)."""
+        runs in both arms, this tree first on even passes and the baseline first on odd ones (A B, B A, …).
+
+        A case with ``max_passes`` (and no baseline arm) gets more passes, one at a time, until its best-vs-default
+        interval — the summary's, computed the same way (`settled`) — is within ±`TARGET_HALF_WIDTH`, or
+        ``max_passes`` ran: effort goes to the cases whose processes disagree, not to those already settled."""
         configs = list(case.threads or self.configs)
         arms = {"current": self.runner, **({"baseline": self.baseline} if self.baseline else {})}
         per_arm: dict[str, dict[str, list[dict]]] = {arm: {c.id: [] for c in configs} for arm in arms}
         failed: dict[str, dict[str, ChildError]] = {arm: {} for arm in arms}
-        for index, config in alternating(configs, case.passes):
-            for arm in in_pass_order(list(arms), index):
-                if config.id in failed[arm]:
-                    continue
-                try:
-                    per_arm[arm][config.id].append(self._child(arms[arm], case, case.params, config))
-                except ChildError as err:
-                    failed[arm][config.id] = err
+
+        def run_pass(index: int) -> None:
+            for config in in_pass_order(configs, index):
+                for arm in in_pass_order(list(arms), index):
+                    if config.id in failed[arm]:
+                        continue
+                    try:
+                        per_arm[arm][config.id].append(self._child(arms[arm], case, case.params, config))
+                    except ChildError as err:
+                        failed[arm][config.id] = err
+
+        for index in range(case.passes):
+            run_pass(index)
+        passes = case.passes
+        adaptive = case.max_passes is not None and self.baseline is None and len(configs) > 1
+        while adaptive and passes < case.max_passes and not failed["current"] \
+                and settled(case, per_arm["current"]) is None:
+            if self.progress is not None and hasattr(self.progress, "grow"):
+                self.progress.grow(len(configs))
+            run_pass(passes)
+            passes += 1
         if self.progress is not None and hasattr(self.progress, "end_case"):
             self.progress.end_case()  # before pytest writes this test's result
         for arm, results in (("current", self.results), ("baseline", self.baseline_results)):

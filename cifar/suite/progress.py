@@ -56,6 +56,10 @@ class Progress:
             self.write(self.line(case) + "\n")
             self._last_line = now
 
+    def grow(self, processes: int) -> None:
+        """A case added a pass (cifar.suite.campaign's adaptive effort): the session has more processes to run."""
+        self.total += processes
+
     def end_case(self) -> None:
         """Erase the in-place line (a terminal) or say the case is done (elsewhere)."""
         if self._case is None:

@@ -32,6 +32,9 @@ class Case:
     params: dict = field(hash=False)
     passes: int = 1  # interleaved passes over the thread grid; each pass is a fresh child per config
     threads: tuple[ThreadConfig, ...] | None = None  # fixed configurations instead of the grid
+    #: Adaptive effort: up to this many passes, one more at a time while the case's best-vs-default interval is
+    #: wider than ±3 % (cifar.suite.campaign); None: exactly `passes`.
+    max_passes: int | None = None
 
     @property
     def target(self) -> str:
@@ -55,11 +58,15 @@ class Case:
 class SuiteSettings:
     quick: bool = False
     data: str = "auto"
-    models: tuple[str, ...] | None = None  # None: seed_cnn + resnet20, quick: seed_cnn
+    models: tuple[str, ...] | None = None  # None: seed_cnn (the article's model); resnet20 on request
     epoch_steps: int | None = None
     grid: tuple[ThreadConfig, ...] | None = None  # None: the standard grid (quick: a subset)
     runner: str = "zygote"
-    passes: int | None = None  # None: the case's own (quick 1, default 2 for micro cases)
+    passes: int | None = None  # None: the case's own (quick 1; default 3, 2 for the calibration); fixes them
+    #: Adaptive effort: up to this many passes for every case measured under several configurations, added while
+    #: its best-vs-default interval is wider than ±3 %. None: the cases' own (default 6 for the compute cases, none
+    #: with --passes or --quick).
+    max_passes: int | None = None
     #: (pattern, passes): cases whose test id without the configuration ("test_pipeline[seed-npc1]") matches
     #: the fnmatch pattern get that many passes instead; the last matching pattern wins.
     passes_for: tuple[tuple[str, int], ...] = ()
@@ -80,6 +87,8 @@ class SuiteSettings:
             raise ValueError(f"--epoch-steps must be >= 1, got {self.epoch_steps!r}")
         if self.passes is not None and (isinstance(self.passes, bool) or self.passes < 1):
             raise ValueError(f"--passes must be >= 1, got {self.passes!r}")
+        if self.max_passes is not None and (isinstance(self.max_passes, bool) or self.max_passes < 1):
+            raise ValueError(f"--max-passes must be >= 1, got {self.max_passes!r}")
         for pattern, passes in self.passes_for:
             if not pattern or isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
                 raise ValueError(f"--passes-for needs PATTERN=N with N >= 1, got {pattern}={passes!r}")
@@ -95,7 +104,9 @@ class SuiteSettings:
     def model_list(self) -> tuple[str, ...]:
         if self.models is not None:
             return self.models
-        return ("seed_cnn",) if self.quick else MODELS
+        # ResNet-20 is not the article's: ~42 s a process here for one process a configuration (no interval), a
+        # third of make bench's time; conv2d and the training step ask its question (docs/performance.md).
+        return ("seed_cnn",)
 
     def to_dict(self) -> dict:
         """Plain JSON (the run file's ``cifar_settings``); `from_dict` reads it back."""
@@ -140,26 +151,30 @@ def epoch_inputs() -> tuple:
 
 
 def build_cases(settings: SuiteSettings) -> list[Case]:
-    """The cases of a run. Round counts are sized for the time budget (quick <= 60 s, default <= 5 min on
-    2 cores) while giving the regression gate >= 6 rounds a side (the fewest with which a one-sided
-    Mann-Whitney U test can reach p < 0.01 is 5 vs 5)."""
+    """The cases of a run. Outside --quick each case runs in >= 3 processes a configuration (a t interval over
+    2 processes spans 12.7 standard errors), and the compute cases add passes up to 6 until their best-vs-default
+    interval is within ±3 % (adaptive effort, cifar.suite.campaign). A process runs >= 3 rounds; a case gives the
+    regression gate >= 6 rounds a side (the fewest with which a one-sided Mann-Whitney U test can reach p < 0.01
+    is 5 vs 5)."""
     quick = settings.quick
-    passes = 1 if quick else 2
-    rounds = 6 if quick else 3  # per pass: quick 6, default 2 passes x 3 = 6
+    passes = 1 if quick else 3
+    most = None if quick else 6  # adaptive effort's cap on the compute cases
+    rounds = 6 if quick else 3  # per process
     data = settings.data
     cases = [
         # Always one thread, in every session: the gate's yardstick for machine-wide drift.
-        Case("calibration", "calibration", {"rounds": 5, "warmup_rounds": 1, "products": 10}, passes,
+        Case("calibration", "calibration", {"rounds": 5, "warmup_rounds": 1, "products": 10}, 1 if quick else 2,
              threads=(ThreadConfig(1, 1),)),
-        Case("matmul", "matmul", {"rounds": 5 if quick else 3, "warmup_rounds": 1}, passes),
-        Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5 if quick else 4}, passes),
+        Case("matmul", "matmul", {"rounds": 5 if quick else 3, "warmup_rounds": 1}, passes, max_passes=most),
+        Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5 if quick else 4}, passes,
+             max_passes=most),
     ]
     for model in settings.model_list:
         # ResNet-20's training step is measured by its epoch (compute-bound whatever feeds it, and tracing it costs
         # ~10 s a child): only seed_cnn's step alone, the ceiling the epoch verdicts compare with.
         if model == "seed_cnn":
             cases.append(Case("train_step", model, {"model": model, "rounds": rounds, "warmup_rounds": 1, "steps": 10,
-                                                    "data": data}, passes))
+                                                    "data": data}, passes, max_passes=most))
     default = (ThreadConfig(),)
     for options in pipeline_options(quick):
         # A pipeline runs on tf.data's own threads: its speed did not depend on TensorFlow's intra/inter pools
@@ -174,33 +189,37 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         steps = settings.epoch_steps or default_steps
         # The article's script feeds arrays; its tf.data pipeline and the batched one are the alternatives it
         # says to tune. ResNet-20 is compute-bound whatever feeds it (~500 images/s): only the article's arrays.
-        # The arrays epoch differs by up to 2x from process to process on the AMD EPYC (docs/measuring.md): three
-        # processes per configuration outside --quick.
         inputs = epoch_inputs() if model == "seed_cnn" else (ARRAYS,)
         for feed in inputs:
             feed_id = feed if feed == ARRAYS else PipelineOptions(**feed).id
-            many = feed == ARRAYS and model == "seed_cnn" and not quick
-            # --quick asks the first questions: do threads change the article's script (arrays, every
-            # configuration), and does its input path (tf.data epochs, TensorFlow's default threads only)? The
-            # tf.data epochs' thread dependence is the same model's compute, which the arrays epoch, conv2d and
-            # the training step show under every configuration.
+            arrays = feed == ARRAYS and model == "seed_cnn"
+            # The arrays epoch, the article's script, runs under every configuration: do threads change it? It
+            # differs by up to 2x from process to process on the AMD EPYC (docs/measuring.md): adaptive effort.
+            # The tf.data epochs ask whether the input path changes it, under TensorFlow's default threads only:
+            # their thread dependence is the same model's compute, which the arrays epoch, conv2d and the training
+            # step show under every configuration (ResNet-20, on request, one process a configuration).
             cases.append(Case("epoch", f"{model}-{feed_id}", {"model": model, "pipeline": feed,
-                                                              "rounds": 6 if quick else (4 if many else 5),
+                                                              "rounds": 6 if quick else (4 if arrays else 5),
                                                               "warmup_rounds": 1, "steps": steps, "data": data},
-                              3 if many else 1, threads=default if quick and feed != ARRAYS else None))
+                              1 if quick or model != "seed_cnn" else passes,
+                              threads=None if feed == ARRAYS else default,
+                              max_passes=most if arrays else None))
     for pattern in settings.skip:
         if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
             raise ValueError(f"--skip-cases {pattern}: the pattern matches no case of this suite (e.g. {cases[-1].test_id})")
     cases = [case for case in cases if not any(fnmatch.fnmatchcase(case.test_id, p) for p in settings.skip)]
     if settings.passes is not None:
         # More processes per case: the remedy when process-to-process variation dominates (docs/measuring.md).
-        cases = [replace(case, passes=settings.passes) for case in cases]
+        cases = [replace(case, passes=settings.passes, max_passes=None) for case in cases]
     for pattern, passes in settings.passes_for:
         matched = {case.test_id for case in cases if fnmatch.fnmatchcase(case.test_id, pattern)}
         if not matched:
             raise ValueError(f"--passes-for {pattern}={passes}: the pattern matches no case of this suite "
                              f"(e.g. {cases[-1].test_id})")
-        cases = [replace(case, passes=passes) if case.test_id in matched else case for case in cases]
+        cases = [replace(case, passes=passes, max_passes=None) if case.test_id in matched else case for case in cases]
+    if settings.max_passes is not None:
+        cases = [replace(case, max_passes=settings.max_passes if settings.max_passes > case.passes else None)
+                 for case in cases]
     return cases
 
 
@@ -233,6 +252,8 @@ def pytest_args(settings: SuiteSettings) -> list[str]:
         args += ["--epoch-steps", str(settings.epoch_steps)]
     if settings.passes is not None:
         args += ["--passes", str(settings.passes)]
+    if settings.max_passes is not None:
+        args += ["--max-passes", str(settings.max_passes)]
     args += [f"--passes-for={pattern}={passes}" for pattern, passes in settings.passes_for]
     args += [f"--skip-cases={pattern}" for pattern in settings.skip]
     if settings.baseline_tree is not None:
