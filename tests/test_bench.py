@@ -160,26 +160,28 @@ class Counting:
         self.total += processes
 
 
-def test_adaptive_effort_adds_passes_only_while_the_interval_is_wide():
+def test_adaptive_effort_adds_passes_only_where_a_pass_can_settle_the_answer():
     """Issue 18, item 2: a case whose processes agree stops at its 3 passes; one whose processes differ by up to
-    ±10 % gets passes up to its cap, every configuration in every pass (the pairs stay whole), and the progress
-    line's total grows with it."""
+    ±3 % gets passes, every configuration in every pass (the pairs stay whole), until its interval is within ±3 %,
+    and the progress line's total grows with it; one whose processes differ by ±30 % would need far more than the
+    cap of 6, so it stops at 3 instead of spending 3 more passes that cannot settle it."""
     case = Case("matmul", "matmul", {"rounds": 3}, passes=3, max_passes=6)
-    steady, noisy = NoisyRunner(spread=0.0005), NoisyRunner(spread=0.10)
+    runners = {"steady": NoisyRunner(spread=0.0005), "moderate": NoisyRunner(spread=0.03, seed=3),
+               "hopeless": NoisyRunner(spread=0.30)}
     counts = {}
-    for name, runner in (("steady", steady), ("noisy", noisy)):
+    for name, runner in runners.items():
         progress = Counting()
         campaign = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=runner, progress=progress)
         result = campaign.result(case, ThreadConfig())
-        counts[name] = (result["passes"], progress.total, progress.children)
-    assert counts["steady"] == (3, 0, 9)
-    assert counts["noisy"] == (6, 9, 18)
-    order = [c for _, c in noisy.calls]
-    assert order[9:] == ["default", "intra2-inter2", "intra1-inter1", "intra1-inter1", "intra2-inter2", "default",
-                         "default", "intra2-inter2", "intra1-inter1"]  # passes 3-5 keep alternating
-    from cifar.suite.campaign import settled
+        counts[name] = (result["passes"], progress.total, progress.children, result["effort"]["stopped"])
+    assert counts == {"steady": (3, 0, 9, "settled"), "moderate": (5, 6, 15, "settled"),
+                      "hopeless": (3, 0, 9, "futile")}
+    order = [c for _, c in runners["moderate"].calls]
+    assert order[9:] == ["default", "intra2-inter2", "intra1-inter1",
+                         "intra1-inter1", "intra2-inter2", "default"]  # passes 3 and 4 keep alternating
+    from cifar.suite.campaign import effort
 
-    assert settled(case, {"default": [fake_result([1.0, 1.0])] * 3}) is None  # one configuration: no interval
+    assert effort(case, {"default": [fake_result([1.0, 1.0])] * 3}) == ("no interval", None)
 
 
 def test_paired_runs_and_fixed_passes_get_no_adaptive_effort():
@@ -187,7 +189,8 @@ def test_paired_runs_and_fixed_passes_get_no_adaptive_effort():
     case = Case("matmul", "matmul", {"rounds": 3}, passes=3, max_passes=6)
     runner, baseline = NoisyRunner(spread=0.10), NoisyRunner(spread=0.10, seed=1)
     campaign = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=runner, baseline=baseline)
-    assert campaign.result(case, ThreadConfig())["passes"] == 3
+    result = campaign.result(case, ThreadConfig())
+    assert result["passes"] == 3 and result["effort"]["stopped"] == "fixed"
     assert len(runner.calls) == len(baseline.calls) == 9
 
 

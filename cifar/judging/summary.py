@@ -8,8 +8,9 @@ seconds per round (its rounds' items over their time, as the tuner counts a proc
 processes. Rounds of one process share its state (where its memory landed, how its thread pools settled), so
 intervals over rounds were narrower than the evidence; and the mean, not the median of a process's rounds,
 because the article's arrays epoch runs some epochs at half speed (docs/measuring.md): a median of few rounds
-jumps between the two speeds, the mean weighs them as the training does. With fewer than `MIN_PROCESSES`
-processes on a side there is no interval, and nothing is claimed.
+jumps between the two speeds, the mean weighs them as the training does. A process measured while the rest of the
+machine used more than 10 % of the CPU is left out, as in the gate (unless over half were). With fewer than
+`MIN_PROCESSES` processes on a side there is no interval, and nothing is claimed.
 
 The intervals are Student-t intervals on the log of the ratio (`cifar.judging.stats.log_t_ratio_ci`): a suite
 affords 2-6 processes a configuration, where a percentile bootstrap's "95 %" held the true ratio 54 % of the time
@@ -53,20 +54,51 @@ def throughput(entry: dict) -> float:
     return entry["items_per_s_median"]
 
 
+def _contended(entry: dict) -> list[bool]:
+    per = entry.get("contention_per_process") or ()
+    return [bool(c.get("contended")) for c in per]
+
+
+def _quiet(values: list[float], contended: list[bool]) -> list[float]:
+    """`values` without the contended processes' — unless over half were: then all, as the gate does."""
+    if len(contended) != len(values) or sum(contended) * 2 > len(values):
+        return values
+    return [v for v, busy in zip(values, contended) if not busy]
+
+
 def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio | None:
     """How many times faster `entry` is than `baseline`, over processes; None below `MIN_PROCESSES` a side.
     ``paired``: the two were measured pass by pass in one case (process i of each in pass i): the geometric mean
-    of the per-pass ratios with a paired t interval."""
+    of the per-pass ratios with a paired t interval. As in the gate, a process measured while the rest of the
+    machine used more than 10 % of the CPU is left out (paired: its pass), unless over half were."""
     a, b = process_seconds(baseline), process_seconds(entry)
+    busy_a, busy_b = _contended(baseline), _contended(entry)
+    paired = paired and len(a) == len(b)
+    if paired and len(busy_a) == len(busy_b) == len(a):
+        keep = _quiet(list(range(len(a))), [x or y for x, y in zip(busy_a, busy_b)])
+        a, b = [a[i] for i in keep], [b[i] for i in keep]
+    elif not paired:
+        a, b = _quiet(a, busy_a), _quiet(b, busy_b)
     if min(len(a), len(b)) < MIN_PROCESSES:
         return None
-    return log_t_ratio_ci(a, b, paired=paired and len(a) == len(b))
+    return log_t_ratio_ci(a, b, paired=paired)
 
 
-def processes_needed(ratio: Ratio, processes: int, target: float = TARGET_HALF_WIDTH) -> int:
-    """About how many processes a side would narrow `ratio`'s interval to ±`target`: the half-width falls as one
-    over the square root of the processes (and the t quantile with them, ignored here: a guide)."""
-    return max(processes, math.ceil(processes * (half_width(ratio) / target) ** 2 - 1e-9))
+def processes_needed(ratio: Ratio, processes: int, target: float = TARGET_HALF_WIDTH, cap: int = 10_000) -> int:
+    """About how many processes a side would narrow `ratio`'s t interval (over `processes`) to ±`target`, if the
+    spread stays what they showed: the interval is t(n-1) standard errors of the log ratio each side, the standard
+    error falls as one over the square root of n and the t quantile falls with n too. A guide: with 3 processes
+    the spread itself is known to within a factor of ~2. `cap` when even that many would not do."""
+    from scipy.stats import t
+
+    if processes < 2 or ratio.low <= 0:
+        return cap
+    spread = math.log(ratio.high / ratio.low) / 2 * math.sqrt(processes) / t.ppf(0.975, processes - 1)
+    goal = math.asinh(target)  # half_width() of a log-symmetric interval is sinh(its log half-width)
+    for n in range(max(processes, 2), cap):
+        if t.ppf(0.975, n - 1) * spread / math.sqrt(n) <= goal + 1e-12:
+            return n
+    return cap
 
 
 @dataclass(frozen=True)

@@ -72,23 +72,28 @@ def merge_results(results: list[dict]) -> dict:
     return merged
 
 
-def settled(case: Case, results: dict[str, list[dict]]) -> float | None:
-    """The half-width of the case's best-vs-default interval as the summary will compute it, if it is within
-    `TARGET_HALF_WIDTH`; None while it is wider (or there is no interval yet)."""
+def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]:
+    """Whether another pass of `case` is worth its time, from its best-vs-default interval as the summary will
+    compute it: ``("settled", None)`` within ±`TARGET_HALF_WIDTH`; ``("futile", n)`` when about n processes a side
+    would be needed, more than ``max_passes`` allows (its processes disagree too much for passes to help here);
+    ``("more", n)`` otherwise; ``("no interval", None)`` when there is none to narrow (one configuration)."""
     from cifar.judging.stats import half_width
-    from cifar.judging.summary import TARGET_HALF_WIDTH, best_configurations
+    from cifar.judging.summary import TARGET_HALF_WIDTH, best_configurations, processes_needed
 
     entries = [{"case": case.name, "threads": config, "unit": runs[0]["unit"],
                 "items_per_round": runs[0]["items_per_round"],
                 "items_per_s_median": runs[0]["items_per_round"] / statistics.median(
                     [d for r in runs for d in r["durations_seconds"]]),
-                "durations_per_process": [r["durations_seconds"] for r in runs]}
+                "durations_per_process": [r["durations_seconds"] for r in runs],
+                "contention_per_process": [r["contention"] for r in runs]}
                for config, runs in results.items() if runs]
     rows = best_configurations(entries)
     if not rows or rows[0].speedup is None:
-        return None
-    width = half_width(rows[0].speedup)
-    return width if width <= TARGET_HALF_WIDTH else None
+        return "no interval", None
+    if half_width(rows[0].speedup) <= TARGET_HALF_WIDTH:
+        return "settled", None
+    needed = processes_needed(rows[0].speedup, rows[0].processes)
+    return ("futile" if case.max_passes is None or needed > case.max_passes else "more"), needed
 
 
 class Campaign:
@@ -155,9 +160,10 @@ class Campaign:
         """Pass i runs every configuration (order reversed on odd passes); in a paired run each configuration
         runs in both arms, this tree first on even passes and the baseline first on odd ones (A B, B A, …).
 
-        A case with ``max_passes`` (and no baseline arm) gets more passes, one at a time, until its best-vs-default
-        interval — the summary's, computed the same way (`settled`) — is within ±`TARGET_HALF_WIDTH`, or
-        ``max_passes`` ran: effort goes to the cases whose processes disagree, not to those already settled."""
+        A case with ``max_passes`` (and no baseline arm) gets more passes, one at a time, while its best-vs-default
+        interval — the summary's, computed the same way (`effort`) — is wider than ±`TARGET_HALF_WIDTH` and the
+        processes it would take fit in ``max_passes``: effort goes where a pass can still settle the answer, not to
+        cases already settled nor to those whose processes disagree too much for a few more to help."""
         configs = list(case.threads or self.configs)
         arms = {"current": self.runner, **({"baseline": self.baseline} if self.baseline else {})}
         per_arm: dict[str, dict[str, list[dict]]] = {arm: {c.id: [] for c in configs} for arm in arms}
@@ -178,17 +184,24 @@ class Campaign:
         passes = case.passes
         adaptive = case.max_passes is not None and self.baseline is None and len(configs) > 1
         while adaptive and passes < case.max_passes and not failed["current"] \
-                and settled(case, per_arm["current"]) is None:
+                and effort(case, per_arm["current"])[0] == "more":
             if self.progress is not None and hasattr(self.progress, "grow"):
                 self.progress.grow(len(configs))
             run_pass(passes)
             passes += 1
+        # Why the case stopped where it did, in every configuration's JSON (extra_info["effort"]).
+        state, needed = effort(case, per_arm["current"]) if adaptive and not failed["current"] else ("fixed", None)
+        state = "cap" if state == "more" else state  # it would have gone on: max_passes stopped it
+        spent = {"passes": passes, "max_passes": case.max_passes, "stopped": state, "processes_needed": needed}
         if self.progress is not None and hasattr(self.progress, "end_case"):
             self.progress.end_case()  # before pytest writes this test's result
         for arm, results in (("current", self.results), ("baseline", self.baseline_results)):
             if arm in arms:
                 for config in configs:
-                    results[(case.name, config.id)] = failed[arm].get(config.id) or merge_results(per_arm[arm][config.id])
+                    outcome = failed[arm].get(config.id) or merge_results(per_arm[arm][config.id])
+                    if isinstance(outcome, dict):
+                        outcome["effort"] = spent
+                    results[(case.name, config.id)] = outcome
 
     def baseline_result(self, case: Case, config: ThreadConfig) -> dict | ChildError | None:
         """The baseline arm's result for a case measured by `result` (None when this is not a paired run)."""
