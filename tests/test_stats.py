@@ -26,7 +26,7 @@ def simulated_case(rng, processes: int, spread: float = 0.05) -> list[dict]:
 def test_a_95_percent_interval_holds_the_true_speedup_about_95_percent_of_the_time(processes):
     """Issue 18, item 3. The summary's speedup over default (`process_speedup`, paired by pass, as the best row
     computes it), 400 simulated cases whose two configurations are equally fast: the percentile bootstrap it used
-    held the true ratio (1.0) in 54 % of them at 2 processes a side and 73 % at 3; the t interval on the logs
+    held the true ratio (1.0) in about half of them at 2 processes a side and 73 % at 3; the t interval on the logs
     holds it ~95 % of the time."""
     rng = np.random.default_rng(processes)
     held = 0

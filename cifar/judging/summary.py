@@ -13,8 +13,8 @@ machine used more than 10 % of the CPU is left out, as in the gate (unless over 
 `MIN_PROCESSES` processes on a side there is no interval, and nothing is claimed.
 
 The intervals are Student-t intervals on the log of the ratio (`cifar.judging.stats.log_t_ratio_ci`): a suite
-affords 2-6 processes a configuration, where a percentile bootstrap's "95 %" held the true ratio 54 % of the time
-at 2 and 73 % at 3 (tests/test_stats.py). Each says its half-width; `TARGET_HALF_WIDTH` is what a compute case
+affords 2-6 processes a configuration, where a percentile bootstrap's "95 %" held the true ratio 49 % of the time
+at 2 and 73 % at 3 (scripts/measure/interval_coverage.py; tests/test_stats.py). Each says its half-width; `TARGET_HALF_WIDTH` is what a compute case
 aims for (issue 18: ±3 %).
 
 Configurations of one case are paired by pass: a case runs every configuration pass by pass (A B C, C B A, …), so
