@@ -144,6 +144,8 @@ class NoisyRunner(FakeRunner):
 
     def run(self, target, params, config):
         self.calls.append((params.get("rounds"), config.id))
+        if config.id in self.fail_for:
+            raise ChildCrashed(-11, "python -m cifar.isolation.child ...", "segfault")
         base = {"intra1-inter1": 2.0, "intra2-inter2": 0.667, "default": 1.0}[config.id]
         factor = base * (1.0 + self.random.uniform(-self.spread, self.spread))
         return fake_result([factor * (1.0 + 0.001 * i) for i in range(params["rounds"])])
@@ -182,6 +184,14 @@ def test_adaptive_effort_adds_passes_only_where_a_pass_can_settle_the_answer():
     from cifar.suite.campaign import effort
 
     assert effort(case, {"default": [fake_result([1.0, 1.0])] * 3}) == ("no interval", None)
+    crashing = NoisyRunner(spread=0.03, seed=3)
+    crashing.fail_for = {"intra1-inter1"}
+    result = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=crashing).result(case, ThreadConfig())
+    assert result["passes"] == 3 and result["effort"]["stopped"] == "failed"
+    one = Case("matmul", "matmul", {"rounds": 3}, passes=1, max_passes=4)  # --quick --max-passes 4
+    result = Campaign(SuiteSettings(grid=GRID), interleave=True, runner=NoisyRunner(spread=0.0005)).result(
+        one, ThreadConfig())
+    assert (result["passes"], result["effort"]["stopped"]) == (2, "settled")  # 2 processes agreeing to 0.05 %
 
 
 def test_paired_runs_and_fixed_passes_get_no_adaptive_effort():

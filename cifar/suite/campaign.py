@@ -78,7 +78,7 @@ def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]
     would be needed, more than ``max_passes`` allows (its processes disagree too much for passes to help here);
     ``("more", n)`` otherwise; ``("no interval", None)`` when there is none to narrow (one configuration)."""
     from cifar.judging.stats import half_width
-    from cifar.judging.summary import TARGET_HALF_WIDTH, best_configurations, processes_needed
+    from cifar.judging.summary import MIN_PROCESSES, TARGET_HALF_WIDTH, best_configurations, processes_needed
 
     entries = [{"case": case.name, "threads": config, "unit": runs[0]["unit"],
                 "items_per_round": runs[0]["items_per_round"],
@@ -88,6 +88,8 @@ def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]
                 "contention_per_process": [r["contention"] for r in runs]}
                for config, runs in results.items() if runs]
     rows = best_configurations(entries)
+    if rows and rows[0].speedup is None and rows[0].processes < MIN_PROCESSES and rows[0].baseline != "-":
+        return "more", MIN_PROCESSES  # e.g. --quick --max-passes 4: one process a side has no interval yet
     if not rows or rows[0].speedup is None:
         return "no interval", None
     if half_width(rows[0].speedup) <= TARGET_HALF_WIDTH:
@@ -190,7 +192,12 @@ class Campaign:
             run_pass(passes)
             passes += 1
         # Why the case stopped where it did, in every configuration's JSON (extra_info["effort"]).
-        state, needed = effort(case, per_arm["current"]) if adaptive and not failed["current"] else ("fixed", None)
+        if not adaptive:
+            state, needed = "fixed", None
+        elif failed["current"]:
+            state, needed = "failed", None  # a configuration crashed: no more passes spent on the case
+        else:
+            state, needed = effort(case, per_arm["current"])
         state = "cap" if state == "more" else state  # it would have gone on: max_passes stopped it
         spent = {"passes": passes, "max_passes": case.max_passes, "stopped": state, "processes_needed": needed}
         if self.progress is not None and hasattr(self.progress, "end_case"):

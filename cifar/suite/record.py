@@ -59,7 +59,8 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "isolation_overhead_seconds": result["runner"]["isolation_overhead_seconds"],
         "passes": result.get("passes", 1),
         # Adaptive effort: the passes run, the cap, and why it stopped ("settled" within ±3 %, "futile": about
-        # processes_needed a side would be needed, "more": the cap stopped it, "fixed": no adaptive effort).
+        # processes_needed a side would be needed, "cap": max_passes stopped it, "failed": a configuration crashed,
+        # "fixed": no adaptive effort).
         "effort": result.get("effort"),
         "warmup_rounds": result["warmup_rounds"],
         "contention_other_fraction": result["contention"]["other_fraction"],
