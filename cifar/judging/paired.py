@@ -17,6 +17,7 @@ from cifar.judging.errors import GateError
 from cifar.judging.gate import GateReport, _note_inconclusive, confirm
 from cifar.judging.policy import PER_PROCESS, Policies
 from cifar.judging.runfile import Benchmark, Run, comparable
+from cifar.judging.stats import quiet_indices
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 
@@ -46,12 +47,10 @@ def paired_samples(run, policies: Policies = Policies(), dropped: dict | None = 
         statistic = policies.for_benchmark(bench.fullname).per_process
         if baseline and len(baseline) == len(current):
             skip = set(contended_pairs(bench))
-            keep_all = 2 * len(skip) > len(current)
+            keep = quiet_indices([i in skip for i in range(len(current))])
             if skip and dropped is not None:
-                dropped[bench.fullname] = (0 if keep_all else len(skip), len(current))
-            if skip and not keep_all:
-                baseline = [p for i, p in enumerate(baseline) if i not in skip]
-                current = [p for i, p in enumerate(current) if i not in skip]
+                dropped[bench.fullname] = (len(current) - len(keep), len(current))
+            baseline, current = [baseline[i] for i in keep], [current[i] for i in keep]
         out[bench.fullname] = (per_process(baseline, statistic) if baseline else None, per_process(current, statistic))
     return out
 

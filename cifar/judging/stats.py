@@ -84,6 +84,15 @@ def paired_ratio_ci(numerator: list[float], denominator: list[float], confidence
     return Ratio(point, float(ci.low), float(ci.high))
 
 
+def quiet_indices(contended: list[bool]) -> list[int]:
+    """Which processes (or pairs) to keep: those not measured while a neighbour used the CPU (``contended``) —
+    all of them if over half were (the run itself was contended; dropping most of it would hide that). The one
+    rule of the gate (cifar.judging.paired) and the summary."""
+    if 2 * sum(contended) > len(contended):
+        return list(range(len(contended)))
+    return [i for i, busy in enumerate(contended) if not busy]
+
+
 def log_t_ratio_ci(numerator: list[float], denominator: list[float], paired: bool = False,
                    confidence: float = CONFIDENCE) -> Ratio | None:
     """The geometric-mean ratio numerator / denominator with a Student-t interval on the logs (scipy's

@@ -14,8 +14,8 @@ machine used more than 10 % of the CPU is left out, as in the gate (unless over 
 
 The intervals are Student-t intervals on the log of the ratio (`cifar.judging.stats.log_t_ratio_ci`): a suite
 affords 2-6 processes a configuration, where a percentile bootstrap's "95 %" held the true ratio 49 % of the time
-at 2 and 73 % at 3 (scripts/measure/interval_coverage.py; tests/test_stats.py). Each says its half-width; `TARGET_HALF_WIDTH` is what a compute case
-aims for (issue 18: ±3 %).
+at 2 and 73 % at 3 (scripts/measure/interval_coverage.py; tests/test_stats.py). Each says its half-width;
+`TARGET_HALF_WIDTH` is what a compute case aims for (issue 18: ±3 %).
 
 Configurations of one case are paired by pass: a case runs every configuration pass by pass (A B C, C B A, …), so
 pass i of one configuration and pass i of another ran seconds apart, and their ratio is free of the machine's
@@ -31,7 +31,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from cifar.judging.stats import Ratio, half_width, log_t_ratio_ci
+from cifar.judging.stats import Ratio, half_width, log_t_ratio_ci, quiet_indices
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 BASELINE_CONFIG = "default"
@@ -59,13 +59,6 @@ def _contended(entry: dict) -> list[bool]:
     return [bool(c.get("contended")) for c in per]
 
 
-def _quiet(values: list[float], contended: list[bool]) -> list[float]:
-    """`values` without the contended processes' — unless over half were: then all, as the gate does."""
-    if len(contended) != len(values) or sum(contended) * 2 > len(values):
-        return values
-    return [v for v, busy in zip(values, contended) if not busy]
-
-
 def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio | None:
     """How many times faster `entry` is than `baseline`, over processes; None below `MIN_PROCESSES` a side.
     ``paired``: the two were measured pass by pass in one case (process i of each in pass i): the geometric mean
@@ -75,10 +68,13 @@ def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio 
     busy_a, busy_b = _contended(baseline), _contended(entry)
     paired = paired and len(a) == len(b)
     if paired and len(busy_a) == len(busy_b) == len(a):
-        keep = _quiet(list(range(len(a))), [x or y for x, y in zip(busy_a, busy_b)])
+        keep = quiet_indices([x or y for x, y in zip(busy_a, busy_b)])
         a, b = [a[i] for i in keep], [b[i] for i in keep]
     elif not paired:
-        a, b = _quiet(a, busy_a), _quiet(b, busy_b)
+        if len(busy_a) == len(a):
+            a = [a[i] for i in quiet_indices(busy_a)]
+        if len(busy_b) == len(b):
+            b = [b[i] for i in quiet_indices(busy_b)]
     if min(len(a), len(b)) < MIN_PROCESSES:
         return None
     return log_t_ratio_ci(a, b, paired=paired)
@@ -257,8 +253,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     # read "[...]" as markup).
     table = Table(title="Best configuration per case",
                   caption="throughput: a process's items over its time, geometric mean over processes; speedup over "
-                          "default (default's over the next fastest where it is the best) with a 95 % t interval over processes "
-                          "(paired by pass); ±: its half-width, and "
+                          "default (default's over the next fastest where it is the best) with a 95 % t interval "
+                          "over processes (paired by pass); ±: its half-width, and "
                           f"about how many processes a side ±{TARGET_HALF_WIDTH:.0%} would take")
     for column in ("case", "best", "throughput", "speedup vs default", "±"):
         table.add_column(Text(column), no_wrap=True)
