@@ -81,9 +81,7 @@ def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]
     from cifar.judging.summary import MIN_PROCESSES, TARGET_HALF_WIDTH, best_configurations, processes_needed
 
     entries = [{"case": case.name, "threads": config, "unit": runs[0]["unit"],
-                "items_per_round": runs[0]["items_per_round"],
-                "items_per_s_median": runs[0]["items_per_round"] / statistics.median(
-                    [d for r in runs for d in r["durations_seconds"]]),
+                "items_per_round": runs[0]["items_per_round"],  # the summary's `throughput` needs no more
                 "durations_per_process": [r["durations_seconds"] for r in runs],
                 "contention_per_process": [r["contention"] for r in runs]}
                for config, runs in results.items() if runs]
