@@ -61,3 +61,12 @@ def test_the_summary_says_how_far_each_interval_is_from_its_target():
     narrow = render_summary(simulated_case(rng, 6, spread=0.002))
     row = next(line for line in narrow.splitlines() if line.startswith("│ matmul"))
     assert "%" in row and "for ±3%" not in row
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    from cifar.judging import stats
+
+    result = doctest.testmod(stats)
+    assert result.attempted > 0 and result.failed == 0
