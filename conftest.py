@@ -45,6 +45,9 @@ def pytest_addoption(parser):
     group.addoption("--skip-cases", action="append", default=[], metavar="PATTERN",
                     help="leave out the cases whose test id without the configuration matches PATTERN (fnmatch, "
                          "e.g. 'test_epoch?seed_cnn-batched-*'); repeatable")
+    group.addoption("--sequential", action="store_true",
+                    help="a paired run's looks: a case under one configuration stops at 8, 12, ... pairs once they "
+                         "exclude a 5 %% slowdown and the gate's test does not fail (the paired gate's setting)")
     group.addoption("--baseline-tree", default=None, metavar="PATH",
                     help="(write --baseline-tree=PATH, with '=') a checkout of the baseline code (git worktree add --detach PATH main): every benchmark "
                          "also runs there, in its own processes, interleaved with this tree's (A B B A); "
@@ -98,7 +101,10 @@ def settings_from_options(config) -> SuiteSettings:
             passes_for=passes_for,
             baseline_tree=None if tree is None else os.path.abspath(tree),
             skip=tuple(config.getoption("skip_cases")),
+            sequential=config.getoption("sequential"),
         )
+        if settings.sequential and settings.baseline_tree is None:
+            raise ValueError("--sequential looks at the pairs of a paired run: it needs --baseline-tree=PATH")
         build_cases(settings)  # e.g. a --passes-for pattern that matches no case
         return settings
     except ValueError as err:

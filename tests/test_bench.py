@@ -295,9 +295,11 @@ def test_quick_grid_is_a_subset_of_the_full_grid():
      (["--quick", "--passes-for", "*vgg*=2"], "the pattern matches no case of this suite"),
      (["--baseline-tree", "/tmp"], "--baseline-tree '/tmp' is not a checkout of this project"),
      (["--thread-grid", "99999x1", "--quick", "-k", "matmul"], "intra_op_parallelism_threads=99999 is far more threads"),
-     (["--thread-grid", "tune:/no/such/tune.json"], "--thread-grid tune:/no/such/tune.json: cannot read the tune report")],
+     (["--thread-grid", "tune:/no/such/tune.json"], "--thread-grid tune:/no/such/tune.json: cannot read the tune report"),
+     (["--sequential"], "--sequential looks at the pairs of a paired run: it needs --baseline-tree=PATH")],
     ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes", "passes-for-text",
-         "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree", "absurd-threads", "tune-report"],
+         "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree", "absurd-threads", "tune-report",
+         "sequential-unpaired"],
 )
 def test_bad_option_is_a_usage_error_naming_the_value(args, message):
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", *args],

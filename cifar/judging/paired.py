@@ -108,6 +108,14 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
             return None if base is None else compare(first.name, base, cur, first.policy, paired=True)
 
         confirm(report, failing, again)
+    stopped = [(b.name, b.extra["effort"]) for b in run.benchmarks
+               if (b.extra.get("effort") or {}).get("stopped") == "unchanged" and b.fullname != calibration]
+    if stopped:
+        from cifar.judging.sequential import MARGIN
+
+        report.notes.append(f"stopped at a look once their pairs excluded a {MARGIN:.0%} slowdown (--sequential; "
+                            "smaller slowdowns are not excluded): " + ", ".join(
+                                f"{name} {e['passes']} of {e['max_passes']} pairs" for name, e in stopped))
     n = sorted({len(cur) for _, cur in pairs.values()})
     tests = sorted({c.test for c in report.comparisons if c.p_slower is not None})
     how = ("signed-rank on each pair's ratio, ratio = median of the pairs' ratios" if tests == ["signed-rank"]

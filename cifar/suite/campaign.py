@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import logging
 import statistics
+from pathlib import Path
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
 from cifar.isolation.schedule import in_pass_order
+from cifar.judging.sequential import looks, stop_results
 from cifar.suite.settings import Case, SuiteSettings
 from cifar.training.threads import ThreadConfig
 
 log = logging.getLogger(__name__)
+#: The gate's policy file in this tree: the paired gate's looks stop by its "paired" section.
+GATE_POLICY = Path(__file__).resolve().parents[2] / "baselines" / "gate.json"
 
 
 class Phases:
@@ -127,6 +131,7 @@ class Campaign:
         self.baseline_results: dict[tuple[str, str], dict | ChildError] = {}
         self.recorded: list[dict] = []  # what tests recorded, for the summary
         self._environment: dict | None = None
+        self._policies = None
 
     def result(self, case: Case, config: ThreadConfig) -> dict:
         key = (case.name, config.id)
@@ -179,9 +184,19 @@ class Campaign:
                     except ChildError as err:
                         failed[arm][config.id] = err
 
+        passes = 0
+        sequential = self._sequential(case, configs)
+        stopped = None
         for index in range(case.passes):
             run_pass(index)
-        passes = case.passes
+            passes += 1
+            if sequential and passes in looks(case.passes) and not failed["current"] and not failed["baseline"] \
+                    and stop_results(per_arm["baseline"][configs[0].id], per_arm["current"][configs[0].id],
+                                     self.policy(case, configs[0]), case.passes):
+                stopped = "unchanged"
+                if self.progress is not None and hasattr(self.progress, "grow"):
+                    self.progress.grow(-(case.passes - passes) * len(arms))
+                break
         adaptive = case.max_passes is not None and self.baseline is None and len(configs) > 1
         while adaptive and passes < case.max_passes and not failed["current"] \
                 and effort(case, per_arm["current"])[0] == "more":
@@ -190,14 +205,18 @@ class Campaign:
             run_pass(passes)
             passes += 1
         # Why the case stopped where it did, in every configuration's JSON (extra_info["effort"]).
-        if not adaptive:
+        if sequential:
+            # The paired gate's looks: "unchanged" (a slowdown of MARGIN excluded) or "all" (every pair run).
+            state, needed = stopped or "all", None
+        elif not adaptive:
             state, needed = "fixed", None
         elif failed["current"]:
             state, needed = "failed", None  # a configuration crashed: no more passes spent on the case
         else:
             state, needed = effort(case, per_arm["current"])
         state = "cap" if state == "more" else state  # it would have gone on: max_passes stopped it
-        spent = {"passes": passes, "max_passes": case.max_passes, "stopped": state, "processes_needed": needed}
+        spent = {"passes": passes, "max_passes": case.passes if sequential else case.max_passes, "stopped": state,
+                 "processes_needed": needed}
         if self.progress is not None and hasattr(self.progress, "end_case"):
             self.progress.end_case()  # before pytest writes this test's result
         for arm, results in (("current", self.results), ("baseline", self.baseline_results)):
@@ -207,6 +226,23 @@ class Campaign:
                     if isinstance(outcome, dict):
                         outcome["effort"] = spent
                     results[(case.name, config.id)] = outcome
+
+    def _sequential(self, case: Case, configs: list[ThreadConfig]) -> bool:
+        """Does this case look at its pairs as they come (`cifar.judging.sequential`)? Only in a paired run with
+        ``--sequential``, for a case under one configuration with looks before its last pass; never the
+        calibration kernel, which is shown, not gated."""
+        return (self.settings.sequential and self.baseline is not None and len(configs) == 1
+                and case.workload != "calibration" and bool(looks(case.passes)))
+
+    def policy(self, case: Case, config: ThreadConfig):
+        """The paired gate's policy for this benchmark, from this tree's ``baselines/gate.json`` (the file
+        `python -m cifar gate` reads unless given --config)."""
+        if self._policies is None:
+            from cifar.judging.policy import Policies
+
+            self._policies = Policies.load(GATE_POLICY, paired=True)
+        # The policy's patterns match fullnames ("*test_pipeline*"); the file part is not known here.
+        return self._policies.for_benchmark(f"{case.test_id[:-1]}-{config.id}]")
 
     def baseline_result(self, case: Case, config: ThreadConfig) -> dict | ChildError | None:
         """The baseline arm's result for a case measured by `result` (None when this is not a paired run)."""

@@ -1,0 +1,94 @@
+"""Sequential paired testing: stop measuring a benchmark once its pairs say "unchanged".
+
+A paired run with looks (``--sequential``, as the paired gate ships: `cifar.suite.settings.PAIRED`) measures a
+case's pairs up to its passes, but looks at `FIRST_LOOK`, `FIRST_LOOK` + `EVERY`, … pairs before the last. At a
+look the case stops when both
+
+* a slowdown of `MARGIN` or more is excluded: the one-sided upper bound of a Student-t interval on the pairs'
+  log(current / baseline), at confidence 1 - `FUTILITY` / looks, is below log(1 + `MARGIN`); and
+* the gate's own test on the pairs so far does not say regression (then the case runs to the end and the test
+  decides on every pair);
+
+with at least as many quiet pairs as the gate's test needs to reach alpha (contended pairs left out as the gate
+leaves them out: `cifar.judging.stats.quiet_indices`).
+
+What this does to the error rates (a non-binding futility boundary of a group-sequential design): a regression
+is only ever called by the gate's test on the pairs the run ended with, and a stop needs that test to say no,
+so stopping adds no false alarms (alpha stays the test's). It can cost detections: when the true slowdown is
+`MARGIN`, each look stops with probability at most its 1 - confidence (as far as the t bound holds), so over
+all looks at most `FUTILITY`; a larger slowdown loses less. `make gate-check` measures both with the stopping
+applied (real sessions, and resampled ones stopped at the same looks).
+
+>>> looks(16), looks(32), looks(8)
+([8, 12], [8, 12, 16, 20, 24, 28], [])
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cifar.judging.decide import compare, needed_per_side, per_process
+from cifar.judging.policy import Policy
+from cifar.judging.stats import quiet_indices
+
+FIRST_LOOK = 8  # pairs; the signed-rank test at alpha 0.01 needs 7
+EVERY = 4
+#: The slowdown a stop excludes: the gate's targets are about 5 % and 10 % slowdowns.
+MARGIN = 0.05
+#: Detections a stop may cost at a true slowdown of MARGIN, spread evenly over a case's looks.
+FUTILITY = 0.02
+
+
+def looks(max_pairs: int) -> list[int]:
+    """The pair counts at which a case of `max_pairs` pairs looks before its last pair."""
+    return list(range(FIRST_LOOK, max_pairs, EVERY))
+
+
+def upper_bound(baseline: list[float], current: list[float], confidence: float) -> float:
+    """One-sided upper confidence bound of the geometric-mean ratio current / baseline over pairs (Student t on
+    the log ratios); inf with fewer than 2 pairs."""
+    from scipy.stats import t
+
+    d = np.log(np.asarray(current, dtype=float)) - np.log(np.asarray(baseline, dtype=float))
+    if d.size < 2:
+        return math.inf
+    se = float(np.std(d, ddof=1)) / math.sqrt(d.size)
+    return math.exp(float(d.mean()) + float(t.ppf(confidence, d.size - 1)) * se)
+
+
+def look_confidence(max_pairs: int) -> float:
+    """Each look's one-sided confidence: `FUTILITY` spread over the case's looks."""
+    return 1.0 - FUTILITY / max(1, len(looks(max_pairs)))
+
+
+def stop_unchanged(baseline: list[float], current: list[float], policy: Policy, max_pairs: int) -> bool:
+    """Whether pairs of per-process values (`baseline[i]`, `current[i]`, quiet pairs only) settle the case as
+    unchanged at a look of a case of `max_pairs` pairs (see the module docstring)."""
+    if len(baseline) != len(current) or len(current) < needed_per_side(policy.alpha, "signed-rank"):
+        return False
+    if upper_bound(baseline, current, look_confidence(max_pairs)) >= 1.0 + MARGIN:
+        return False
+    verdict = compare("", baseline, current, policy, ci=False, paired=True, detect=False).verdict
+    return verdict != "regression"
+
+
+def stop_results(baseline: list[dict], current: list[dict], policy: Policy, max_pairs: int) -> bool:
+    """`stop_unchanged` on the children's results of one configuration, pair i = child i of each arm: each
+    process's value as the policy says, pairs in which either process was contended left out."""
+    n = min(len(baseline), len(current))
+    busy = [bool(baseline[i]["contention"]["contended"] or current[i]["contention"]["contended"]) for i in range(n)]
+    keep = quiet_indices(busy)
+    base = per_process([baseline[i]["durations_seconds"] for i in keep], policy.per_process)
+    cur = per_process([current[i]["durations_seconds"] for i in keep], policy.per_process)
+    return stop_unchanged(base, cur, policy, max_pairs)
+
+
+def stopped_at(baseline: list[float], current: list[float], policy: Policy) -> int | None:
+    """Replaying the looks on `len(current)` pairs of values (resampled sessions, `cifar.judging.gatecheck`): the
+    look at which the case would have stopped, or None if it runs to the end."""
+    for n in looks(len(current)):
+        if stop_unchanged(baseline[:n], current[:n], policy, len(current)):
+            return n
+    return None
