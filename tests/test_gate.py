@@ -761,7 +761,8 @@ def test_the_shipped_sessions_come_from_one_definition(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " ".join(pytest_args(PAIRED)[:4]) in proc.stdout.splitlines()[0]
     collected = [line for line in proc.stdout.splitlines() if "::" in line]
-    assert "benchmarks/test_epoch.py::test_epoch[seed_cnn-arrays-default]" in collected and len(collected) == 9
+    assert "benchmarks/test_epoch.py::test_epoch[seed_cnn-arrays-default]" in collected and len(collected) == 7
+    assert not any("npc1" in line for line in collected) and "--sequential" in proc.stdout.splitlines()[0]
     missing = subprocess.run([sys.executable, "-m", "cifar", "session", "paired"], capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 2 and "needs --baseline-tree=PATH" in missing.stderr

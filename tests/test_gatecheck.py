@@ -282,3 +282,32 @@ def test_history_rates_need_five_a_sessions(sessions):
         resampled_rates(runs, Policies(), resamples=10)
     with pytest.raises(ValueError, match=f"needs at least 5 A sessions, got {sessions}"):
         real_rates(runs, Policies())
+
+
+def test_sessions_made_with_looks_are_resampled_at_their_full_length_and_stopped_at_the_same_looks(monkeypatch):
+    """An A/A session that stopped at 8 of 16 pairs is drawn as 16-pair sessions, and a synthetic session fails only
+    if the looks would not have stopped it (`cifar.judging.sequential.stopped_at`)."""
+    from cifar.judging.gatecheck import rates
+
+    def with_looks(session, passes, stopped):
+        session["benchmarks"][0]["extra_info"]["effort"] = {"passes": passes, "max_passes": 16, "stopped": stopped,
+                                                            "processes_needed": None}
+        return session
+
+    runs = {"A": [with_looks(make_paired_run({NAME: (processes(1.0, n=8, seed=i), processes(1.0, n=8, seed=9 + i))}),
+                             8, "unchanged") for i in range(2)],
+            "B10": [with_looks(make_paired_run({NAME: (processes(1.0, n=16, seed=i), processes(1.1, n=16, seed=5 + i))}),
+                               16, "all") for i in range(2)]}
+    policies = Policies(Policy(floor=0.02, test="signed-rank"))
+    runs["B5"] = [with_looks(make_paired_run({NAME: (processes(1.0, n=16, seed=i), processes(1.05, n=16, seed=7 + i))}),
+                             16, "all") for i in range(2)]
+    lengths = []
+    slower = rates._slower
+    monkeypatch.setattr(rates, "_slower", lambda base, cur, test="mann-whitney": lengths.append(len(cur)) or slower(base, cur, test))
+    caught = paired_resampled_rates(runs, policies, resamples=50, variants=())["default"]
+    assert set(lengths) == {16} and caught["B10"][NAME].rate > 0.9
+    assert rates.stopped_counts(runs, policies)[NAME] == {"A": [8, 8], "B10": [None, None], "B5": [None, None]}
+    monkeypatch.setattr(rates, "stopped_at", lambda base, cur, policy: 8)  # every synthetic session stops at 8
+    assert paired_resampled_rates(runs, policies, resamples=50, variants=())["default"]["B10"][NAME].rate == 0.0
+    text = render(report_from_runs(runs, policies, resamples=20))
+    assert "Stopped at a look (pairs; '-' ran every pair), per session (A/A; B10; B5): test_matmul[matmul-default] 8,8; -,-; -,-" in text

@@ -17,6 +17,7 @@ from cifar.judging.gate import prepared
 from cifar.judging.paired import paired_samples
 from cifar.judging.policy import Policies, Policy
 from cifar.judging.runfile import Run
+from cifar.judging.sequential import stopped_at
 
 #: The arms: injected slowdown of the current arm's measured rounds.
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
@@ -222,12 +223,12 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
     labels = ["default"] + [f"alpha {a}, floor {f:.0%}, {t}" for a, f, t in variants]
     out: dict[str, dict] = {label: {arm: {} for arm in runs} for label in labels}
 
-    def draw(pair, pool=None):
+    def draw(pair, size, pool=None):
         base, cur = pair
         if len(base) != len(cur):  # not pairs: draw each arm on its own
             return list(rng.choice(base, size=len(base))), list(rng.choice(cur, size=len(cur)))
         source = pool if pool is not None else np.column_stack([base, cur])
-        index = rng.integers(0, len(source), size=len(cur))
+        index = rng.integers(0, len(source), size=size)
         return list(source[index, 0]), list(source[index, 1])
 
     for arm, sessions in runs.items():
@@ -235,27 +236,67 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
         for name in pairs[0]:
             policy = policies.for_benchmark(name)
             rules = [(policy.alpha, policy.floor, policy.test), *variants]
+            # A session made with looks may have stopped early: a synthetic one is as long as the session would
+            # have run without stopping, and stops at the same looks (the shipped rule decides the stop).
+            planned = [planned_pairs(run, name) for run in sessions]
+            looks = any(n is not None for n in planned)
             pool = None
             if pooled and all(len(p[name][0]) == len(p[name][1]) for p in pairs):
                 pool = np.concatenate([np.column_stack(p[name]) / np.median(p[name][0]) for p in pairs])
             hits = [0] * len(labels)
             for _ in range(resamples):
                 i, j = (rng.choice(len(pairs), size=2, replace=False) if len(pairs) > 1 else (0, 0))
-                first_draw, again_draw = draw(pairs[i][name], pool), None
+                first_draw, again_draw = draw(pairs[i][name], planned[i] or len(pairs[i][name][1]), pool), None
                 first: dict[str, tuple[float, float]] = {}
                 again: dict[str, tuple[float, float]] = {}
+                stops: dict[str, bool] = {}
+
+                def stops_early(which: str, values) -> bool:
+                    if which not in stops:
+                        stops[which] = looks and stopped_at(*values, policy) is not None
+                    return stops[which]
+
                 for k, (alpha, floor, test) in enumerate(rules):
                     if test not in first:
                         first[test] = _slower(*first_draw, test)
-                    if _fails(first[test], alpha, floor):
+                    if _fails(first[test], alpha, floor) and not stops_early("first", first_draw):
                         if again_draw is None:
-                            again_draw = draw(pairs[j][name], pool)
+                            again_draw = draw(pairs[j][name], planned[j] or len(pairs[j][name][1]), pool)
                         if test not in again:
                             again[test] = _slower(*again_draw, test)
-                        hits[k] += _fails(again[test], alpha, floor)
+                        hits[k] += _fails(again[test], alpha, floor) and not stops_early("again", again_draw)
             for label, count in zip(labels, hits):
                 out[label][arm][name] = Rate(count, resamples)
     return out
+
+
+def planned_pairs(run, name: str) -> int | None:
+    """The pairs a benchmark of a session made with looks (``--sequential``) would have run without stopping;
+    None for a session without looks."""
+    bench = Run.of(run).get(name)
+    effort = (bench.extra.get("effort") or {}) if bench is not None else {}
+    return effort.get("max_passes") if effort.get("stopped") in ("unchanged", "all") else None
+
+
+def stopped_counts(runs: dict[str, list[dict]], policies: Policies) -> dict[str, dict[str, list[int | None]]]:
+    """Per benchmark and arm, session by session: the pairs it stopped at (a look said unchanged), or None where
+    it ran every pair. Only for sessions made with looks."""
+    out: dict[str, dict[str, list[int | None]]] = {}
+    for arm, sessions in runs.items():
+        for run in sessions:
+            run = Run.of(run)
+            for name in _paired(run.raw, policies):
+                effort = run.get(name).extra.get("effort") or {}
+                if effort.get("stopped") in ("unchanged", "all"):
+                    out.setdefault(name, {a: [] for a in runs})[arm].append(
+                        effort["passes"] if effort["stopped"] == "unchanged" else None)
+    return out
+
+
+def session_minutes(runs: dict[str, list[dict]]) -> dict[str, list[float | None]]:
+    """Each session's wall time in minutes (the run's recorded phases; None for runs from before they were)."""
+    return {arm: [(Run.of(r).phases or {}).get("wall_seconds", float("nan")) / 60.0 for r in sessions]
+            for arm, sessions in runs.items()}
 
 
 #: Below this p, an arm's sessions differ by more than their pairs' noise and pooled resampling flatters.

@@ -104,6 +104,17 @@ def render(report: dict) -> str:
             console.print("Sessions of an arm centred apart (Kruskal-Wallis of the pairs' log ratios, p < "
                           f"{HETEROGENEITY_ALPHA}; pooled resampling flatters these): " + ("; ".join(uneven) or "none"),
                           markup=False, highlight=False)
+        minutes = report.get("session_minutes")
+        if minutes:
+            console.print("Session wall time, minutes (A/A; B10; B5): " + "; ".join(
+                ", ".join(f"{m:.1f}" for m in minutes.get(arm, [])) for arm in ("A", "B10", "B5")),
+                markup=False, highlight=False)
+        stopped = report.get("stopped_at_look")
+        if stopped is not None:
+            console.print("Stopped at a look (pairs; '-' ran every pair), per session (A/A; B10; B5): " + ("; ".join(
+                f"{name.split('::')[-1]} " + "; ".join(",".join("-" if n is None else str(n) for n in counts.get(arm, []))
+                                                       for arm in ("A", "B10", "B5"))
+                for name, counts in stopped.items()) or "no session made with looks"), markup=False, highlight=False)
         left_out = report.get("contended_pairs_left_out", {})
         console.print("Pairs left out as contended, per session (A/A; B10; B5): " + ("; ".join(
             f"{name.split('::')[-1]} " + "; ".join(",".join(map(str, counts.get(arm, []))) for arm in ("A", "B10", "B5"))

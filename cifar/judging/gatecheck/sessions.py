@@ -11,7 +11,8 @@ from pathlib import Path
 from cifar.isolation.schedule import alternating
 from cifar.judging.gatecheck.rates import (ARMS, contended_pair_counts, detectable_check, effective_slowdowns,
                                            paired_effects, paired_real_rates, paired_resampled_rates, real_rates,
-                                           resampled_rates, session_heterogeneity, POOLED)
+                                           resampled_rates, session_heterogeneity, session_minutes, stopped_counts,
+                                           POOLED)
 from cifar.judging.policy import Policies
 from cifar.judging.runfile import Run
 from cifar.suite.settings import HISTORY, PAIRED, pytest_args as suite_args
@@ -81,7 +82,9 @@ def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), res
                 "contended_pairs_left_out": contended_pair_counts(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples),
                 "resampled_within_session": paired_resampled_rates(runs, policies, resamples, variants=(), pooled=False),
-                "session_heterogeneity": session_heterogeneity(runs, policies), "runs": raw}
+                "session_heterogeneity": session_heterogeneity(runs, policies),
+                "stopped_at_look": stopped_counts(runs, policies), "session_minutes": session_minutes(runs),
+                "runs": raw}
     names = [n for n in first.samples() if n != first.calibration]
     calibrate = (calibrate and all(r.calibration for arm in runs.values() for r in arm)
                  and any(policies.for_benchmark(n).calibrate for n in names))
