@@ -40,7 +40,7 @@ gate-paired: $(STAMP)
 	$(BIN)/python -m cifar session paired --baseline-tree=reports/base --json reports/paired.json -- $(ARGS)
 	$(BIN)/python -m cifar gate reports/paired.json --report reports/paired-gate.json
 
-# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions of ~16 min, ~2.5 h).
+# Real paired A/A and A/B sessions (10 % and 5 % slowdowns injected): false alarms and power (9 sessions of 16-24 min, 2.5-3.5 h).
 gate-check: $(STAMP)
 	$(BIN)/python -m cifar gate-check --keep reports/gate-check-paired
 
