@@ -293,8 +293,8 @@ def stopped_counts(runs: dict[str, list[dict]], policies: Policies) -> dict[str,
     return out
 
 
-def session_minutes(runs: dict[str, list[dict]]) -> dict[str, list[float | None]]:
-    """Each session's wall time in minutes (the run's recorded phases; None for runs from before they were)."""
+def session_minutes(runs: dict[str, list[dict]]) -> dict[str, list[float]]:
+    """Each session's wall time in minutes (the run's recorded phases; nan for runs from before they were)."""
     return {arm: [(Run.of(r).phases or {}).get("wall_seconds", float("nan")) / 60.0 for r in sessions]
             for arm, sessions in runs.items()}
 
