@@ -273,7 +273,7 @@ def pytest_args(settings: SuiteSettings) -> list[str]:
 #: most (docs/gate.md), each case stopping at a look once its pairs exclude a 5 % slowdown (`sequential`). Left
 #: out as adding no coverage: the tf.data epochs (the pipelines' code, which the pipeline cases run) and the
 #: pipelines with num_parallel_calls=1 (the same code as their AUTOTUNE twins, one argument apart; seed-npc1 took
-#: 64 processes a side, a third of a session). The calibration kernel is shown, never gated: 4 pairs.
+#: 64 processes a side, a third of a session's processes). The calibration kernel is shown, never gated: 4 pairs.
 PAIRED = SuiteSettings(quick=True, grid=(ThreadConfig(),), passes=16,
                        passes_for=(("test_calibration*", 4), ("test_pipeline?seed-npc*", 32)),
                        skip=("test_epoch?seed_cnn-seed-*", "test_epoch?seed_cnn-batched-*", "test_pipeline?*-npc1*"),
