@@ -234,6 +234,18 @@ def test_paired_report_shows_both_resampling_schemes_and_uneven_sessions():
     assert "Sessions of an arm centred apart" in text and "test_matmul[matmul-default] B5 p" in text
 
 
+def test_one_session_per_arm_says_the_heterogeneity_test_could_not_run():
+    # With one session an arm's sessions cannot centre apart: "none" would be a check that could not have failed.
+    runs = {arm: sessions[:1] for arm, sessions in fake_paired_runs().items()}
+    report = report_from_runs(runs, Policies(Policy(floor=0.03)), resamples=20)
+    text = render(report)
+    assert "centred apart" in text and ": none" not in text.split("centred apart", 1)[1].splitlines()[0]
+    assert "not tested for A/A, B10, B5 (one session each" in text
+    assert report["session_heterogeneity_untested"] == ["A", "B10", "B5"]
+    two = report_from_runs(fake_paired_runs(), Policies(Policy(floor=0.03)), resamples=20)
+    assert two["session_heterogeneity_untested"] == [] and "not tested" not in render(two)
+
+
 def test_pooled_resampling_estimates_the_gates_power_with_less_bias_than_one_session_at_a_time():
     # Truth known: sessions of 64 pairs whose log ratios are N(log 1.0425, 0.06) (seed-npc1's pair spread, the
     # effect its 5 % injection realised), the shipped rule. Fresh sessions say how often the gate really

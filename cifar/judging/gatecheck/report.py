@@ -100,9 +100,16 @@ def render(report: dict) -> str:
     if report.get("paired"):
         uneven = [f"{name.split('::')[-1]} {arm} p {p:.2g}" for name, arms in report.get("session_heterogeneity", {}).items()
                   for arm, p in arms.items() if p < HETEROGENEITY_ALPHA]
+        untested = [("A/A" if arm == "A" else arm) for arm in report.get("session_heterogeneity_untested", [])]
         if "session_heterogeneity" in report:
+            found = "; ".join(uneven) or ("none among the others" if untested else "none")
+            if untested:
+                # One session cannot centre apart from itself: say what this check could not see, not "none".
+                found = (f"not tested for {', '.join(untested)} (one session each: its resampled figures redraw "
+                         "that session's own pairs, so they keep its centre, and whether the code or the session "
+                         "put it there cannot be told from one)" + (f"; {found}" if len(untested) < len(ARMS) else ""))
             console.print("Sessions of an arm centred apart (Kruskal-Wallis of the pairs' log ratios, p < "
-                          f"{HETEROGENEITY_ALPHA}; pooled resampling flatters these): " + ("; ".join(uneven) or "none"),
+                          f"{HETEROGENEITY_ALPHA}; pooled resampling flatters these): " + found,
                           markup=False, highlight=False)
         minutes = report.get("session_minutes")
         if minutes:

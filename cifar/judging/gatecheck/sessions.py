@@ -83,6 +83,8 @@ def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), res
                 "resampled": paired_resampled_rates(runs, policies, resamples),
                 "resampled_within_session": paired_resampled_rates(runs, policies, resamples, variants=(), pooled=False),
                 "session_heterogeneity": session_heterogeneity(runs, policies),
+                # Kinds with one session: nothing to compare, and each resampled figure redraws that session's pairs.
+                "session_heterogeneity_untested": [arm for arm, sessions in runs.items() if len(sessions) < 2],
                 "stopped_at_look": stopped_counts(runs, policies), "session_minutes": session_minutes(runs),
                 "runs": raw}
     names = [n for n in first.samples() if n != first.calibration]
