@@ -91,7 +91,7 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
         if result.verdict == "regression":
             failing.append(name)
     if dropped:
-        report.notes.append("pairs in which either process was contended (others used > "
+        report.notes.append("pairs in which either process was contended (others and steal took > "
                             f"{CONTENTION_THRESHOLD:.0%} of the CPU) are left out: " + ", ".join(
                                 f"{name.split('::')[-1]} {k} of {n}" if k else
                                 f"{name.split('::')[-1]} none of {n} (over half were contended: all kept)"
