@@ -15,6 +15,23 @@ def _fixed_batch(batch_size: int, data: str, seed: int = 0):
     return ds.x_train[:batch_size].astype("float32") / 255.0, ds.y_train[:batch_size], ds.source
 
 
+def matmul_round(products: int = MATMUL_PRODUCTS):
+    """One round of the article's loop, eager: a function that runs `products` x ``tf.matmul`` and waits for the last."""
+    import tensorflow as tf
+
+    (m, k), (_, n) = MATMUL_SHAPES
+    a = tf.random.normal((m, k), seed=1)
+    b = tf.random.normal((k, n), seed=2)
+
+    def run_round():
+        c = None
+        for _ in range(products):
+            c = tf.matmul(a, b)
+        c[0, 0].numpy()  # block until the last product is really computed
+
+    return run_round
+
+
 # -- the workloads -------------------------------------------------------------------------------------
 def matmul(rounds: int = 10, warmup_rounds: int = 2, products: int = MATMUL_PRODUCTS, injectable: bool = True,
            session=None) -> dict:
@@ -40,14 +57,7 @@ def matmul(rounds: int = 10, warmup_rounds: int = 2, products: int = MATMUL_PROD
             for _ in range(products):
                 session.run(product.op)  # .op: compute the product without copying it out
     else:
-        a = tf.random.normal((m, k), seed=1)
-        b = tf.random.normal((k, n), seed=2)
-
-        def run_round():
-            c = None
-            for _ in range(products):
-                c = tf.matmul(a, b)
-            c[0, 0].numpy()  # block until the last product is really computed
+        run_round = matmul_round(products)
 
     result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=products, unit="products",
                      injectable=injectable)
