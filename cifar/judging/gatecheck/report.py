@@ -102,12 +102,14 @@ def render(report: dict) -> str:
                   for arm, p in arms.items() if p < HETEROGENEITY_ALPHA]
         untested = [("A/A" if arm == "A" else arm) for arm in report.get("session_heterogeneity_untested", [])]
         if "session_heterogeneity" in report:
-            found = "; ".join(uneven) or ("none among the others" if untested else "none")
-            if untested:
-                # One session cannot centre apart from itself: say what this check could not see, not "none".
-                found = (f"not tested for {', '.join(untested)} (one session each: its resampled figures redraw "
-                         "that session's own pairs, so they keep its centre, and whether the code or the session "
-                         "put it there cannot be told from one)" + (f"; {found}" if len(untested) < len(ARMS) else ""))
+            parts = []
+            if untested:  # one session cannot centre apart from itself: say what could not be seen, not "none"
+                parts.append(f"not tested for {', '.join(untested)} (one session each: its resampled figures redraw "
+                             "that session's own pairs, so they keep its centre, and whether the code or the session "
+                             "put it there cannot be told from one)")
+            if len(untested) < len(ARMS):
+                parts.append("; ".join(uneven) or ("none among the others" if untested else "none"))
+            found = "; ".join(parts)
             console.print("Sessions of an arm centred apart (Kruskal-Wallis of the pairs' log ratios, p < "
                           f"{HETEROGENEITY_ALPHA}; pooled resampling flatters these): " + found,
                           markup=False, highlight=False)
