@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     overhead.add_argument("--children", type=_positive_int, default=20, help="children per mode")
     gate = commands.add_parser("gate", help="did RUN regress against its baseline arm (a paired run) or its "
                                             "machine's stored baselines? exit 0 passed, 1 regression, 2 bad input, "
-                                            "3 inconclusive")
+                                            "3 inconclusive (something not gated), 4 could not finish")
     gate.add_argument("run", help="a pytest-benchmark JSON (--benchmark-json), or 'latest' in .benchmarks/")
     gate.add_argument("--baseline", action="append",
                       help="compare with this JSON (repeat to pool several) instead of baselines/<fingerprint>/ "
@@ -172,11 +172,10 @@ def _gate(args) -> int:
     from pathlib import Path
 
     from cifar.judging import baselines
-    from cifar.judging.gate import gate
+    from cifar.judging.gate import gate, ungated_report
     from cifar.judging.paired import gate_paired
     from cifar.judging.policy import Policies
     from cifar.judging.remeasure import pytest_remeasure
-    from cifar.judging.report import markdown, render
     from cifar.judging.runfile import Run
 
     run_path = _resolve_run(args.run)
@@ -194,15 +193,27 @@ def _gate(args) -> int:
             baseline_paths = [Path(p) for p in args.baseline]
         else:
             baseline_paths = baselines.baseline_runs(root, run.fingerprint, args.baseline_runs)
-            if not baseline_paths:
-                print(f"no baseline for this machine ({run.fingerprint}) under {root}/: nothing to compare. "
-                      f"Record one with: python -m cifar baseline promote {run_path}")
-                return 0
+        if not baseline_paths:
+            # A new machine, or a TensorFlow or Python upgrade that changed the fingerprint: passing would stop
+            # gating without anyone noticing.
+            report = ungated_report(run, f"no baseline for this machine ({run.fingerprint}) under {root}/: nothing was "
+                                         f"gated. Record one with: python -m cifar baseline promote {run_path}",
+                                    f"no baseline for {run.fingerprint}")
+            return _emit(report, args, paired)
         label = ", ".join(str(p) for p in baseline_paths)
         if len(baseline_paths) > 1:
             label = f"{len(baseline_paths)} pooled runs ({label})"
         report = gate([Run.load(p) for p in baseline_paths], run, policies, remeasure=remeasure,
                       cross_machine=args.cross_machine, baseline_label=label)
+    return _emit(report, args, paired)
+
+
+def _emit(report, args, paired: bool) -> int:
+    """Print `report`, write its JSON and Markdown where asked; its exit code."""
+    from pathlib import Path
+
+    from cifar.judging.report import markdown, render
+
     print(render(report), end="")
     if args.report:
         write_json_atomic(Path(args.report), report.to_dict())
@@ -375,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return tune.main(args)
     from cifar.judging.errors import GateError
+    from cifar.judging.gate import EXIT_BAD_INPUT, EXIT_ERROR
 
     handlers = {"gate": _gate, "session": _session, "baseline": _baseline, "history": _history,
                 "gate-check": _gate_check}
@@ -382,5 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except GateError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # noqa: BLE001 - a crash must not exit 1, which the gate defines as "regression"
+        import traceback
+
+        traceback.print_exc()
+        print(f"error: {args.command} crashed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+              f"exit {EXIT_ERROR} means the command could not finish, not a verdict", file=sys.stderr)
+        return EXIT_ERROR
 

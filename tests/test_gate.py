@@ -106,10 +106,13 @@ def test_regression_must_repeat_on_remeasurement():
     assert "REGRESSION (re-measured)" in text and "first run failed" in text and "FAILED" in text
 
 
-def test_new_and_missing_benchmarks_do_not_fail():
-    report = gate(make_run({MATMUL: noisy(1.0)}), make_run({CONV: noisy(1.0)}))
-    assert {c.name: c.verdict for c in report.comparisons} == {CONV: "new", MATMUL: "missing"}
-    assert report.passed
+def test_new_and_missing_benchmarks_do_not_fail_and_a_new_one_is_not_called_passed():
+    """Issue 28, item 3: a benchmark no baseline measured was not gated: INCONCLUSIVE (exit 3), not "passed"."""
+    both = "benchmarks/test_micro.py::test_matmul[matmul-default]"
+    report = gate(make_run({MATMUL: noisy(1.0), both: noisy(1.0)}), make_run({CONV: noisy(1.0), both: noisy(1.0)}))
+    assert {c.name: c.verdict for c in report.comparisons} == {CONV: "new", MATMUL: "missing", both: "unchanged"}
+    assert report.passed and report.verdict == "INCONCLUSIVE" and report.exit_code == 3
+    assert any("not gated" in n and CONV.split("::")[-1] in n for n in report.notes)
 
 
 def test_a_redefined_benchmark_is_not_compared_with_baselines_of_the_old_definition():
@@ -122,6 +125,7 @@ def test_a_redefined_benchmark_is_not_compared_with_baselines_of_the_old_definit
 
     report = gate([older], current)
     assert {c.name: c.verdict for c in report.comparisons} == {MATMUL: "unchanged", CONV: "redefined"}
+    assert report.verdict == "INCONCLUSIVE" and report.exit_code == 3  # not gated is not passed (issue 28, item 3)
     assert report.passed and any("workload definition changed" in n and "promote" in n for n in report.notes)
     assert "redefined" in render(report)
 
@@ -284,8 +288,11 @@ def test_gate_cli_exit_codes(tmp_path):
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "cifar", *args], capture_output=True, text=True, timeout=120)
 
-    first = cli("gate", str(same), "--baselines", str(root), "--no-remeasure")
-    assert first.returncode == 0 and "no baseline for this machine" in first.stdout
+    # No baseline for this fingerprint (a new machine, a TensorFlow upgrade): nothing was gated, and it says so
+    # in the terminal and the job summary (issue 28, item 3).
+    first = cli("gate", str(same), "--baselines", str(root), "--no-remeasure", "--markdown", str(tmp_path / "s.md"))
+    assert first.returncode == 3 and "no baseline for this machine" in first.stdout and "INCONCLUSIVE" in first.stdout
+    assert "no baseline for this machine" in (tmp_path / "s.md").read_text()
     assert cli("baseline", "promote", str(base), "--baselines", str(root)).returncode == 0
     ok = cli("gate", str(same), "--baselines", str(root), "--no-remeasure", "--report", str(tmp_path / "r.json"))
     assert ok.returncode == 0 and "passed" in ok.stdout
@@ -446,9 +453,10 @@ def test_paired_regression_must_repeat_on_remeasurement():
     assert again.regressions[0].remeasured and not again.passed
 
 
-def test_paired_benchmark_missing_in_the_baseline_code_is_new():
+def test_paired_benchmark_missing_in_the_baseline_code_is_new_and_not_gated():
     report = gate_paired(make_paired_run({MATMUL: (None, processes(1.0)), CONV: (processes(1.0), processes(1.0))}))
     assert sorted(c.verdict for c in report.comparisons) == ["new", "unchanged"] and report.passed
+    assert report.exit_code == 3
 
 
 def test_paired_benchmark_the_baseline_code_measures_differently_is_shown_not_gated():
@@ -766,3 +774,62 @@ def test_the_shipped_sessions_come_from_one_definition(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "cifar", "session", "paired"], capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 2 and "needs --baseline-tree=PATH" in missing.stderr
+
+
+def slow_against_a_baseline(tmp_path):
+    root = tmp_path / "baselines"
+    base = write(tmp_path / "base.json", make_run({MATMUL: noisy(1.0, seed=1)}))
+    baselines.promote(base, root)
+    return root, write(tmp_path / "slow.json", make_run({MATMUL: noisy(1.3, seed=3)}))
+
+
+def test_a_regression_whose_remeasurement_timed_out_is_seen_not_confirmed_exit_4(tmp_path, monkeypatch, capsys):
+    """Issue 28, item 2: pytest's TimeoutExpired escaped the CLI as a traceback and exit 1, the gate's "regression"."""
+    from cifar import cli
+    from cifar.judging import remeasure
+
+    root, slow = slow_against_a_baseline(tmp_path)
+
+    def times_out(args, timeout=None, **kwargs):
+        raise subprocess.TimeoutExpired(args, timeout)
+
+    monkeypatch.setattr(remeasure.subprocess, "run", times_out)
+    code = cli.main(["gate", str(slow), "--baselines", str(root), "--report", str(tmp_path / "r.json")])
+    out = capsys.readouterr()
+    assert code == 4, out
+    assert "NOT CONFIRMED" in out.out and "1800 s limit" in out.out and "UNCONFIRMED" in out.out
+    saved = json.loads((tmp_path / "r.json").read_text())  # what was measured is still written
+    assert saved["verdict"] == "UNCONFIRMED" and saved["exit_code"] == 4 and "1800 s" in saved["unconfirmed"]
+
+
+def test_a_remeasurement_that_wrote_nothing_is_not_bad_input(tmp_path, monkeypatch):
+    """It exited 2 ("bad input") although a regression had been seen."""
+    from cifar.judging import remeasure
+    from cifar.judging.errors import RemeasureError
+
+    monkeypatch.setattr(remeasure.subprocess, "run",
+                        lambda args, **kw: subprocess.CompletedProcess(args, 4, "", "ERROR: file not found"))
+    run = make_run({MATMUL: noisy(1.3, seed=3)})
+    with pytest.raises(RemeasureError, match="wrote no result.*pytest exit 4.*file not found"):
+        pytest_remeasure(run)([MATMUL])
+    report = gate(make_run({MATMUL: noisy(1.0, seed=1)}), run, remeasure=pytest_remeasure(run))
+    assert report.verdict == "UNCONFIRMED" and report.exit_code == 4 and not report.passed
+    assert report.regressions and not report.regressions[0].remeasured
+    paired = gate_paired(make_paired_run({MATMUL: (processes(1.0, n=8), processes(1.5, n=8))}),
+                         Policies(Policy(test="signed-rank")), remeasure=pytest_remeasure(run))
+    assert paired.verdict == "UNCONFIRMED" and paired.exit_code == 4
+
+
+def test_a_crash_in_the_gate_has_its_own_exit_code_not_regression(tmp_path, monkeypatch, capsys):
+    from cifar import cli
+    from cifar.judging import gate as gate_module
+
+    root, slow = slow_against_a_baseline(tmp_path)
+
+    def crashes(*args, **kwargs):
+        raise RuntimeError("something broke\nsecond line")
+
+    monkeypatch.setattr(gate_module, "gate", crashes)
+    code = cli.main(["gate", str(slow), "--baselines", str(root), "--no-remeasure"])
+    err = capsys.readouterr().err
+    assert code == 4 and "gate crashed (RuntimeError: something broke)" in err and "not a verdict" in err

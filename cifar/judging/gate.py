@@ -7,7 +7,9 @@ is measured once more in fresh processes, and the gate fails only if it fails ag
 shared machine does not fail CI. A paired run carries its own baseline arm instead: `cifar.judging.paired`.
 
 Exit codes of ``python -m cifar gate`` (see `GateReport.exit_code`): 0 passed, 1 regression, 2 bad input,
-3 inconclusive (no regression, but at least one benchmark could not have failed).
+3 inconclusive (no regression, but something was not gated: a benchmark whose test could not have failed, one
+with no baseline to compare with, or no baseline for this machine at all), 4 the gate could not finish (a
+regression was seen and its re-measurement crashed or timed out, or the gate itself crashed).
 
 >>> python -m cifar gate run.json                       # doctest: +SKIP
 """
@@ -18,11 +20,13 @@ import statistics
 from dataclasses import dataclass, field, replace
 
 from cifar.judging.decide import Comparison, compare
-from cifar.judging.errors import GateError
+from cifar.judging.errors import GateError, RemeasureError
 from cifar.judging.policy import Policies
 from cifar.judging.runfile import Run, comparable
 
-EXIT_PASSED, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+EXIT_PASSED, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_ERROR = 0, 1, 2, 3, 4
+#: Verdicts of benchmarks that were in the run but not compared with anything: the gate is inconclusive, not passed.
+UNGATED = ("new", "redefined")
 
 
 @dataclass
@@ -31,6 +35,8 @@ class GateReport:
     baseline_label: str
     normalization: float | None = None  # baseline scaled by this calibration factor (cross-machine)
     notes: list[str] = field(default_factory=list)
+    #: Why the re-measurement that should confirm the regressions gave no result (None: it did, or none was made).
+    unconfirmed: str | None = None
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -41,25 +47,52 @@ class GateReport:
         return [c for c in self.comparisons if c.verdict == "inconclusive"]
 
     @property
+    def ungated(self) -> list[Comparison]:
+        """Benchmarks of the run compared with nothing: no baseline measured them (new) or measured something
+        else under their name (redefined)."""
+        return [c for c in self.comparisons if c.verdict in UNGATED]
+
+    @property
     def passed(self) -> bool:
         """No regression (an inconclusive benchmark is not a pass either: see `verdict`)."""
         return not self.regressions
 
     @property
     def verdict(self) -> str:
-        """``FAILED`` (a regression), ``INCONCLUSIVE`` (none, but some benchmark could not have failed) or ``passed``."""
+        """``FAILED`` (a confirmed regression), ``UNCONFIRMED`` (a regression seen, its re-measurement failed),
+        ``INCONCLUSIVE`` (none, but something was not gated: see `cifar.judging.gate`) or ``passed``."""
         if self.regressions:
-            return "FAILED"
-        return "INCONCLUSIVE" if self.inconclusive else "passed"
+            return "UNCONFIRMED" if self.unconfirmed else "FAILED"
+        return "INCONCLUSIVE" if self.inconclusive or self.ungated else "passed"
 
     @property
     def exit_code(self) -> int:
-        return {"FAILED": EXIT_REGRESSION, "INCONCLUSIVE": EXIT_INCONCLUSIVE, "passed": EXIT_PASSED}[self.verdict]
+        return {"FAILED": EXIT_REGRESSION, "UNCONFIRMED": EXIT_ERROR, "INCONCLUSIVE": EXIT_INCONCLUSIVE,
+                "passed": EXIT_PASSED}[self.verdict]
 
     def to_dict(self) -> dict:
         return {"baseline": self.baseline_label, "normalization": self.normalization, "passed": self.passed,
                 "verdict": self.verdict, "exit_code": self.exit_code, "notes": self.notes,
-                "comparisons": [c.to_dict() for c in self.comparisons]}
+                "unconfirmed": self.unconfirmed, "comparisons": [c.to_dict() for c in self.comparisons]}
+
+
+def ungated_report(run: Run, reason: str, label: str) -> GateReport:
+    """A report for a run nothing could be compared with (e.g. no baseline for its machine): every benchmark
+    ``new``, the verdict INCONCLUSIVE, `reason` the first note."""
+    return GateReport([Comparison(b.fullname, "new", current_median=statistics.median(b.rounds))
+                       for b in run.benchmarks], label, notes=[reason])
+
+
+def remeasured(report: GateReport, failing: list[str], remeasure):
+    """``remeasure(failing)``, or None when it crashed or timed out: then the report keeps the first verdicts,
+    says the regressions were seen and not confirmed, and exits `EXIT_ERROR`, never "regression"."""
+    try:
+        return remeasure(failing)
+    except RemeasureError as err:
+        report.unconfirmed = str(err)
+        report.notes.append(f"regression seen in {', '.join(n.split('::')[-1] for n in failing)}, NOT CONFIRMED: "
+                            f"{err}; rerun the gate (or pass --no-remeasure to decide on the first measurement)")
+        return None
 
 
 def prepared(run: Run, policies: Policies, calibrate: bool, everything: bool = False) -> dict[str, list[float]]:
@@ -174,8 +207,9 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
                             "workload definition changed), so they were not compared: "
                             + ", ".join(n.split("::")[-1] for n in changed)
                             + "; promote a run of this code to gate them again")
-    if failing and remeasure is not None:
-        fresh_run = Run.of(remeasure(failing))
+    fresh_run = remeasured(report, failing, remeasure) if failing and remeasure is not None else None
+    if fresh_run is not None:
+        fresh_run = Run.of(fresh_run)
         fresh_raw = fresh_run.samples()
         fresh_calibrated = fresh_run.calibration is not None
         fresh = prepared(fresh_run, policies, calibrate and fresh_calibrated, everything)
@@ -199,6 +233,10 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
 
 
 def _note_inconclusive(report: GateReport) -> None:
+    new = [c.short_name for c in report.comparisons if c.verdict == "new"]
+    if new and report.comparisons and len(new) < len(report.comparisons):
+        report.notes.append(f"{len(new)} benchmark(s) not gated: nothing in the baseline measured them: "
+                            + ", ".join(sorted(new)))
     blind = report.inconclusive
     if blind:
         report.notes.append(

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from cifar.judging.decide import BLIND_SPOT, DETECTION_POWER, Comparison, compare, per_process
 from cifar.judging.errors import GateError
-from cifar.judging.gate import GateReport, _note_inconclusive, confirm
+from cifar.judging.gate import GateReport, _note_inconclusive, confirm, remeasured
 from cifar.judging.policy import PER_PROCESS, Policies
 from cifar.judging.runfile import Benchmark, Run, comparable
 from cifar.judging.stats import quiet_indices
@@ -100,8 +100,9 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
         report.notes.append(f"{len(redefined)} benchmark(s) measure something other than the baseline code does "
                             "(their workload definition changed), so their ratio is shown but not gated: "
                             + ", ".join(sorted(n.split("::")[-1] for n in redefined)))
-    if failing and remeasure is not None:
-        fresh = paired_samples(remeasure(failing), policies)
+    fresh_run = remeasured(report, failing, remeasure) if failing and remeasure is not None else None
+    if fresh_run is not None:
+        fresh = paired_samples(fresh_run, policies)
 
         def again(first: Comparison) -> Comparison | None:
             base, cur = fresh.get(first.name, (None, None))

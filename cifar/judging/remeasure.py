@@ -12,13 +12,14 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from cifar.judging.errors import GateError
+from cifar.judging.errors import RemeasureError
 from cifar.judging.runfile import Run
 
 
 def pytest_remeasure(run, cwd: str | Path = ".", timeout: float = 1800.0):
     """A ``remeasure(names) -> Run`` for `cifar.judging.gate.gate` and `cifar.judging.paired.gate_paired`: runs
-    the failing benchmarks (plus the calibration kernel, for calibrated comparison) again with pytest."""
+    the failing benchmarks (plus the calibration kernel, for calibrated comparison) again with pytest, at most
+    `timeout` seconds. Raises `RemeasureError` when pytest times out or writes no result."""
     from cifar.suite.settings import SuiteSettings, grid_item, parse_grid, pytest_args
 
     run = Run.of(run)
@@ -36,11 +37,14 @@ def pytest_remeasure(run, cwd: str | Path = ".", timeout: float = 1800.0):
                 *pytest_args(replace(settings, grid=grid))]
         with tempfile.TemporaryDirectory(prefix="cifar-remeasure-") as tmp:
             out = Path(tmp) / "remeasure.json"
-            proc = subprocess.run([*args, f"--benchmark-json={out}"], cwd=cwd, timeout=timeout,
-                                  capture_output=True, text=True)
+            try:
+                proc = subprocess.run([*args, f"--benchmark-json={out}"], cwd=cwd, timeout=timeout,
+                                      capture_output=True, text=True)
+            except subprocess.TimeoutExpired:
+                raise RemeasureError(f"the re-measurement ran past its {timeout:g} s limit and was stopped") from None
             if not out.exists():
-                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-                raise GateError(f"re-measurement failed (pytest exit {proc.returncode}): {tail}")
+                tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
+                raise RemeasureError(f"the re-measurement wrote no result (pytest exit {proc.returncode}): {tail}")
             return Run.load(out)
 
     return remeasure

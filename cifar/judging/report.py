@@ -84,7 +84,7 @@ def _cell(text: str) -> str:
 def markdown(report: GateReport, title: str = "Regression gate") -> str:
     """The report as GitHub-flavoured Markdown: the verdict first, then the table and the notes."""
     header, body = rows(report)
-    icon = {"FAILED": "❌", "INCONCLUSIVE": "⚠️", "passed": "✅"}[report.verdict]
+    icon = {"FAILED": "❌", "UNCONFIRMED": "⛔", "INCONCLUSIVE": "⚠️", "passed": "✅"}[report.verdict]
     lines = [f"### {icon} {_cell(title)}: {_cell(summary_line(report))}", "",
              f"Against {_cell(report.baseline_label)}.", "",
              "| " + " | ".join(_cell(h) for h in header) + " |",
