@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "3 pooled + 2]")
     check.add_argument("--resamples", type=_positive_int, default=2000, help="resampled sessions per figure [2000]")
     check.add_argument("--out", default="reports/gate-check.json", help="the full report, with every session's data")
-    check.add_argument("--keep", help="keep each session's JSON in this folder")
+    check.add_argument("--keep", help="the folder each finished session's JSON is kept in, and resumed from when "
+                                      "a run was interrupted [reports/gate-check-paired; --history: "
+                                      "reports/gate-check-history]")
     check.add_argument("--from-sessions", help="recompute the figures from sessions kept earlier with --keep")
     check.add_argument("--config", default=None, help="the gate's policies [baselines/gate.json]")
     check.add_argument("--history", action="store_true",
@@ -328,8 +330,14 @@ def _gate_check(args) -> int:
         policies = Policies.load(args.config or "baselines/gate.json", paired=not args.history,
                                  required=args.config is not None)
         default_args = gatecheck.DEFAULT_PYTEST_ARGS if args.history else gatecheck.PAIRED_PYTEST_ARGS
-        report = gatecheck.gate_check(sessions, args.resamples, (*default_args, *args.after), policies,
-                                      keep=Path(args.keep) if args.keep else None, paired=not args.history)
+        try:
+            report = gatecheck.gate_check(sessions, args.resamples, (*default_args, *args.after), policies,
+                                          keep=Path(args.keep) if args.keep else None, paired=not args.history)
+        except gatecheck.SessionFailed as err:
+            from cifar.judging.gate import EXIT_ERROR
+
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_ERROR
     print(gatecheck.render(report), end="")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -323,3 +323,49 @@ def test_sessions_made_with_looks_are_resampled_at_their_full_length_and_stopped
     assert paired_resampled_rates(runs, policies, resamples=50, variants=())["default"]["B10"][NAME].rate == 0.0
     text = render(report_from_runs(runs, policies, resamples=20))
     assert "Stopped at a look (pairs; '-' ran every pair), per session (A/A; B10; B5): test_matmul[matmul-default] 8,8; -,-; -,-" in text
+
+
+def test_a_failed_session_keeps_the_finished_ones_and_the_same_command_resumes(tmp_path, monkeypatch):
+    """Issue 28, item 4: a RuntimeError or TimeoutExpired from a session escaped the CLI, and without --keep the
+    finished sessions were in a temporary folder and deleted. Now every finished session is kept in the default
+    folder, a failure is one message with exit 4, and the next run loads the kept sessions instead of re-running."""
+    from cifar import cli
+    from cifar.judging.gatecheck import sessions as sessions_module
+
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    fail_at = {"n": 2}
+
+    def fake_pytest(args, **kwargs):
+        ran.append(args)
+        if len(ran) == fail_at["n"]:
+            raise subprocess.TimeoutExpired(args, kwargs.get("timeout"))
+        out = Path(next(a for a in args if a.startswith("--benchmark-json=")).split("=", 1)[1])
+        slow = 1.10 if len(ran) % 3 == 2 else 1.0
+        run = make_paired_run({NAME: (processes(1.0, n=8, seed=len(ran)), processes(slow, n=8, seed=50 + len(ran)))})
+        out.write_text(__import__("json").dumps(run))
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(sessions_module.subprocess, "run", fake_pytest)
+    code = cli.main(["gate-check", "--sessions", "1", "--resamples", "20"])
+    kept = tmp_path / "reports" / "gate-check-paired"
+    assert code == 4
+    assert sorted(p.name for p in kept.glob("*.json")) == ["01-A.json", "check.json"]  # nothing partial is kept
+    assert not list(kept.glob("*.partial"))
+
+    ran.clear()
+    fail_at["n"] = 0  # the machine behaves now
+    assert cli.main(["gate-check", "--sessions", "1", "--resamples", "20"]) == 0
+    assert len(ran) == 2  # B10 and B5 only: the A session was loaded from the kept folder
+    assert sorted(p.name for p in kept.glob("[0-9]*.json")) == ["01-A.json", "02-B10.json", "03-B5.json"]
+    assert (tmp_path / "reports" / "gate-check.json").is_file()
+
+
+def test_a_keep_folder_of_another_check_is_refused_not_mixed_in(tmp_path, capsys):
+    from cifar import cli
+
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    (folder / "check.json").write_text('{"paired": true, "pytest_args": ["benchmarks/", "-k", "other"]}')
+    assert cli.main(["gate-check", "--sessions", "1", "--keep", str(folder)]) == 2
+    assert "holds sessions of another gate-check" in capsys.readouterr().err

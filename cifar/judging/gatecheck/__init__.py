@@ -28,10 +28,10 @@ from cifar.judging.gatecheck.rates import (ARMS, FLOORS, HETEROGENEITY_ALPHA, MI
                                            detectable_check, effective_slowdowns, paired_effects, paired_real_rates,
                                            paired_resampled_rates, real_rates, resampled_rates, session_heterogeneity)
 from cifar.judging.gatecheck.report import render, to_json
-from cifar.judging.gatecheck.sessions import (DEFAULT_PYTEST_ARGS, PAIRED_PYTEST_ARGS, gate_check, load_sessions,
-                                              report_from_runs, run_session, schedule)
+from cifar.judging.gatecheck.sessions import (DEFAULT_KEEP, DEFAULT_PYTEST_ARGS, PAIRED_PYTEST_ARGS, SessionFailed,
+                                              gate_check, load_sessions, report_from_runs, run_session, schedule)
 
-__all__ = ["ARMS", "DEFAULT_PYTEST_ARGS", "FLOORS", "HETEROGENEITY_ALPHA", "MIN_HISTORY_SESSIONS", "PAIRED_PYTEST_ARGS",
+__all__ = ["ARMS", "DEFAULT_KEEP", "DEFAULT_PYTEST_ARGS", "SessionFailed", "FLOORS", "HETEROGENEITY_ALPHA", "MIN_HISTORY_SESSIONS", "PAIRED_PYTEST_ARGS",
            "PAIRED_VARIANTS", "POOLED", "Rate", "check_history_sessions", "contended_pair_counts", "detectable_check",
            "effective_slowdowns", "gate_check", "load_sessions", "paired_effects", "paired_real_rates",
            "paired_resampled_rates", "real_rates", "render", "report_from_runs", "resampled_rates", "run_session",

@@ -1,11 +1,11 @@
-"""Running the real sessions of the gate's check, and reading kept ones back."""
+"""Running the real sessions of the gate's check, keeping each as it finishes, and resuming from kept ones."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from cifar.isolation.schedule import alternating
@@ -13,6 +13,8 @@ from cifar.judging.gatecheck.rates import (ARMS, contended_pair_counts, detectab
                                            paired_effects, paired_real_rates, paired_resampled_rates, real_rates,
                                            resampled_rates, session_heterogeneity, session_minutes, stopped_counts,
                                            POOLED)
+from cifar.files import write_json_atomic
+from cifar.judging.errors import GateError
 from cifar.judging.policy import Policies
 from cifar.judging.runfile import Run
 from cifar.suite.settings import HISTORY, PAIRED, pytest_args as suite_args
@@ -22,8 +24,16 @@ from cifar.workloads.timing import INJECT_ENV
 DEFAULT_PYTEST_ARGS = ("benchmarks/", *suite_args(HISTORY), "--thread-grid", "default")
 #: A paired session: the paired gate as shipped (`cifar.suite.settings.PAIRED`).
 PAIRED_PYTEST_ARGS = ("benchmarks/", *suite_args(PAIRED))
+#: Where finished sessions are kept when no --keep is given (hours of sessions are never in a temporary folder).
+DEFAULT_KEEP = {True: Path("reports/gate-check-paired"), False: Path("reports/gate-check-history")}
+#: The file in a keep folder that says which check its sessions belong to.
+MANIFEST = "check.json"
+SESSION_TIMEOUT_SECONDS = 1800
 
 
+class SessionFailed(Exception):
+    """A real session crashed or timed out; the sessions finished before it are kept. The message's first line
+    says which session and where the kept ones are."""
 
 def run_session(arm: str, out: Path, pytest_args: tuple[str, ...] = DEFAULT_PYTEST_ARGS, cwd: str = ".",
                 paired: bool = False) -> Run:
@@ -35,12 +45,18 @@ def run_session(arm: str, out: Path, pytest_args: tuple[str, ...] = DEFAULT_PYTE
         env[INJECT_ENV] = str(ARMS[arm])
     if paired:
         pytest_args = (*pytest_args, f"--baseline-tree={Path(cwd).resolve()}")
-    proc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args, "-q", "-p", "no:cacheprovider",
-                           f"--benchmark-json={out}"], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=1800)
-    if proc.returncode != 0 or not out.exists():
+    # Written under another name and renamed once pytest succeeded: a kept NN-ARM.json is always a whole session.
+    partial = out.with_name(out.name + ".partial")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args, "-q", "-p", "no:cacheprovider",
+                               f"--benchmark-json={partial}"], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=SESSION_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise SessionFailed(f"session {arm} ran past {SESSION_TIMEOUT_SECONDS} s and was stopped") from None
+    if proc.returncode != 0 or not partial.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
-        raise RuntimeError(f"session {arm} failed (pytest exit {proc.returncode}):\n{tail}")
+        raise SessionFailed(f"session {arm} failed (pytest exit {proc.returncode}):\n{tail}")
+    partial.replace(out)
     return Run.load(out)
 
 
@@ -49,17 +65,51 @@ def schedule(sessions: int) -> list[str]:
     return [arm for _, arm in alternating(list(ARMS), sessions)]
 
 
+def _claim(folder: Path, pytest_args: tuple[str, ...], paired: bool) -> None:
+    """Mark `folder` as this check's, or refuse one holding another check's sessions (they would be mixed in)."""
+    manifest = {"paired": paired, "pytest_args": list(pytest_args)}
+    path = folder / MANIFEST
+    if path.is_file():
+        try:
+            kept = json.loads(path.read_text())
+        except ValueError:
+            kept = None
+        if kept != manifest:
+            raise GateError(f"{folder}/ holds sessions of another gate-check (its {MANIFEST} differs: other options "
+                            "or gate); pass --keep ANOTHER_FOLDER, or remove it to start over")
+    elif any(folder.glob("*.json")):
+        raise GateError(f"{folder}/ holds sessions from no known gate-check (no {MANIFEST}); pass --keep "
+                        "ANOTHER_FOLDER, or use --from-sessions to recompute from them")
+    else:
+        write_json_atomic(path, manifest)
+
+
 def gate_check(sessions: int = 4, resamples: int = 2000, pytest_args: tuple[str, ...] | None = None,
                policies: Policies = Policies(), keep: Path | None = None, log=print, paired: bool = True) -> dict:
-    """Run `sessions` blocks of real sessions (paired or plain), then compute real and resampled rates."""
+    """Run `sessions` blocks of real sessions (paired or plain), then compute real and resampled rates.
+
+    Every finished session is kept in `keep` (`DEFAULT_KEEP` when None) as ``NN-ARM.json``; sessions already
+    there from an earlier, interrupted run of the same check are loaded instead of run again. A session that
+    crashes or times out raises `SessionFailed`, and the finished ones stay for the next run to resume from."""
     pytest_args = pytest_args or (PAIRED_PYTEST_ARGS if paired else DEFAULT_PYTEST_ARGS)
+    folder = Path(keep) if keep is not None else DEFAULT_KEEP[paired]
+    folder.mkdir(parents=True, exist_ok=True)
+    _claim(folder, tuple(pytest_args), paired)
     runs: dict[str, list[Run]] = {arm: [] for arm in ARMS}
-    with tempfile.TemporaryDirectory(prefix="cifar-gate-check-") as tmp:
-        folder = keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        for n, arm in enumerate(schedule(sessions)):
-            log(f"session {n + 1}/{3 * sessions}: {'A/' if paired else ''}{arm} (injected slowdown {ARMS[arm]:.0%})")
-            runs[arm].append(run_session(arm, folder / f"{n + 1:02d}-{arm}.json", pytest_args, paired=paired))
+    total = 3 * sessions
+    for n, arm in enumerate(schedule(sessions)):
+        out = folder / f"{n + 1:02d}-{arm}.json"
+        if out.is_file():
+            log(f"session {n + 1}/{total}: {arm} kept from an earlier run ({out})")
+            runs[arm].append(Run.load(out))
+            continue
+        log(f"session {n + 1}/{total}: {'A/' if paired else ''}{arm} (injected slowdown {ARMS[arm]:.0%})")
+        try:
+            runs[arm].append(run_session(arm, out, pytest_args, paired=paired))
+        except SessionFailed as err:
+            raise SessionFailed(f"gate-check stopped at session {n + 1}/{total}: {err}\n"
+                                f"{n} finished session(s) are kept in {folder}/: the same command resumes from them"
+                                ) from None
     return report_from_runs(runs, policies, resamples, pytest_args)
 
 
@@ -102,7 +152,7 @@ def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), res
 def load_sessions(folder: Path) -> dict[str, list[Run]]:
     """Sessions kept by ``--keep`` (files NN-ARM.json), to recompute the report without re-running them."""
     runs: dict[str, list[Run]] = {arm: [] for arm in ARMS}
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(folder.glob("[0-9]*-*.json")):
         arm = path.stem.split("-", 1)[1]
         runs[arm].append(Run.load(path))
     return runs
