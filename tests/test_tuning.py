@@ -16,6 +16,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from cifar.isolation.errors import ChildCrashed
 from cifar.isolation.runner import Runner
 from cifar.training.threads import cpu_budget
 from cifar.tuning import report as reporting
@@ -527,3 +528,32 @@ def test_the_docstring_examples_hold():
     for module in (searching, confirming):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_a_crash_of_the_peak_measurement_leaves_the_report_without_the_peak(tmp_path, monkeypatch, capsys):
+    """Issue 28, item 5: a ChildError from the fp32 matmul peak escaped `tune.main`: a traceback and exit 1, the
+    search never ran. The peak only scales '% of peak': the report goes on without it and says why."""
+    from cifar import cli
+    from cifar.tuning import tune as tune_module
+
+    class PeakCrashes(FakeRunners):
+        def __init__(self, data):
+            super().__init__(noise=0.01)
+
+        def run(self, setting, target, params, timeout=None):
+            if target.endswith(":matmul_peak"):
+                raise ChildCrashed(-9, "python -m cifar.isolation.child {...}", "Killed")
+            return super().run(setting, target, params, timeout)
+
+    monkeypatch.setattr(tune_module, "Runners", PeakCrashes)
+    monkeypatch.setattr(tune_module, "MachineLock", lambda: MachineLock(str(tmp_path / "lock")))
+    code = cli.main(["tune", "--budget", "30s", "--trials", "2", "--max-passes", "5", "--space", "intra=1,2",
+                     "--space", "inter=1", "--space", "pipeline=arrays", "--space", "cpus=2", "--space", "onednn=on",
+                     "--storage", f"sqlite:///{tmp_path}/t.db", "--json", str(tmp_path / "tune.json"),
+                     "--markdown", str(tmp_path / "tune.md")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    report = json.loads((tmp_path / "tune.json").read_text())
+    assert "killed by SIGKILL" in report["peak_error"] and report["peak_gflops"] == 0.0
+    assert report["search"]["trials"] >= 1 and "confirmation" in report
+    assert "peak not measured" in out.out

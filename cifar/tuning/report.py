@@ -101,7 +101,7 @@ def summary_table(report: dict):
     confirmation = report["confirmation"]
     table = Table(title="Confirmation: re-measured interleaved, fresh processes",
                   caption=f"{confirmation['passes']} passes; speedup over TensorFlow's default: median of the per-pass "
-                          f"ratios, 95 % bootstrap CI over passes; peak {report['peak_gflops']:.0f} GFLOP/s (fp32 matmul)")
+                          f"ratios, 95 % bootstrap CI over passes; " + _peak_caption(report))
     for column in ("setting", "role", "processes", "median images/s", "speedup vs default", "% of peak", "loss",
                    "accuracy"):
         table.add_column(column, justify="left" if column in ("setting", "role") else "right")
@@ -119,6 +119,12 @@ def _row(arm: dict, report: dict) -> list[str]:
             _pct(_peak_fraction(median, report)),
             "-" if training["loss"] is None else f"{training['loss']:.3f}",
             "-" if training["accuracy"] is None else f"{training['accuracy']:.3f}"]
+
+
+def _peak_caption(report: dict) -> str:
+    if report.get("peak_gflops"):
+        return f"peak {report['peak_gflops']:.0f} GFLOP/s (fp32 matmul)"
+    return f"peak not measured ({report.get('peak_error', 'no peak in the report')}): no % of peak"
 
 
 def _peak_fraction(images_per_s: float | None, report: dict) -> float | None:
