@@ -427,3 +427,27 @@ def test_progress_counts_down_in_place_on_a_terminal_and_in_lines_elsewhere():
     silent = []
     Progress(4, silent.append, isatty=True, verbosity=-2)("matmul")
     assert silent == []
+
+
+def test_console_scripts_point_at_functions_whose_module_runs_nothing_on_import():
+    """Issue 28, item 6: ``cifar-bench`` named ``cifar.__main__:main``, a module that runs the CLI (and exits) when
+    imported. Each script's module must import silently; the installed script must answer --help."""
+    import importlib.util
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"cifar-bench": "cifar.cli:main"}
+    for target in scripts.values():
+        module, function = target.split(":")
+        proc = subprocess.run([sys.executable, "-c", f"import {module} as m; assert callable(m.{function})"],
+                              capture_output=True, text=True, timeout=60, cwd=root)
+        assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", proc.stderr
+
+
+def test_the_installed_console_script_answers_help():
+    installed = Path(sys.executable).parent / "cifar-bench"
+    if not installed.exists():
+        pytest.skip(f"no {installed}: the project is not installed in this interpreter's environment (make installs it)")
+    proc = subprocess.run([str(installed), "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "gate-check" in proc.stdout
