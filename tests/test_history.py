@@ -150,3 +150,24 @@ def test_no_step_gives_few_false_change_points():
     rng = np.random.default_rng(8)
     false = sum(len(change_points(list(1.0 + 0.10 * rng.standard_normal(24)))) for _ in range(50))
     assert false <= 3
+
+
+def test_latest_and_the_history_order_runs_alike_by_their_own_time_not_file_time(tmp_path, monkeypatch, capsys):
+    """Issue 28, item 7: ``gate latest`` picked the newest file time while the history orders runs by their own
+    datetime; after a clone or a copy the two disagree, and ``latest`` gated an old run."""
+    import os
+
+    from cifar import cli
+    from cifar.judging.runfile import saved_runs
+
+    folder = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit"
+    folder.mkdir(parents=True)
+    newer = write(folder / "0001_newer.json", make_run({EPOCH: noisy(0.25, seed=1)}, datetime="2026-12-02T10:00:00"))
+    older = write(folder / "0002_older.json", make_run({EPOCH: noisy(0.25, seed=2)}, datetime="2026-12-01T10:00:00"))
+    os.utime(newer, (1_000_000, 1_000_000))  # copied last year, say
+    os.utime(older, (2_000_000, 2_000_000))
+    monkeypatch.chdir(tmp_path)
+    assert [p.resolve() for p in saved_runs()] == [older, newer]
+    assert [label for label, _ in read_runs(saved_runs())] == ["0002_older", "0001_newer"]
+    assert cli.main(["gate", "latest", "--baselines", str(tmp_path / "none"), "--no-remeasure"]) == 3
+    assert "0001_newer.json" in capsys.readouterr().out

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from cifar.judging.errors import GateError
-from cifar.judging.runfile import Run, saved_runs
+from cifar.judging.runfile import Run, run_order, saved_runs
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Series:
 def read_runs(paths: list[Path]) -> list[tuple[str, Run]]:
     """(file name, run) for each saved run, oldest first by the run's own date; unreadable files are one line."""
     runs = [(Path(p).stem, Run.load(p)) for p in paths]
-    return sorted(runs, key=lambda item: (item[1].datetime, item[0]))
+    return sorted(runs, key=lambda item: run_order(item[1].datetime, item[0]))
 
 
 def find_runs(storage: Path = Path(".benchmarks")) -> list[Path]:

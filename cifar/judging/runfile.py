@@ -218,6 +218,21 @@ def _benchmark(bench, source: str) -> Benchmark:
                      baseline, error, tree, extra)
 
 
+def run_order(datetime: str, name: str) -> tuple[str, str]:
+    """The one order of saved runs, oldest first: by the run's own ``datetime`` (pytest-benchmark's ISO time),
+    then by file name. Never by file time: a clone or a copy resets it."""
+    return datetime, name
+
+
 def saved_runs(storage: str | Path = ".benchmarks") -> list[Path]:
-    """pytest-benchmark's saved runs (``--benchmark-autosave``) under `storage`, oldest first by file time."""
-    return sorted(Path(storage).glob("*/*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+    """pytest-benchmark's saved runs (``--benchmark-autosave``) under `storage`, oldest first by `run_order`
+    (a file that cannot be read sorts first: ``latest`` never picks it, loading it says what is wrong)."""
+    def key(path: Path) -> tuple[str, str]:
+        try:
+            with open(path) as f:
+                stamp = json.load(f).get("datetime", "")
+        except (OSError, ValueError, AttributeError):
+            stamp = ""
+        return run_order(str(stamp), path.stem)
+
+    return sorted(Path(storage).glob("*/*.json"), key=key)
