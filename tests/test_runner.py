@@ -330,3 +330,48 @@ def test_a_baseline_tree_from_before_the_reorganisation_is_started_by_its_own_mo
         with pytest.raises(ChildFailed) as info:
             runner.run("tests.workers:raises")
         assert "-m cifar.child" in info.value.command and str(tree) in info.value.command
+
+
+PARENT_SCRIPT = """
+import sys
+from cifar.isolation.runner import Runner
+runner = Runner(mode=sys.argv[1], preload=(), timeout=600, workdir=sys.argv[2])
+runner.run("tests.workers:writes_pid_then_hangs", {"pid_file": sys.argv[3]})
+"""
+
+
+def _parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().split(")")[1].split()[1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_no_zygote_or_child_outlives_the_runners_process_however_it_dies(tmp_path, mode, how):
+    """Issue 28, item 8: SIGTERM to ``pytest benchmarks/`` mid-run left the zygote (parent 1) and its child running
+    until the child's work ended (6-26 s there; an hour for this child). Neither Python's clean-up nor EOF on the
+    zygote's stdin runs on SIGKILL: the kernel must end them (PR_SET_PDEATHSIG)."""
+    import signal
+
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT_SCRIPT, mode, str(tmp_path / "work"), str(pid_file)])
+    try:
+        child = _pid(pid_file, seconds=60.0)
+        middle = _parent_of(child)  # the zygote (zygote mode) or the runner's process itself (spawn mode)
+        assert (middle != parent.pid) == (mode == "zygote")
+        parent.send_signal(getattr(signal, how))
+        parent.wait(timeout=30)
+        killed = time.monotonic()
+        # A liveness bound, not a timing: without the fix the child would hang for its full hour.
+        assert _eventually_gone(middle, seconds=20.0) or middle == parent.pid, f"zygote {middle} outlived the run"
+        assert _eventually_gone(child, seconds=20.0), f"child {child} outlived the run"
+        print(f"{mode} {how}: zygote and child gone {time.monotonic() - killed:.2f} s after the parent")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for pid_text in [pid_file.read_text()] if pid_file.exists() and pid_file.read_text() else []:
+            try:
+                os.kill(int(pid_text), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -26,6 +26,7 @@ import time
 import traceback
 
 from cifar.files import write_json_atomic
+from cifar.isolation.lifetime import PARENT_ENV, die_with_parent
 
 
 def load_target(target: str):
@@ -105,4 +106,6 @@ def _load_spec(arg: str) -> dict:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m cifar.isolation.child SPEC  (a JSON file, or inline JSON)")
+    if os.environ.get(PARENT_ENV):  # spawned by a Runner (not rerun by hand): die with it
+        die_with_parent(int(os.environ[PARENT_ENV]))
     sys.exit(main(_load_spec(sys.argv[1])))

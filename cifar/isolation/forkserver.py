@@ -50,7 +50,8 @@ class ForkServer:
         with open(self.log, "wb") as log_file:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module,
-                 json.dumps({"preload": list(self.preload), "warm": [list(w) for w in self.warm]})],
+                 json.dumps({"preload": list(self.preload), "warm": [list(w) for w in self.warm],
+                             "parent_pid": os.getpid()})],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=self.cwd, env=self.env)
         try:
             message = self.read(ZYGOTE_START_TIMEOUT_SECONDS)

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from cifar.isolation.errors import ChildCrashed, ChildError, ChildFailed, ChildTimeout, tail
 from cifar.isolation.forkserver import FORK_TIMEOUT_SECONDS, ForkServer
+from cifar.isolation.lifetime import PARENT_ENV
 from cifar.isolation.schedule import alternating
 from cifar.training.threads import ThreadConfig, check_thread_config
 
@@ -227,7 +228,7 @@ class Runner:
             proc = self._spawned = subprocess.Popen(
                 [sys.executable, "-m", self.layout.child, str(spec_path)],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.tree,
-                env=self._child_env())
+                env={**self._child_env(), PARENT_ENV: str(os.getpid())})
             try:
                 return proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
