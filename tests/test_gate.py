@@ -405,6 +405,26 @@ def test_paired_gate_leaves_out_pairs_in_which_either_process_was_contended():
     assert kept.ratio.ratio > c.ratio.ratio and kept.p_slower < c.p_slower
 
 
+def test_contended_processes_are_left_out_even_when_the_arms_do_not_pair_up():
+    """Issue 28, item 9: with arms of different lengths (one lost a process) the contention filter was skipped:
+    four processes a neighbour slowed by 40 % stayed in, and the gate called this unchanged code a regression."""
+    from cifar.judging.paired import paired_samples
+
+    base, cur = processes(1.0, n=12, seed=5), processes(1.0, n=11, seed=6)
+    cur = [[d * (1.4 if i < 4 else 1.0) for d in proc] for i, proc in enumerate(cur)]
+    run = make_paired_run({MATMUL: (base, cur)})
+    extra = run["benchmarks"][0]["extra_info"]
+    extra["contention_per_process"] = _contention([True] * 4 + [False] * 7)
+    extra["paired_baseline"]["contention_per_process"] = _contention([False] * 12)
+    dropped = {}
+    (baseline, current), = paired_samples(run, dropped=dropped).values()
+    assert (len(baseline), len(current)) == (12, 7) and dropped == {MATMUL: (4, 23)}
+    policy = Policies(Policy(alpha=0.05, floor=0.02))
+    report = gate_paired(run, policy)
+    assert report.comparisons[0].verdict == "unchanged", report.comparisons[0]
+    assert any("each arm's contended processes" in n and "4 of 23" in n for n in report.notes)
+
+
 def test_paired_gate_keeps_every_pair_when_most_were_contended():
     base, cur = processes(1.0, n=6, seed=7), processes(1.0, n=6, seed=8)
     run = make_paired_run({MATMUL: (base, cur)})

@@ -171,3 +171,18 @@ def test_latest_and_the_history_order_runs_alike_by_their_own_time_not_file_time
     assert [label for label, _ in read_runs(saved_runs())] == ["0002_older", "0001_newer"]
     assert cli.main(["gate", "latest", "--baselines", str(tmp_path / "none"), "--no-remeasure"]) == 3
     assert "0001_newer.json" in capsys.readouterr().out
+
+
+def test_runs_from_before_the_unit_was_recorded_are_never_mixed_into_an_items_per_s_series(tmp_path):
+    """Issue 28, item 9 (suspected, confirmed): a series took its unit from its first run, so older runs without
+    a unit put seconds per round (0.25) and newer ones images/s (5,120) into one line, and its change point."""
+    old = [write(tmp_path / f"{i}.json", make_run({EPOCH: noisy(0.25, seed=i)}, datetime=f"2026-11-0{i + 1}T10:00:00"))
+           for i in range(3)]
+    new = [write(tmp_path / f"n{i}.json", make_run({EPOCH: noisy(0.25, seed=10 + i)},
+                                                   extra=epoch_extra(EPOCH, "epoch-seed_cnn-arrays", "default"),
+                                                   datetime=f"2026-11-1{i}T10:00:00")) for i in range(3)]
+    series = history(read_runs(old + new))
+    assert sorted((s.unit, len(s.points)) for s in series) == [("images/s", 3), ("s per round", 3)]
+    for s in series:
+        values = s.values()
+        assert max(values) / min(values) < 1.2 and not s.change_points  # one unit per series: no fake step

@@ -101,8 +101,8 @@ def _value(bench) -> tuple[float, str]:
 
 
 def build_series(runs: list[tuple[str, Run]], select: str | None = None) -> list[Series]:
-    """One `Series` per (benchmark, machine fingerprint), in the order benchmarks first appear."""
-    series: dict[tuple[str, str], Series] = {}
+    """One `Series` per (benchmark, machine fingerprint, unit), in the order benchmarks first appear."""
+    series: dict[tuple[str, str, str], Series] = {}
     positions: dict[str, int] = {}
     for label, run in runs:
         fp = run.fingerprint
@@ -113,7 +113,9 @@ def build_series(runs: list[tuple[str, Run]], select: str | None = None) -> list
             if select and not (fnmatch.fnmatchcase(bench.fullname, select) or select in bench.fullname):
                 continue
             value, unit = _value(bench)
-            key = (bench.fullname, fp)
+            # Runs from before the unit was recorded give seconds per round: a series of their own, never mixed
+            # with items/s (a change point between the two would be a change of unit).
+            key = (bench.fullname, fp, unit)
             if key not in series:
                 series[key] = Series(bench.fullname, fp, str(bench.extra.get("case") or bench.workload or bench.name),
                                      str(bench.threads or ""), unit)

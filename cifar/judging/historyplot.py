@@ -21,11 +21,11 @@ PANELS_PER_PAGE = 12
 
 
 def groups(series: list[Series]) -> list[tuple[str, str, list[Series]]]:
-    """(case, fingerprint, its series) in the order cases first appear."""
-    out: dict[tuple[str, str], list[Series]] = {}
+    """(case, fingerprint, its series) in the order cases first appear; one unit per panel (its y axis)."""
+    out: dict[tuple[str, str, str], list[Series]] = {}
     for s in series:
-        out.setdefault((s.case, s.fingerprint), []).append(s)
-    return [(case, fp, members) for (case, fp), members in out.items()]
+        out.setdefault((s.case, s.fingerprint, s.unit), []).append(s)
+    return [(case, fp, members) for (case, fp, _), members in out.items()]
 
 
 def _axis(members: list[Series]) -> tuple[list[int], list[str]]:

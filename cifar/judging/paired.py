@@ -31,6 +31,15 @@ def contended_pairs(bench: Benchmark) -> list[int]:
     return sorted(bench.current.contended | bench.baseline.contended)
 
 
+def _quiet(values: list, contention: tuple[dict, ...]) -> tuple[list, int]:
+    """`values` without the processes flagged contended (`quiet_indices`' rule), and how many were left out;
+    all of them when the flags do not match the processes one to one (runs from before they were recorded)."""
+    if len(contention) != len(values):
+        return values, 0
+    keep = quiet_indices([bool(c.get("contended")) for c in contention])
+    return [values[i] for i in keep], len(values) - len(keep)
+
+
 def paired_samples(run, policies: Policies = Policies(), dropped: dict | None = None,
                    ) -> dict[str, tuple[list[float] | None, list[float]]]:
     """{benchmark: (baseline arm's per-process values or None, this tree's)}, each benchmark's policy saying
@@ -51,6 +60,12 @@ def paired_samples(run, policies: Policies = Policies(), dropped: dict | None = 
             if skip and dropped is not None:
                 dropped[bench.fullname] = (len(current) - len(keep), len(current))
             baseline, current = [baseline[i] for i in keep], [current[i] for i in keep]
+        elif baseline:
+            # Not pairs (an arm lost a process): each arm leaves out its own contended processes, by the same rule.
+            baseline, left_base = _quiet(baseline, bench.baseline.contention)
+            current, left_cur = _quiet(current, bench.current.contention)
+            if (left_base or left_cur) and dropped is not None:
+                dropped[bench.fullname] = (left_base + left_cur, len(baseline) + len(current) + left_base + left_cur)
         out[bench.fullname] = (per_process(baseline, statistic) if baseline else None, per_process(current, statistic))
     return out
 
@@ -92,7 +107,8 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
             failing.append(name)
     if dropped:
         report.notes.append("pairs in which either process was contended (others and steal took > "
-                            f"{CONTENTION_THRESHOLD:.0%} of the CPU) are left out: " + ", ".join(
+                            f"{CONTENTION_THRESHOLD:.0%} of the CPU) are left out (where the arms do not pair up, "
+                            "each arm's contended processes): " + ", ".join(
                                 f"{name.split('::')[-1]} {k} of {n}" if k else
                                 f"{name.split('::')[-1]} none of {n} (over half were contended: all kept)"
                                 for name, (k, n) in sorted(dropped.items())))
