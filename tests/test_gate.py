@@ -5,6 +5,7 @@ import math
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -251,22 +252,58 @@ def test_atomic_write_keeps_old_content_when_interrupted(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temporary file left behind
 
 
+PROMOTE_SLOWLY = """
+import json, pathlib, sys, time
+import cifar.files
+import cifar.judging.baselines as b
+
+real_dump = json.dump
+
+def slow_dump(data, f, **kwargs):
+    # Half the JSON, a sign that writing has begun, then a stall: the test kills the process here.
+    text = json.dumps(data, **kwargs)
+    f.write(text[: len(text) // 2])
+    f.flush()
+    pathlib.Path(sys.argv[3]).write_text("writing")
+    if sys.argv[4] == "stall":
+        time.sleep(60)
+    f.write(text[len(text) // 2:])
+
+cifar.files.json.dump = slow_dump
+b.promote(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
+"""
+
+
 def test_sigkill_during_promotion_leaves_no_partial_baseline(tmp_path):
-    """A promoting process killed mid-write leaves either nothing or a complete file, never a fragment."""
+    """A promoting process killed mid-write leaves no visible baseline, never a fragment; and the same promotion
+    left alone writes one (so the check below it could have seen a partial file). Issue 28, item 10: this test
+    killed at fixed delays and passed without checking anything if the promotion never wrote or crashed at once."""
+    import signal
+
     root = tmp_path / "baselines"
-    big = make_run({f"{MATMUL}{i}": noisy(1.0, n=2000, seed=i) for i in range(200)})
-    run_path = write(tmp_path / "big.json", big)
-    code = (f"import time, cifar.judging.baselines as b, pathlib; b.promote(pathlib.Path({str(run_path)!r}), "
-            f"pathlib.Path({str(root)!r}))")
-    for delay in (0.3, 0.6, 0.9, 1.5):
-        proc = subprocess.Popen([sys.executable, "-c", code])
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
+    run_path = write(tmp_path / "run.json", make_run({MATMUL: noisy(1.0, seed=1)}))
+    fp = fingerprint(load_run(run_path))
+    marker = tmp_path / "writing"
+    proc = subprocess.Popen([sys.executable, "-c", PROMOTE_SLOWLY, str(run_path), str(root), str(marker), "stall"])
+    try:
+        for _ in range(600):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert marker.exists() and proc.poll() is None, "the promotion never began writing"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
             proc.kill()
-            proc.wait()
-        for path in baselines.series(root, fingerprint(big)):
-            load_run(path)  # every visible baseline is complete JSON with data
+    assert baselines.series(root, fp) == []  # half a file was on disk, under a name no reader takes
+    assert [p.name for p in (root / fp).iterdir() if p.name.endswith(".tmp")]
+
+    marker.unlink()
+    done = subprocess.run([sys.executable, "-c", PROMOTE_SLOWLY, str(run_path), str(root), str(marker), "go"],
+                          timeout=120)
+    assert done.returncode == 0 and [p.name for p in baselines.series(root, fp)] == ["0001.json"]
+    load_run(baselines.series(root, fp)[0])  # complete JSON with data
 
 
 def test_concurrent_promotions_get_distinct_numbers(tmp_path):

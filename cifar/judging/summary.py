@@ -59,11 +59,10 @@ def _contended(entry: dict) -> list[bool]:
     return [bool(c.get("contended")) for c in per]
 
 
-def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio | None:
-    """How many times faster `entry` is than `baseline`, over processes; None below `MIN_PROCESSES` a side.
-    ``paired``: the two were measured pass by pass in one case (process i of each in pass i): the geometric mean
-    of the per-pass ratios with a paired t interval. As in the gate, a process measured while the rest of the
-    machine used more than 10 % of the CPU is left out (paired: its pass), unless over half were."""
+def compared_processes(baseline: dict, entry: dict, paired: bool = False) -> tuple[list[float], list[float], bool]:
+    """The two sides' per-process seconds that `process_speedup` compares, and whether as pairs: as in the gate, a
+    process measured while the rest of the machine took more than 10 % of the CPU is left out (paired: its pass),
+    unless over half were. Their lengths are the processes the interval rests on."""
     a, b = process_seconds(baseline), process_seconds(entry)
     busy_a, busy_b = _contended(baseline), _contended(entry)
     paired = paired and len(a) == len(b)
@@ -75,6 +74,14 @@ def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio 
             a = [a[i] for i in quiet_indices(busy_a)]
         if len(busy_b) == len(b):
             b = [b[i] for i in quiet_indices(busy_b)]
+    return a, b, paired
+
+
+def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio | None:
+    """How many times faster `entry` is than `baseline`, over the processes `compared_processes` keeps; None below
+    `MIN_PROCESSES` a side. ``paired``: the two were measured pass by pass in one case (process i of each in pass
+    i): the geometric mean of the per-pass ratios with a paired t interval."""
+    a, b, paired = compared_processes(baseline, entry, paired)
     if min(len(a), len(b)) < MIN_PROCESSES:
         return None
     return log_t_ratio_ci(a, b, paired=paired)
@@ -107,7 +114,7 @@ class BestRow:
     #: what `speedup` is over: "default"; the runner-up when default is the best (how far ahead it is); "-" when
     #: default was not measured
     baseline: str
-    processes: int = 1  # the fewer of the two sides' processes
+    processes: int = 1  # the fewer of the two sides' processes that the interval used
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,9 @@ def best_configurations(entries: list[dict]) -> list[BestRow]:
         if baseline is best:
             baseline = ranked[1]
         ratio = process_speedup(baseline, best, paired=True) if baseline else None
-        processes = min(len(process_seconds(e)) for e in (best, baseline) if e is not None)
+        # The processes the interval rests on (contended passes left out): what "processes needed" scales from.
+        processes = (min(len(side) for side in compared_processes(baseline, best, paired=True)[:2]) if baseline
+                     else len(process_seconds(best)))
         rows.append(BestRow(case, best["threads"], throughput(best), best["unit"], ratio,
                             baseline["threads"] if baseline else "-", processes))
     return rows
