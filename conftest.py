@@ -130,8 +130,8 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     """Record the suite's options in the run, so the gate can re-measure a benchmark the same way, and the run
-    file's format version (cifar.judging.runfile)."""
-    from cifar.judging.runfile import FORMAT, FORMAT_KEY
+    file's format version (cifar.suite.runfile)."""
+    from cifar.suite.runfile import FORMAT, FORMAT_KEY
 
     output_json[FORMAT_KEY] = FORMAT
     output_json["cifar_settings"] = config.stash[SETTINGS].to_dict()

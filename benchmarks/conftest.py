@@ -72,7 +72,13 @@ def campaign(request):
 
         progress = Progress(config.stash.get(PROCESSES, 0), write, bool(reporter.isatty()),
                             config.get_verbosity())
-    campaign = Campaign(config.stash[SETTINGS], interleave=_timing(config), progress=progress)
+    settings = config.stash[SETTINGS]
+    looks = None
+    if settings.sequential:
+        from cifar.gate.sequential import Looks
+
+        looks = Looks.from_tree()  # the paired gate's policy decides where a case may stop
+    campaign = Campaign(settings, interleave=_timing(config), progress=progress, looks=looks)
     config.stash[CAMPAIGN] = campaign
     config.stash[ENVIRONMENT] = campaign.environment()
     yield campaign
@@ -84,7 +90,7 @@ def pytest_terminal_summary(terminalreporter, config):
     campaign = config.stash.get(CAMPAIGN, None)
     if campaign is None or not campaign.recorded:
         return
-    from cifar.judging.summary import render_summary
+    from cifar.reports.summary import render_summary
     from cifar.suite.record import phase_line, session_phases
 
     terminalreporter.write(render_summary(campaign.recorded))

@@ -2,9 +2,9 @@
 
 Every measurement is a fresh child process (`cifar.isolation.runner.Runner`), all the claims' arms interleaved pass by
 pass (`cifar.isolation.schedule.alternating`), so drift of a shared machine spreads over all of them. A process is the
-unit: each contributes the median of its rounds, and a ratio is the ratio of the arms' medians with a 95 %
-percentile-bootstrap interval over processes (`cifar.judging.stats.median_ratio_ci`). A ratio whose interval holds
-1.00 is "no measurable difference".
+unit, and every figure comes from the one measurement model (`cifar.stats.estimate`): a process's value is its
+rounds' time over their number, and a ratio is the geometric-mean ratio over the passes both arms ran in (paired by
+pass), with a 95 % Student-t interval. A ratio whose interval holds 1.00 is "no measurable difference".
 
 =====  ======================================================================================================
 claim  what the article says, and what is measured here
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
 from cifar.isolation.schedule import alternating
-from cifar.judging.stats import Ratio, median_ratio_ci
+from cifar.stats.estimate import Ratio, compare, process_seconds, rate
 from cifar.training.threads import ARTICLE, ThreadConfig, core_counts, thread_grid
 
 ARTICLE_SAYS = {
@@ -203,20 +203,26 @@ def measure(arms: list[Arm], processes: int, runner=None, progress=None) -> dict
 
 
 # -- judging --------------------------------------------------------------------------------------------------
-def process_medians(results: list[dict]) -> list[float]:
-    """One value per process: the median of its rounds (seconds per round); failed processes are left out."""
-    return [statistics.median(r["durations_seconds"]) for r in results if "durations_seconds" in r]
+def process_values(results: list[dict]) -> list[float | None]:
+    """Each pass's process value (`cifar.stats.estimate.process_seconds`), None where that process failed."""
+    return [process_seconds(r["durations_seconds"]) if "durations_seconds" in r else None for r in results]
 
 
 def throughput(results: list[dict]) -> float:
-    """Median over processes of items/s."""
+    """Items per second over the arm's processes (`cifar.stats.estimate.rate`)."""
     ok = [r for r in results if "durations_seconds" in r]
-    return statistics.median(r["items_per_round"] / statistics.median(r["durations_seconds"]) for r in ok)
+    return rate([process_seconds(r["durations_seconds"]) for r in ok], ok[0]["items_per_round"])
 
 
 def speedup(results: dict[str, list[dict]], reference: str, other: str) -> Ratio:
-    """How many times faster `other` ran than `reference` (> 1: faster), 95 % bootstrap CI over processes."""
-    return median_ratio_ci(process_medians(results[reference]), process_medians(results[other]))
+    """How many times faster `other` ran than `reference` (> 1: faster): paired by the passes both ran in, with a
+    95 % t interval (`cifar.stats.estimate.compare`). ValueError below 2 such passes (judged as a failed arm)."""
+    pairs = [(a, b) for a, b in zip(process_values(results[reference]), process_values(results[other]))
+             if a is not None and b is not None]
+    ratio = compare([a for a, _ in pairs], [b for _, b in pairs], paired=True).ratio
+    if ratio is None:
+        raise ValueError(f"{reference} and {other} both ran in {len(pairs)} pass(es): no interval")
+    return ratio
 
 
 def _triple(ratio: Ratio) -> list[float]:

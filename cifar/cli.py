@@ -35,7 +35,7 @@ def _parallel_calls(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cifar.judging.baselines import POOLED_RUNS
+    from cifar.gate.baselines import POOLED_RUNS
     from cifar.training.models import MODELS
     from cifar.training.pipeline import ARRAYS, VARIANTS
 
@@ -161,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _resolve_run(text: str) -> str:
     if text != "latest":
         return text
-    from cifar.judging.errors import GateError
-    from cifar.judging.runfile import saved_runs
+    from cifar.errors import GateError
+    from cifar.suite.runfile import saved_runs
 
     runs = saved_runs()
     if not runs:
@@ -173,18 +173,18 @@ def _resolve_run(text: str) -> str:
 def _gate(args) -> int:
     from pathlib import Path
 
-    from cifar.judging import baselines
-    from cifar.judging.gate import gate, ungated_report
-    from cifar.judging.paired import gate_paired
-    from cifar.judging.policy import Policies
-    from cifar.judging.remeasure import pytest_remeasure
-    from cifar.judging.runfile import Run
+    from cifar.gate import baselines
+    from cifar.gate.stored import gate, ungated_report
+    from cifar.gate.paired import gate_paired
+    from cifar.gate.policy import BASELINES, POLICY_NAME, Policies
+    from cifar.gate.remeasure import pytest_remeasure
+    from cifar.suite.runfile import Run
 
     run_path = _resolve_run(args.run)
     run = Run.load(run_path)
     root = Path(args.baselines)
     paired = run.paired and not args.baseline
-    policies = Policies.load(args.config or root / "gate.json", args.alpha, args.floor, args.calibrate, paired=paired,
+    policies = Policies.load(args.config or root / POLICY_NAME, args.alpha, args.floor, args.calibrate, paired=paired,
                              required=args.config is not None)
     remeasure = None if args.no_remeasure else pytest_remeasure(run)
     if paired:
@@ -214,7 +214,7 @@ def _emit(report, args, paired: bool) -> int:
     """Print `report`, write its JSON and Markdown where asked; its exit code."""
     from pathlib import Path
 
-    from cifar.judging.report import markdown, render
+    from cifar.gate.report import markdown, render
 
     print(render(report), end="")
     if args.report:
@@ -232,7 +232,7 @@ def _session(args) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    from cifar.judging.errors import GateError
+    from cifar.errors import GateError
     from cifar.suite.settings import HISTORY, PAIRED, pytest_args
 
     settings = PAIRED if args.kind == "paired" else HISTORY
@@ -254,13 +254,13 @@ def _session(args) -> int:
 def _baseline(args) -> int:
     from pathlib import Path
 
-    from cifar.judging import baselines
+    from cifar.gate import baselines
 
     root = Path(args.baselines)
     if args.baseline_command == "promote":
-        from cifar.judging.policy import Policies
+        from cifar.gate.policy import BASELINES, POLICY_NAME, Policies
 
-        target = baselines.promote(_resolve_run(args.run), root, Policies.load(root / "gate.json"))
+        target = baselines.promote(_resolve_run(args.run), root, Policies.load(root / POLICY_NAME))
         print(f"promoted: {target}")
         return 0
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
@@ -275,11 +275,11 @@ def _baseline(args) -> int:
 def _history(args) -> int:
     from pathlib import Path
 
-    from cifar.judging import history, historyplot
+    from cifar.reports import history, historyplot
 
     series = history.history(history.load(args.runs), args.select, alpha=args.alpha, min_change=args.min_change)
     if not series:
-        from cifar.judging.errors import GateError
+        from cifar.errors import GateError
 
         raise GateError(f"no benchmark matches {args.select!r}")
     print(history.table(series), end="")
@@ -294,8 +294,8 @@ def _history(args) -> int:
 
 
 def _history_sessions(count: int, option: str | None = None) -> None:
-    from cifar.judging.errors import GateError
-    from cifar.judging.gatecheck import MIN_HISTORY_SESSIONS, check_history_sessions
+    from cifar.errors import GateError
+    from cifar.gate.check import MIN_HISTORY_SESSIONS, check_history_sessions
 
     try:
         check_history_sessions(count)
@@ -308,9 +308,9 @@ def _history_sessions(count: int, option: str | None = None) -> None:
 def _gate_check(args) -> int:
     from pathlib import Path
 
-    from cifar.judging import gatecheck
-    from cifar.judging.errors import GateError
-    from cifar.judging.policy import Policies
+    from cifar.gate import check as gatecheck
+    from cifar.errors import GateError
+    from cifar.gate.policy import BASELINES, POLICY_NAME, Policies
 
     if args.from_sessions:
         runs = gatecheck.load_sessions(Path(args.from_sessions))
@@ -320,21 +320,21 @@ def _gate_check(args) -> int:
         if not paired:
             _history_sessions(len(runs["A"]))
         default_args = gatecheck.PAIRED_PYTEST_ARGS if paired else gatecheck.DEFAULT_PYTEST_ARGS
-        policies = Policies.load(args.config or "baselines/gate.json", paired=paired, required=args.config is not None)
+        policies = Policies.load(args.config or BASELINES / POLICY_NAME, paired=paired, required=args.config is not None)
         report = gatecheck.report_from_runs(runs, policies, resamples=args.resamples,
                                             pytest_args=(*default_args, *args.after))
     else:
         sessions = args.sessions or (6 if args.history else 3)
         if args.history:  # before hours of sessions, not after them
             _history_sessions(sessions, "--sessions")
-        policies = Policies.load(args.config or "baselines/gate.json", paired=not args.history,
+        policies = Policies.load(args.config or BASELINES / POLICY_NAME, paired=not args.history,
                                  required=args.config is not None)
         default_args = gatecheck.DEFAULT_PYTEST_ARGS if args.history else gatecheck.PAIRED_PYTEST_ARGS
         try:
             report = gatecheck.gate_check(sessions, args.resamples, (*default_args, *args.after), policies,
                                           keep=Path(args.keep) if args.keep else None, paired=not args.history)
         except gatecheck.SessionFailed as err:
-            from cifar.judging.gate import EXIT_ERROR
+            from cifar.gate.stored import EXIT_ERROR
 
             print(f"error: {err}", file=sys.stderr)
             return EXIT_ERROR
@@ -393,8 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         from cifar.tuning import tune
 
         return tune.main(args)
-    from cifar.judging.errors import GateError
-    from cifar.judging.gate import EXIT_BAD_INPUT, EXIT_ERROR
+    from cifar.errors import GateError
+    from cifar.gate.stored import EXIT_BAD_INPUT, EXIT_ERROR
 
     handlers = {"gate": _gate, "session": _session, "baseline": _baseline, "history": _history,
                 "gate-check": _gate_check}

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from cifar import files
-from cifar.judging import baselines
-from cifar.judging.decide import BLIND_SPOT, compare, per_process, smallest_p
-from cifar.judging.errors import GateError
-from cifar.judging.gate import gate
-from cifar.judging.paired import gate_paired
-from cifar.judging.policy import Policies, Policy
-from cifar.judging.remeasure import pytest_remeasure
-from cifar.judging.report import render
-from cifar.judging.runfile import Run
+from cifar.gate import baselines
+from cifar.gate.decide import BLIND_SPOT, compare, per_process, smallest_p
+from cifar.errors import GateError
+from cifar.gate.stored import gate
+from cifar.gate.paired import gate_paired
+from cifar.gate.policy import Policies, Policy
+from cifar.gate.remeasure import pytest_remeasure
+from cifar.gate.report import render
+from cifar.suite.runfile import Run
 
 
 def fingerprint(run):
@@ -29,7 +29,7 @@ def fingerprint(run):
 
 def load_run(path):
     return Run.load(path)
-from cifar.judging.history import change_points, history, read_runs
+from cifar.reports.history import change_points, history, read_runs
 from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
 MATMUL = "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]"
@@ -255,7 +255,7 @@ def test_atomic_write_keeps_old_content_when_interrupted(tmp_path, monkeypatch):
 PROMOTE_SLOWLY = """
 import json, pathlib, sys, time
 import cifar.files
-import cifar.judging.baselines as b
+import cifar.gate.baselines as b
 
 real_dump = json.dump
 
@@ -309,7 +309,7 @@ def test_sigkill_during_promotion_leaves_no_partial_baseline(tmp_path):
 def test_concurrent_promotions_get_distinct_numbers(tmp_path):
     root = tmp_path / "baselines"
     paths = [write(tmp_path / f"{i}.json", make_run({MATMUL: noisy(1.0, seed=i)})) for i in range(4)]
-    code = "import sys, pathlib, cifar.judging.baselines as b; b.promote(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))"
+    code = "import sys, pathlib, cifar.gate.baselines as b; b.promote(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(p), str(root)]) for p in paths]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     files = baselines.series(root, fingerprint(make_run({})))
@@ -445,7 +445,7 @@ def test_paired_gate_leaves_out_pairs_in_which_either_process_was_contended():
 def test_contended_processes_are_left_out_even_when_the_arms_do_not_pair_up():
     """Issue 28, item 9: with arms of different lengths (one lost a process) the contention filter was skipped:
     four processes a neighbour slowed by 40 % stayed in, and the gate called this unchanged code a regression."""
-    from cifar.judging.paired import paired_samples
+    from cifar.gate.paired import paired_samples
 
     base, cur = processes(1.0, n=12, seed=5), processes(1.0, n=11, seed=6)
     cur = [[d * (1.4 if i < 4 else 1.0) for d in proc] for i, proc in enumerate(cur)]
@@ -673,7 +673,7 @@ def test_remeasure_command_runs_the_failing_benchmarks_in_their_own_configuratio
 def test_signed_rank_p_is_exact_without_ties_and_approximate_with_them():
     from scipy.stats import wilcoxon
 
-    from cifar.judging.stats import paired_ratio_ci, signed_rank_p
+    from cifar.stats.significance import paired_ratio_ci, signed_rank_p
 
     d = [0.03, 0.01, -0.02, 0.05, 0.04, 0.015, 0.025, -0.005]
     assert signed_rank_p(d, "greater") == pytest.approx(wilcoxon(d, alternative="greater", method="exact").pvalue)
@@ -695,7 +695,7 @@ def test_detectable_slowdown_is_detected_with_the_power_it_claims(paired):
     import numpy as np
     from scipy.stats import mannwhitneyu
 
-    from cifar.judging.stats import detectable_slowdown, signed_rank_p
+    from cifar.stats.significance import detectable_slowdown, signed_rank_p
 
     rng = np.random.default_rng(0)
     n, s, alpha = 16, 0.04, 0.01
@@ -720,7 +720,7 @@ def test_detectable_slowdown_is_detected_with_the_power_it_claims(paired):
 
 
 def test_detectable_slowdown_grows_with_noise_shrinks_with_processes_and_needs_two_a_side():
-    from cifar.judging.stats import detectable_slowdown
+    from cifar.stats.significance import detectable_slowdown
 
     quiet, loud = noisy(1.0, n=16, cv=0.02, seed=1), noisy(1.0, n=16, cv=0.08, seed=1)
     assert detectable_slowdown(quiet, noisy(1.0, n=16, cv=0.02, seed=2), 0.01) < \
@@ -810,7 +810,7 @@ def test_the_shipped_sessions_come_from_one_definition(tmp_path):
     there reaches all three. The session command runs exactly those options (collected here, not measured)."""
     import shutil
 
-    from cifar.judging import gatecheck
+    from cifar.gate import check as gatecheck
     from cifar.suite.settings import PAIRED, pytest_args
 
     root = Path(__file__).resolve().parent.parent
@@ -843,7 +843,7 @@ def slow_against_a_baseline(tmp_path):
 def test_a_regression_whose_remeasurement_timed_out_is_seen_not_confirmed_exit_4(tmp_path, monkeypatch, capsys):
     """Issue 28, item 2: pytest's TimeoutExpired escaped the CLI as a traceback and exit 1, the gate's "regression"."""
     from cifar import cli
-    from cifar.judging import remeasure
+    from cifar.gate import remeasure
 
     root, slow = slow_against_a_baseline(tmp_path)
 
@@ -861,8 +861,8 @@ def test_a_regression_whose_remeasurement_timed_out_is_seen_not_confirmed_exit_4
 
 def test_a_remeasurement_that_wrote_nothing_is_not_bad_input(tmp_path, monkeypatch):
     """It exited 2 ("bad input") although a regression had been seen."""
-    from cifar.judging import remeasure
-    from cifar.judging.errors import RemeasureError
+    from cifar.gate import remeasure
+    from cifar.errors import RemeasureError
 
     monkeypatch.setattr(remeasure.subprocess, "run",
                         lambda args, **kw: subprocess.CompletedProcess(args, 4, "", "ERROR: file not found"))
@@ -879,7 +879,7 @@ def test_a_remeasurement_that_wrote_nothing_is_not_bad_input(tmp_path, monkeypat
 
 def test_a_crash_in_the_gate_has_its_own_exit_code_not_regression(tmp_path, monkeypatch, capsys):
     from cifar import cli
-    from cifar.judging import gate as gate_module
+    from cifar.gate import stored as gate_module
 
     root, slow = slow_against_a_baseline(tmp_path)
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
-from cifar.judging.gatecheck import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
+from cifar.gate.check import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
                              real_rates, render, report_from_runs, resampled_rates, schedule, session_heterogeneity)
-from cifar.judging.decide import compare
-from cifar.judging.paired import paired_samples
-from cifar.judging.policy import Policies, Policy
+from cifar.gate.decide import compare
+from cifar.gate.paired import paired_samples
+from cifar.gate.policy import Policies, Policy
 from tests.runs import make_paired_run, make_run, noisy, processes
 
 NAME = "benchmarks/test_micro.py::test_matmul[matmul-default]"
@@ -298,8 +298,8 @@ def test_history_rates_need_five_a_sessions(sessions):
 
 def test_sessions_made_with_looks_are_resampled_at_their_full_length_and_stopped_at_the_same_looks(monkeypatch):
     """An A/A session that stopped at 8 of 16 pairs is drawn as 16-pair sessions, and a synthetic session fails only
-    if the looks would not have stopped it (`cifar.judging.sequential.stopped_at`)."""
-    from cifar.judging.gatecheck import rates
+    if the looks would not have stopped it (`cifar.gate.sequential.stopped_at`)."""
+    from cifar.gate.check import rates
 
     def with_looks(session, passes, stopped):
         session["benchmarks"][0]["extra_info"]["effort"] = {"passes": passes, "max_passes": 16, "stopped": stopped,
@@ -330,7 +330,7 @@ def test_a_failed_session_keeps_the_finished_ones_and_the_same_command_resumes(t
     finished sessions were in a temporary folder and deleted. Now every finished session is kept in the default
     folder, a failure is one message with exit 4, and the next run loads the kept sessions instead of re-running."""
     from cifar import cli
-    from cifar.judging.gatecheck import sessions as sessions_module
+    from cifar.gate.check import sessions as sessions_module
 
     monkeypatch.chdir(tmp_path)
     ran = []

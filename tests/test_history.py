@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from cifar.judging.history import build_series, history, read_runs, table
-from cifar.judging.historyplot import groups, html_page, plot
+from cifar.reports.history import build_series, history, read_runs, table
+from cifar.reports.historyplot import groups, html_page, plot
 from tests.runs import MACHINE, make_run, noisy, write
 
 EPOCH = "benchmarks/test_epoch.py::test_epoch[seed_cnn-arrays-default]"
@@ -102,11 +102,11 @@ def test_history_cli_writes_the_table_png_html_and_json(tmp_path):
 
 def test_ids_with_brackets_survive_every_table():
     """Issue 15, item 1: the gate, gate-check and summary tables too (history's is above)."""
-    from cifar.judging.decide import Comparison
-    from cifar.judging.gate import GateReport
-    from cifar.judging.gatecheck import Rate, render as render_check
-    from cifar.judging.report import markdown, render
-    from cifar.judging.summary import render_summary
+    from cifar.gate.decide import Comparison
+    from cifar.gate.stored import GateReport
+    from cifar.gate.check import Rate, render as render_check
+    from cifar.gate.report import markdown, render
+    from cifar.reports.summary import render_summary
 
     name = "benchmarks/test_pipeline.py::test_pipeline[seed-npc1-default]"
     report = GateReport([Comparison(name, "unchanged", 0.1, 0.1)], "base [x]")
@@ -131,7 +131,7 @@ def test_the_detector_finds_a_20_percent_step_in_this_machines_noise():
     statistic peak at the series' ends. With the pooled variance it finds them as often as Otava does."""
     import numpy as np
 
-    from cifar.judging.history import change_points
+    from cifar.reports.history import change_points
 
     rng = np.random.default_rng(7)
     found = 0
@@ -145,7 +145,7 @@ def test_the_detector_finds_a_20_percent_step_in_this_machines_noise():
 def test_no_step_gives_few_false_change_points():
     import numpy as np
 
-    from cifar.judging.history import change_points
+    from cifar.reports.history import change_points
 
     rng = np.random.default_rng(8)
     false = sum(len(change_points(list(1.0 + 0.10 * rng.standard_normal(24)))) for _ in range(50))
@@ -158,7 +158,7 @@ def test_latest_and_the_history_order_runs_alike_by_their_own_time_not_file_time
     import os
 
     from cifar import cli
-    from cifar.judging.runfile import saved_runs
+    from cifar.suite.runfile import saved_runs
 
     folder = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit"
     folder.mkdir(parents=True)

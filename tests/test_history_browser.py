@@ -11,8 +11,8 @@ import tempfile
 
 import pytest
 
-from cifar.judging.history import history, read_runs
-from cifar.judging.historyplot import html_page
+from cifar.reports.history import history, read_runs
+from cifar.reports.historyplot import html_page
 from tests.test_history import EPOCH, PIPE, series_runs
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")

@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pytest
 
-from cifar.judging.decide import compare
-from cifar.judging.policy import Policy
-from cifar.judging.sequential import (FUTILITY, MARGIN, look_confidence, looks, stop_unchanged, stopped_at,
+from cifar.gate.decide import compare
+from cifar.gate.policy import Policy
+from cifar.gate.sequential import (FUTILITY, MARGIN, Looks, look_confidence, looks, stop_unchanged, stopped_at,
                                      upper_bound)
 from cifar.suite.campaign import Campaign
 from cifar.suite.settings import Case, SuiteSettings
@@ -50,7 +50,8 @@ class Total:
 
 def paired(case, current, baseline, sequential=True, progress=None):
     settings = SuiteSettings(grid=(ThreadConfig(),), sequential=sequential, baseline_tree=None)
-    campaign = Campaign(settings, interleave=True, runner=current, baseline=baseline, progress=progress)
+    campaign = Campaign(settings, interleave=True, runner=current, baseline=baseline, progress=progress,
+                        looks=Looks.from_tree())
     return campaign.result(case, ThreadConfig())
 
 
@@ -80,7 +81,8 @@ def test_a_slowdown_noise_and_a_case_without_looks_run_every_pair():
     assert (result["passes"], result["effort"]["stopped"]) == (16, "fixed")
     calibration = Case("calibration", "calibration", {"rounds": 3}, passes=16, threads=(ThreadConfig(),))
     assert paired(calibration, PairRunner(seed=1), PairRunner(seed=2))["effort"]["stopped"] == "fixed"
-    plain = Campaign(SuiteSettings(grid=(ThreadConfig(),), sequential=True), interleave=True, runner=PairRunner())
+    plain = Campaign(SuiteSettings(grid=(ThreadConfig(),), sequential=True), interleave=True, runner=PairRunner(),
+                     looks=Looks.from_tree())
     assert plain.result(CASE, ThreadConfig())["passes"] == 16  # no baseline arm: nothing to look at
 
 
@@ -147,8 +149,8 @@ def test_the_looks_cost_at_most_their_budget_of_detections_and_add_no_false_alar
 
 
 def test_the_gate_report_names_the_benchmarks_that_stopped_at_a_look():
-    from cifar.judging.paired import gate_paired
-    from cifar.judging.policy import Policies
+    from cifar.gate.paired import gate_paired
+    from cifar.gate.policy import Policies
     from tests.runs import make_paired_run, processes
 
     name = "benchmarks/test_micro.py::test_matmul[matmul-default]"

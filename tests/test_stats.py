@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cifar.judging.stats import Ratio, half_width, log_t_ratio_ci
-from cifar.judging.summary import process_speedup, processes_needed, render_summary
+from cifar.reports.summary import process_speedup, render_summary
+from cifar.stats.estimate import Ratio, half_width, log_t_ratio_ci, processes_needed
 
 
 def simulated_case(rng, processes: int, spread: float = 0.05) -> list[dict]:
@@ -66,7 +66,9 @@ def test_the_summary_says_how_far_each_interval_is_from_its_target():
 def test_the_docstring_examples_hold():
     import doctest
 
-    from cifar.judging import stats
+    from cifar.stats import estimate, significance
 
-    result = doctest.testmod(stats)
+    result = doctest.testmod(estimate)
+    assert result.attempted > 0 and result.failed == 0
+    result = doctest.testmod(significance)
     assert result.attempted > 0 and result.failed == 0

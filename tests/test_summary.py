@@ -2,7 +2,7 @@
 
 import pytest
 
-from cifar.judging.summary import best_configurations, contended, epoch_verdicts, render_summary, slower_oversubscribed
+from cifar.reports.summary import best_configurations, contended, epoch_verdicts, render_summary, slower_oversubscribed
 
 
 def entry(case, threads, durations, items=1280, workload=None, oversubscribed=False, contended=False,
@@ -50,10 +50,9 @@ def test_configurations_of_a_case_are_paired_by_pass():
     default, best = (entry("conv2d", t, [d for rounds in p for d in rounds], per_process=p) for t, p in by_pass.items())
     (row,) = best_configurations([default, best])
     assert row.speedup.low == pytest.approx(2.0, rel=2e-3) and row.speedup.high == pytest.approx(2.0, rel=2e-3)
-    from cifar.judging.summary import process_seconds
-    from cifar.judging.stats import log_t_ratio_ci
+    from cifar.stats.estimate import log_t_ratio_ci, sample
 
-    unpaired = log_t_ratio_ci(process_seconds(default), process_seconds(best))
+    unpaired = log_t_ratio_ci(sample(default)[0], sample(best)[0])
     assert unpaired.high - unpaired.low > 0.3
 
 
@@ -65,7 +64,7 @@ def test_one_process_a_side_claims_no_interval():
     assert row.best == "intra2-inter2" and row.speedup is None
     assert slower_oversubscribed([default, faster, slower]) == []  # one process cannot show "measurably slower"
     assert "one process a side: no CI" in render_summary([default, faster, slower])
-    from cifar.judging.summary import input_comparison
+    from cifar.reports.summary import input_comparison
 
     arrays = entry("epoch-seed_cnn-arrays", "default", [1.0], workload="epoch", model="seed_cnn", pipeline_id="arrays")
     seed = entry("epoch-seed_cnn-seed-npcAUTO", "default", [0.8], workload="epoch", model="seed_cnn",
@@ -119,7 +118,7 @@ def test_a_case_under_one_configuration_has_no_best():
 
 
 def test_pipelines_alone_against_the_articles():
-    from cifar.judging.summary import pipeline_comparison
+    from cifar.reports.summary import pipeline_comparison
 
     entries = [entry("pipeline-seed-npcAUTO", "default", [0.1, 0.11, 0.09], workload="pipeline",
                      pipeline_id="seed-npcAUTO"),
@@ -187,7 +186,7 @@ def test_render_summary_has_every_case():
 
 
 def test_input_comparison_puts_the_article_arrays_beside_the_pipelines():
-    from cifar.judging.summary import input_comparison
+    from cifar.reports.summary import input_comparison
 
     def epoch(pipeline_id, threads, durations):
         return entry(f"epoch-seed_cnn-{pipeline_id}", threads, durations, workload="epoch", model="seed_cnn",

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import logging
 import statistics
-from pathlib import Path
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
 from cifar.isolation.schedule import in_pass_order
-from cifar.judging.sequential import looks, stop_results
 from cifar.suite.settings import Case, SuiteSettings
 from cifar.training.threads import ThreadConfig
 
 log = logging.getLogger(__name__)
-#: The gate's policy file in this tree: the paired gate's looks stop by its "paired" section.
-GATE_POLICY = Path(__file__).resolve().parents[2] / "baselines" / "gate.json"
 
 
 class Phases:
@@ -81,22 +77,23 @@ def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]
     compute it: ``("settled", None)`` within ±`TARGET_HALF_WIDTH`; ``("futile", n)`` when about n processes a side
     would be needed, more than ``max_passes`` allows (its processes disagree too much for passes to help here);
     ``("more", n)`` otherwise; ``("no interval", None)`` when there is none to narrow (one configuration)."""
-    from cifar.judging.stats import half_width
-    from cifar.judging.summary import MIN_PROCESSES, TARGET_HALF_WIDTH, best_configurations, processes_needed
+    from cifar.stats.estimate import MIN_PROCESSES, TARGET_HALF_WIDTH, best_of
 
     entries = [{"case": case.name, "threads": config, "unit": runs[0]["unit"],
                 "items_per_round": runs[0]["items_per_round"],  # the summary's `throughput` needs no more
                 "durations_per_process": [r["durations_seconds"] for r in runs],
                 "contention_per_process": [r["contention"] for r in runs]}
                for config, runs in results.items() if runs]
-    rows = best_configurations(entries)
-    if rows and rows[0].speedup is None and rows[0].processes < MIN_PROCESSES and rows[0].baseline != "-":
-        return "more", MIN_PROCESSES  # e.g. --quick --max-passes 4: one process a side has no interval yet
-    if not rows or rows[0].speedup is None:
+    if len(entries) < 2:
         return "no interval", None
-    if half_width(rows[0].speedup) <= TARGET_HALF_WIDTH:
+    _, baseline, estimate = best_of(entries)
+    if baseline is None:
+        return "no interval", None
+    if estimate.ratio is None and estimate.n < MIN_PROCESSES:
+        return "more", MIN_PROCESSES  # e.g. --quick --max-passes 4: one process a side has no interval yet
+    if estimate.half_width <= TARGET_HALF_WIDTH:
         return "settled", None
-    needed = processes_needed(rows[0].speedup, rows[0].processes)
+    needed = estimate.processes_needed()
     return ("futile" if case.max_passes is None or needed > case.max_passes else "more"), needed
 
 
@@ -109,8 +106,11 @@ class Campaign:
     """
 
     def __init__(self, settings: SuiteSettings, interleave: bool = True, runner: Runner | None = None,
-                 baseline: Runner | None = None, progress=None):
+                 baseline: Runner | None = None, progress=None, looks=None):
         self.settings = settings
+        #: The paired gate's looks (`cifar.gate.sequential.Looks`: ``at(max_pairs)``, ``stop(fullname, baseline
+        #: results, current results, max_pairs)``) for ``--sequential``; None: every case runs all its passes.
+        self.looks = looks
         #: ``progress(case_name, processes_done)`` after every child (cifar.suite.progress), or None.
         self.progress = progress
         self.phases = Phases()
@@ -131,7 +131,6 @@ class Campaign:
         self.baseline_results: dict[tuple[str, str], dict | ChildError] = {}
         self.recorded: list[dict] = []  # what tests recorded, for the summary
         self._environment: dict | None = None
-        self._policies = None
 
     def result(self, case: Case, config: ThreadConfig) -> dict:
         key = (case.name, config.id)
@@ -190,9 +189,10 @@ class Campaign:
         for index in range(case.passes):
             run_pass(index)
             passes += 1
-            if sequential and passes in looks(case.passes) and not failed["current"] and not failed["baseline"] \
-                    and stop_results(per_arm["baseline"][configs[0].id], per_arm["current"][configs[0].id],
-                                     self.policy(case, configs[0]), case.passes):
+            if sequential and passes in self.looks.at(case.passes) and not failed["current"] \
+                    and not failed["baseline"] \
+                    and self.looks.stop(self.fullname(case, configs[0]), per_arm["baseline"][configs[0].id],
+                                        per_arm["current"][configs[0].id], case.passes):
                 stopped = "unchanged"
                 if self.progress is not None and hasattr(self.progress, "grow"):
                     self.progress.grow(-(case.passes - passes) * len(arms))
@@ -228,21 +228,17 @@ class Campaign:
                     results[(case.name, config.id)] = outcome
 
     def _sequential(self, case: Case, configs: list[ThreadConfig]) -> bool:
-        """Does this case look at its pairs as they come (`cifar.judging.sequential`)? Only in a paired run with
-        ``--sequential``, for a case under one configuration with looks before its last pass; never the
-        calibration kernel, which is shown, not gated."""
-        return (self.settings.sequential and self.baseline is not None and len(configs) == 1
-                and case.workload != "calibration" and bool(looks(case.passes)))
+        """Does this case look at its pairs as they come (`cifar.gate.sequential`)? Only in a paired run with
+        ``--sequential`` (and `looks`), for a case under one configuration with looks before its last pass; never
+        the calibration kernel, which is shown, not gated."""
+        return (self.settings.sequential and self.looks is not None and self.baseline is not None
+                and len(configs) == 1 and case.workload != "calibration" and bool(self.looks.at(case.passes)))
 
-    def policy(self, case: Case, config: ThreadConfig):
-        """The paired gate's policy for this benchmark, from this tree's ``baselines/gate.json`` (the file
-        `python -m cifar gate` reads unless given --config)."""
-        if self._policies is None:
-            from cifar.judging.policy import Policies
-
-            self._policies = Policies.load(GATE_POLICY, paired=True)
-        # The policy's patterns match fullnames ("*test_pipeline*"); the file part is not known here.
-        return self._policies.for_benchmark(f"{case.test_id[:-1]}-{config.id}]")
+    @staticmethod
+    def fullname(case: Case, config: ThreadConfig) -> str:
+        """The benchmark's id as the gate's policy patterns match it ("*test_pipeline*"; the file part is not
+        known here)."""
+        return f"{case.test_id[:-1]}-{config.id}]"
 
     def baseline_result(self, case: Case, config: ThreadConfig) -> dict | ChildError | None:
         """The baseline arm's result for a case measured by `result` (None when this is not a paired run)."""

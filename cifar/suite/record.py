@@ -16,6 +16,7 @@ import platform
 import pytest
 
 from cifar.isolation.errors import ChildError
+from cifar.stats.estimate import VALUE_KEY, sample, throughput
 from cifar.suite.settings import Case, SuiteSettings
 from cifar.training.threads import ThreadConfig, core_counts, is_oversubscribed
 
@@ -46,6 +47,10 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "oversubscribed": is_oversubscribed(config, logical),
         "unit": result["unit"],
         "items_per_round": result["items_per_round"],
+        # The estimator's figure (cifar.stats.estimate): each process's items over its time, over processes; and
+        # each process's value, under the key that says what it is. The medians of rounds stay for older readers.
+        "items_per_s": throughput(result),
+        VALUE_KEY: sample(result)[0],
         "items_per_s_median": result["items_per_s_median"],
         "images_per_s_median": result["items_per_s_median"] if result["unit"] == "images" else None,
         "cpu_seconds_per_1000_items": result["cpu_seconds_per_1000_items"],
@@ -81,6 +86,7 @@ def paired_info(tree: str, outcome: dict | ChildError | None) -> dict:
         info["error"] = str(outcome).splitlines()[0]
     elif outcome is not None:
         info.update(durations_per_process=outcome["durations_per_process"], passes=outcome["passes"],
+                    **{VALUE_KEY: sample(outcome)[0]},
                     contended=outcome["contention"]["contended"],
                     contention_per_process=outcome.get("contention_per_process", [outcome["contention"]]),
                     injected_slowdown=outcome.get("injected_slowdown", 0.0), definition=outcome.get("workload"))

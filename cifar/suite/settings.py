@@ -75,7 +75,7 @@ class SuiteSettings:
     #: Cases left out: fnmatch patterns on the test id without the configuration ("test_epoch[seed_cnn-seed-*").
     skip: tuple[str, ...] = ()
     #: A paired run's looks: a case under one configuration stops before its last pass once its pairs exclude a
-    #: 5 % slowdown (cifar.judging.sequential). Needs baseline_tree.
+    #: 5 % slowdown (cifar.gate.sequential). Needs baseline_tree.
     sequential: bool = False
 
     def __post_init__(self) -> None:

@@ -2,14 +2,14 @@
 
 The search's best settings are the luckiest of many noisy measurements. So its top `TOP` settings, TensorFlow's
 default and the article's (4, 2) are measured again, in fresh processes, interleaved pass by pass (A B C, C B A,
-…), until every candidate's speedup over the default has a 95 % bootstrap interval no wider than ±`HALF_WIDTH`,
+…), until every candidate's speedup over the default has a 95 % interval no wider than ±`TARGET_HALF_WIDTH`,
 or the time is spent.
 
-The speedup is paired: in each pass an arm's process and the default's ran within half a minute of each other, so the
-estimate is the median over passes of (arm / default), and the bootstrap resamples passes (a pass's two
-processes together, the process still the unit). This takes out the machine's drift between passes, which the
-unpaired ratio of medians counts as noise: AMD EPYC, 2026-12-01, 10 passes, two tf.data settings in the same
-passes, unpaired 1.01x [0.85, 1.16], paired 1.02x [0.95, 1.07] (docs/tuning.md).
+Every figure comes from the one measurement model, `cifar.stats.estimate`: a process's value is its images over its
+time; the speedup is paired by pass (in each pass an arm's process and the default's ran within half a minute of
+each other), the geometric mean of the per-pass ratios with a Student-t interval, which takes out the machine's
+drift between passes (docs/tuning.md); a process measured while others took more than 10 % of its CPUs is left
+out with its pass; "±" is the interval's half-width relative to its point.
 
 After `MIN_PASSES`, an arm stops being measured when it cannot be the answer: its interval over the default lies
 wholly below 1, or its paired interval against the current leader does. The processes go to the contenders. The
@@ -25,15 +25,14 @@ from dataclasses import dataclass, field
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.schedule import in_pass_order
-from cifar.judging.stats import Ratio, paired_ratio_ci
+from cifar.stats.estimate import TARGET_HALF_WIDTH, Ratio, compare, processes_needed, rate_over
 from cifar.tuning.search import MachineLock, Runners, TuneError, error_line, process_images_per_s
 from cifar.tuning.space import ARTICLE, DEFAULT, Setting
 
 TOP = 3
-HALF_WIDTH = 0.03
-#: Below this many processes per side a percentile bootstrap of medians is little more than the range of the
-#: values: no recommendation is made from fewer, and no arm is settled or dropped before.
-MIN_PROCESSES = MIN_PASSES = 5
+#: No recommendation is made from fewer passes, and no arm is settled or dropped before: at 2-4 pairs a t interval
+#: is honest but too wide to tell settings apart, and an early drop is final.
+MIN_PASSES = 5
 
 
 @dataclass
@@ -42,33 +41,50 @@ class Arm:
 
     role: str  # "default", "article", "candidate N"
     setting: Setting
-    images_per_s: list = field(default_factory=list)
+    images_per_s: list = field(default_factory=list)  # each process's images over its time
     passes: list = field(default_factory=list)  # the pass each value of images_per_s was measured in
+    contended: list = field(default_factory=list)  # whether each process was contended (`cifar.workloads.timing`)
     training: list = field(default_factory=list)
     seconds: list = field(default_factory=list)  # wall time per process
     failures: list = field(default_factory=list)
     dropped: str | None = None  # why it stopped being measured early
-    speedup: Ratio | None = None  # over the default: median of per-pass ratios, passes resampled
-    pairs: int = 0  # passes in which both this arm and the default were measured
+    speedup: Ratio | None = None  # over the default, paired by pass (`cifar.stats.estimate.compare`)
+    pairs: int = 0  # passes the speedup rests on: both this arm and the default measured, neither contended
 
     def paired_with(self, other: "Arm") -> tuple[list[float], list[float]]:
         """This arm's and `other`'s images/s in the passes both were measured in, pass by pass."""
-        theirs = dict(zip(other.passes, other.images_per_s))
-        common = [(value, theirs[p]) for p, value in zip(self.passes, self.images_per_s) if p in theirs]
-        return [a for a, _ in common], [b for _, b in common]
+        mine, theirs, _, _ = self._pairs(other)
+        return mine, theirs
+
+    def _pairs(self, other: "Arm") -> tuple[list[float], list[float], list[bool], list[bool]]:
+        flags = self.contended if len(self.contended) == len(self.images_per_s) else [False] * len(self.images_per_s)
+        their_flags = (other.contended if len(other.contended) == len(other.images_per_s)
+                       else [False] * len(other.images_per_s))
+        theirs = {p: (v, f) for p, v, f in zip(other.passes, other.images_per_s, their_flags)}
+        common = [(value, theirs[p][0], flag, theirs[p][1])
+                  for p, value, flag in zip(self.passes, self.images_per_s, flags) if p in theirs]
+        return [c[0] for c in common], [c[1] for c in common], [c[2] for c in common], [c[3] for c in common]
+
+    def compared_to(self, other: "Arm"):
+        """How many times faster this arm is than `other` over the passes both ran (`compare` on seconds per
+        image, contended passes left out)."""
+        mine, theirs, my_flags, their_flags = self._pairs(other)
+        return compare([1.0 / v for v in theirs], [1.0 / v for v in mine], their_flags, my_flags, paired=True)
 
     def ratio_to(self, other: "Arm") -> Ratio | None:
-        mine, theirs = self.paired_with(other)
-        return paired_ratio_ci(mine, theirs) if len(mine) >= 2 else None
+        return self.compared_to(other).ratio
 
     @property
     def half_width(self) -> float:
-        return math.inf if self.speedup is None else (self.speedup.high - self.speedup.low) / 2
+        """The speedup's half-width relative to its point (0.03: ±3 %); inf without an interval."""
+        from cifar.stats.estimate import half_width
+
+        return math.inf if self.speedup is None else half_width(self.speedup)
 
     def to_dict(self) -> dict:
         return {"role": self.role, "id": self.setting.id, "setting": self.setting.to_dict(),
                 "images_per_s": self.images_per_s, "passes": self.passes, "processes": len(self.images_per_s),
-                "images_per_s_median": statistics.median(self.images_per_s) if self.images_per_s else None,
+                "images_per_s_geomean": rate_over(self.images_per_s) if self.images_per_s else None,
                 "speedup": None if self.speedup is None else
                 {"ratio": self.speedup.ratio, "low": self.speedup.low, "high": self.speedup.high},
                 "half_width": None if math.isinf(self.half_width) else self.half_width,
@@ -117,7 +133,7 @@ class Confirmation:
     arms: list
     passes: int
     seconds: float
-    half_width_target: float = HALF_WIDTH
+    half_width_target: float = TARGET_HALF_WIDTH
 
     @property
     def default(self) -> Arm:
@@ -125,16 +141,16 @@ class Confirmation:
 
     @property
     def enough(self) -> bool:
-        """Did the default get `MIN_PROCESSES` processes? Otherwise nothing is recommended."""
-        return len(self.default.images_per_s) >= MIN_PROCESSES
+        """Did the default get `MIN_PASSES` processes? Otherwise nothing is recommended."""
+        return len(self.default.images_per_s) >= MIN_PASSES
 
     @property
     def recommended(self) -> Arm | None:
-        """The fastest arm whose interval over the default lies above 1 (each side with at least `MIN_PROCESSES`
-        processes), or None: keep the default."""
+        """The fastest arm whose interval over the default lies above 1 (resting on at least `MIN_PASSES` pairs),
+        or None: keep the default."""
         # A dropped arm is never the answer: one beaten by the leader keeps its stale interval over the default.
         above = [a for a in self.arms[1:] if a.dropped is None and a.speedup is not None and a.speedup.low > 1.0
-                 and a.pairs >= MIN_PROCESSES]
+                 and a.pairs >= MIN_PASSES]
         return max(above, key=lambda a: a.speedup.ratio) if above else None
 
     @property
@@ -144,16 +160,17 @@ class Confirmation:
         return all(a.half_width <= self.half_width_target for a in live)
 
     def processes_needed(self, arm: Arm) -> int | None:
-        """About how many processes per arm would bring `arm`'s interval to the target (width ~ 1/sqrt(n))."""
+        """About how many processes per arm would bring `arm`'s interval to the target
+        (`cifar.stats.estimate.processes_needed`)."""
         if arm.speedup is None or math.isinf(arm.half_width):
             return None
-        return max(arm.pairs, math.ceil(arm.pairs * (arm.half_width / self.half_width_target) ** 2))
+        return processes_needed(arm.speedup, arm.pairs, self.half_width_target)
 
     def verdict(self) -> str:
         best = self.recommended
         if best is None and not self.enough:
             return (f"keep TensorFlow's default: too little time to confirm anything ({self.passes} processes per "
-                    f"setting, {MIN_PROCESSES} needed); give tune a larger --budget")
+                    f"setting, {MIN_PASSES} needed); give tune a larger --budget")
         if best is None:
             return ("keep TensorFlow's default: no setting was measurably faster than it "
                     f"({self.passes} interleaved processes per setting)")
@@ -174,8 +191,8 @@ def _update(arms: list[Arm], passes: int, min_passes: int, eliminate: bool = Tru
     be the answer: slower than the default, or slower than the leader (the live arm with the highest speedup)."""
     default = arms[0]
     for arm in arms[1:]:
-        arm.pairs = len(arm.paired_with(default)[0])
-        arm.speedup = arm.ratio_to(default)
+        estimate = arm.compared_to(default)
+        arm.pairs, arm.speedup = estimate.n, estimate.ratio
     if not eliminate or passes < min_passes:
         return
     for arm in arms[1:]:
@@ -192,7 +209,7 @@ def _update(arms: list[Arm], passes: int, min_passes: int, eliminate: bool = Tru
 
 
 def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadline: float,
-            lock: MachineLock | None = None, on_process=None, half_width: float = HALF_WIDTH,
+            lock: MachineLock | None = None, on_process=None, half_width: float = TARGET_HALF_WIDTH,
             min_passes: int = MIN_PASSES, max_passes: int | None = None, eliminate: bool = True) -> Confirmation:
     """Measure `arms` interleaved until settled (every live arm within ±`half_width`), `max_passes`, or `deadline`
     (``time.monotonic()``; at least `min_passes` passes are run only if they fit). ``eliminate=False`` measures
@@ -219,6 +236,7 @@ def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadli
                 finally:
                     arm.seconds.append(time.monotonic() - mark)
             arm.images_per_s.append(process_images_per_s(result))
+            arm.contended.append(bool((result.get("contention") or {}).get("contended")))
             arm.passes.append(passes)
             arm.training.append(result.get("training", {}))
             if on_process:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from cifar.stats.estimate import rate_over
 from cifar.training.pipeline import AUTOTUNE
 from cifar.tuning.space import Setting
 
@@ -100,9 +101,10 @@ def summary_table(report: dict):
 
     confirmation = report["confirmation"]
     table = Table(title="Confirmation: re-measured interleaved, fresh processes",
-                  caption=f"{confirmation['passes']} passes; speedup over TensorFlow's default: median of the per-pass "
-                          f"ratios, 95 % bootstrap CI over passes; " + _peak_caption(report))
-    for column in ("setting", "role", "processes", "median images/s", "speedup vs default", "% of peak", "loss",
+                  caption=f"{confirmation['passes']} passes; images/s: each process's images over its time, geometric "
+                          "mean over processes; speedup over TensorFlow's default: paired by pass, 95 % t interval "
+                          "(cifar.stats.estimate); " + _peak_caption(report))
+    for column in ("setting", "role", "processes", "images/s", "speedup vs default", "% of peak", "loss",
                    "accuracy"):
         table.add_column(column, justify="left" if column in ("setting", "role") else "right")
     for arm in confirmation["arms"]:
@@ -111,8 +113,8 @@ def summary_table(report: dict):
 
 
 def _row(arm: dict, report: dict) -> list[str]:
-    """One confirmed arm's cells: setting, role, processes, median, speedup, % of peak, loss, accuracy."""
-    speedup, median, training = arm["speedup"], arm["images_per_s_median"], arm["training"]
+    """One confirmed arm's cells: setting, role, processes, images/s, speedup, % of peak, loss, accuracy."""
+    speedup, median, training = arm["speedup"], arm["images_per_s_geomean"], arm["training"]
     return [arm["id"], arm["role"] + (" (dropped)" if arm["dropped"] else ""), str(arm["processes"]),
             "-" if median is None else f"{median:,.0f}",
             "-" if speedup is None else f"{speedup['ratio']:.3f}x [{speedup['low']:.3f}, {speedup['high']:.3f}]",
@@ -144,7 +146,7 @@ def markdown(report: dict, plots: dict[str, Path]) -> str:
            f"**{c['verdict']}**", "", "```python", report["snippet"].rstrip(), "```", "",
            f"Guard it in the suite: `pytest benchmarks/ --thread-grid {report['thread_grid']}`.", "",
            "## Confirmation", "",
-           "| setting | role | processes | median images/s | speedup vs default | % of peak | loss | accuracy |",
+           "| setting | role | processes | images/s | speedup vs default | % of peak | loss | accuracy |",
            "|---|---|---|---|---|---|---|---|"]
     for arm in c["arms"]:
         out.append("| " + " | ".join(_row(arm, report)) + " |")
@@ -172,7 +174,7 @@ def plots(report: dict, trials: list[dict], folder: Path, stem: str = "tune") ->
     written: dict[str, Path] = {}
     done = [t for t in trials if t["value"] is not None]
 
-    # 1. intra x inter: the best median images/s of any trial at each pair.
+    # 1. intra x inter: the best trial value (images/s over its processes) at each pair.
     intras = sorted({t["setting"]["intra"] for t in trials})
     inters = sorted({t["setting"]["inter"] for t in trials})
     if intras and inters:
@@ -189,7 +191,7 @@ def plots(report: dict, trials: list[dict], folder: Path, stem: str = "tune") ->
         for (i, j), value in np.ndenumerate(grid):
             if not math.isnan(value):
                 ax.text(j, i, f"{value:,.0f}", ha="center", va="center", color="w", fontsize=8)
-        fig.colorbar(image, ax=ax, label="best trial, median images/s")
+        fig.colorbar(image, ax=ax, label="best trial, images/s over its processes")
         ax.set_title(f"Trials by intra x inter ({report['cpu_model']})", fontsize=9)
         fig.tight_layout()
         written["intra x inter"] = folder / f"{stem}-heatmap.png"
@@ -201,7 +203,7 @@ def plots(report: dict, trials: list[dict], folder: Path, stem: str = "tune") ->
     numbers = [t["number"] for t in trials]
     values = [t["value"] for t in trials]
     ax.scatter([n for n, v in zip(numbers, values) if v is not None], [v for v in values if v is not None], s=12,
-               label="trial (median of its processes)")
+               label="trial (images/s over its processes)")
     pruned = [(t["number"], t["first"]) for t in trials if t["state"] == "PRUNED" and t["first"] is not None]
     if pruned:
         ax.scatter(*zip(*pruned), s=12, marker="x", color="grey", label="pruned after one process")
@@ -210,7 +212,7 @@ def plots(report: dict, trials: list[dict], folder: Path, stem: str = "tune") ->
         best = max(best, v) if v is not None else best
         series.append(best if best > -math.inf else np.nan)
     ax.step(numbers, series, where="post", color="C1", label="best so far")
-    default = report["confirmation"]["arms"][0]["images_per_s_median"]
+    default = report["confirmation"]["arms"][0]["images_per_s_geomean"]
     if default:
         ax.axhline(default, color="k", ls="--", lw=0.8, label="TensorFlow's default (confirmation)")
     ax.set_xlabel("trial")
@@ -223,8 +225,8 @@ def plots(report: dict, trials: list[dict], folder: Path, stem: str = "tune") ->
     plt.close(fig)
 
     # 3. the confirmed arms as % of the fp32 matmul peak.
-    arms = [a for a in report["confirmation"]["arms"] if a["images_per_s_median"]]
-    fractions = [_peak_fraction(a["images_per_s_median"], report) for a in arms]
+    arms = [a for a in report["confirmation"]["arms"] if a["images_per_s_geomean"]]
+    fractions = [_peak_fraction(a["images_per_s_geomean"], report) for a in arms]
     if arms and all(f is not None for f in fractions):
         fig, ax = plt.subplots(figsize=(7, 0.5 * len(arms) + 1.5))
         ax.barh(range(len(arms)), [100 * f for f in fractions], color="C2")
@@ -250,5 +252,5 @@ def trial_rows(study) -> list[dict]:
                      "first": values[0] if values else None, "images_per_s": values,
                      "setting": t.user_attrs["setting"], "worker": t.user_attrs.get("worker"),
                      "intervals": t.user_attrs.get("intervals"), "error": t.user_attrs.get("error"),
-                     "median": statistics.median(values) if values else None})
+                     "images_per_s_geomean": rate_over(values) if values else None})
     return rows

@@ -4,7 +4,7 @@ A trial is one `Setting` of the `Space`, measured as short epochs of ``model.fit
 `PROCESSES_PER_TRIAL` fresh processes (`cifar.isolation.Runner`, one zygote per value of the settings TensorFlow
 reads at import). After its first process the pruner compares it with the trials before it and stops the clearly
 bad ones (the bottom third: `PRUNE_PERCENTILE`), so the processes go to the promising ones; a trial's value is
-the median of its processes' images/s (each its epochs' images over their time). The sampler is Optuna's TPE,
+its processes' images/s (each its epochs' images over their time) over processes (`cifar.stats.estimate`). The sampler is Optuna's TPE,
 multivariate over the dimensions that are there (the tf.data ones only for tf.data pipelines), with the constant
 liar so that machines sharing a study do not all try the same setting at once.
 
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
+from cifar.stats.estimate import process_rate, rate_over
 from cifar.tuning.space import Setting, Space
 
 #: The short epochs one process of a trial times: the article's batch size, 10 steps an epoch, 6 epochs after the
@@ -42,16 +43,14 @@ TRIAL_EPOCH = {"rounds": 6, "warmup_rounds": 1, "steps": 10}
 
 
 def process_images_per_s(result: dict) -> float:
-    """A measured process's images/s: its timed epochs' images over their time, what a training run gets. Not
-    their median: the article's arrays script runs each epoch at one of two speeds (tf.data's autotuning on a
-    fresh iterator sometimes leaves an epoch on one core, docs/measuring.md), and a median of a few lands on
-    either.
+    """A measured process's images/s: its timed epochs' images over their time (`cifar.stats.estimate.process_rate`),
+    what a training run gets.
 
     >>> process_images_per_s({"durations_seconds": [1.0, 2.0, 1.0], "items_per_round": 1280})
     960.0
     """
-    durations = result["durations_seconds"]
-    return result["items_per_round"] * len(durations) / sum(durations)
+    return process_rate(result["durations_seconds"], result["items_per_round"])
+
 
 PROCESSES_PER_TRIAL = 2
 #: Optuna's PercentilePruner keeps this percentile of trials at each step: 66.7 prunes the bottom third.
@@ -241,13 +240,13 @@ def search(study, space: Space, runners: Runners, target: str, params: dict, dea
     lock = lock or MachineLock()
     progress = SearchProgress()
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    durations: list[float] = []
+    walls: list[float] = []  # each process's wall time, to see whether the next fits
     remaining = enqueue_all(study, space) if exhaustive else None
     if not exhaustive and not study.get_trials(deepcopy=False):
         for start in space.start_points():
             study.enqueue_trial(start)
     while time.monotonic() < deadline and (max_trials is None or progress.trials < max_trials):
-        if durations and time.monotonic() + statistics.median(durations) > deadline:
+        if walls and time.monotonic() + statistics.median(walls) > deadline:
             break  # not even one more process fits
         if remaining is not None:
             if remaining == 0:
@@ -256,7 +255,7 @@ def search(study, space: Space, runners: Runners, target: str, params: dict, dea
         trial = study.ask()
         try:
             setting, value, state = _measure_trial(trial, space, runners, target, params, deadline, lock, progress,
-                                                   on_process, processes_per_trial, worker, durations)
+                                                   on_process, processes_per_trial, worker, walls)
         except BaseException:  # Ctrl-C: this trial is not finished, every earlier one is already stored
             trial.set_user_attr("error", "interrupted")
             study.tell(trial, state=TrialState.FAIL)
@@ -278,7 +277,7 @@ def search(study, space: Space, runners: Runners, target: str, params: dict, dea
 
 
 def _measure_trial(trial, space, runners, target, params, deadline, lock, progress, on_process, processes_per_trial,
-                   worker, durations):
+                   worker, walls):
     """One trial's processes: returns (setting, value or None, state); the per-process facts go into the
     trial's user attributes."""
     from optuna.trial import TrialState
@@ -299,14 +298,14 @@ def _measure_trial(trial, space, runners, target, params, deadline, lock, progre
                 state = TrialState.FAIL
                 break
             finally:
-                durations.append(time.monotonic() - wall)
-                progress.process_seconds.append(durations[-1])
+                walls.append(time.monotonic() - wall)
+                progress.process_seconds.append(walls[-1])
                 intervals.append([started, time.time()])
                 progress.processes += 1
         values.append(process_images_per_s(result))
         training.append(result.get("training", {}))
         trial.set_user_attr("flops_per_image", result.get("flops_per_image"))
-        trial.report(statistics.median(values), step)
+        trial.report(rate_over(values), step)
         if on_process:
             on_process(progress)
         if step + 1 < processes_per_trial and (trial.should_prune() or time.monotonic() > deadline):
@@ -315,12 +314,13 @@ def _measure_trial(trial, space, runners, target, params, deadline, lock, progre
     trial.set_user_attr("images_per_s", values)
     trial.set_user_attr("intervals", intervals)
     trial.set_user_attr("training", training)
-    return setting, (statistics.median(values) if values and state == TrialState.COMPLETE else None), state
+    return setting, (rate_over(values) if values and state == TrialState.COMPLETE else None), state
 
 
 def measured_settings(study) -> list[dict]:
     """Every setting measured in `study` (all its workers), its processes pooled: ``{"setting", "id",
-    "images_per_s": [...], "trials"}``, best median first. Failed trials are left out, pruned ones kept."""
+    "images_per_s": [...], "trials"}``, fastest first (`cifar.stats.estimate.rate_over` of its processes). Failed
+    trials are left out, pruned ones kept."""
     from optuna.trial import TrialState
 
     pooled: dict[str, dict] = {}
@@ -332,4 +332,4 @@ def measured_settings(study) -> list[dict]:
                                                        "id": t.user_attrs["id"], "images_per_s": [], "trials": 0})
         entry["images_per_s"].extend(values)
         entry["trials"] += 1
-    return sorted(pooled.values(), key=lambda e: -statistics.median(e["images_per_s"]))
+    return sorted(pooled.values(), key=lambda e: -rate_over(e["images_per_s"]))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cifar.files import write_json_atomic
 from cifar.isolation.errors import ChildError
+from cifar.stats.estimate import rate_over
 from cifar.tuning import report as reporting
 from cifar.tuning.confirm import arms_for, candidates_that_fit, confirm
 from cifar.tuning.search import (DEFAULT_STORAGE, TRIAL_EPOCH, MachineLock, Runners, StudyKey, TuneError,
@@ -25,7 +26,7 @@ from cifar.tuning.search import (DEFAULT_STORAGE, TRIAL_EPOCH, MachineLock, Runn
 from cifar.tuning.space import DEFAULT, Space, SpaceError
 
 #: With ``--phase all``, the share of the budget kept for the confirmation: it decides, so it gets the larger part
-#: (5 settings x at least `MIN_PROCESSES` processes).
+#: (5 settings x at least `cifar.tuning.confirm.MIN_PASSES` processes).
 CONFIRM_SHARE = 0.6
 PHASES = ("all", "search", "confirm")
 EPOCH_TARGET = "cifar.workloads:epoch"
@@ -33,7 +34,7 @@ EPOCH_TARGET = "cifar.workloads:epoch"
 
 def fingerprint() -> tuple[str, dict]:
     """This machine's fingerprint as the suite's runs record it, without importing TensorFlow."""
-    from cifar.judging.runfile import machine_fingerprint
+    from cifar.suite.runfile import machine_fingerprint
     from cifar.suite.record import cpu_model
     from cifar.training.threads import core_counts
 
@@ -183,7 +184,7 @@ def build_report(args, study, storage, space, info, cores, budget, peak, progres
                    "seconds": search_seconds, "study_trials": len(trials), "space_size": space.size(),
                    "dimensions": space.searched(), "explored": len({t["id"] for t in trials if t["images_per_s"]}),
                    "exhaustive": args.exhaustive,
-                   "best": [{"id": m["id"], "images_per_s_median": statistics.median(m["images_per_s"]),
+                   "best": [{"id": m["id"], "images_per_s_geomean": rate_over(m["images_per_s"]),
                              "processes": len(m["images_per_s"])} for m in measured_settings(study)[:10]]},
         "trials": trials,
     }
@@ -232,7 +233,7 @@ def main(args) -> int:
                       markup=False)
     else:
         for row in search_info["best"][:5]:
-            console.print(f"  {row['images_per_s_median']:,.0f} images/s  {row['id']}  ({row['processes']} processes)",
+            console.print(f"  {row['images_per_s_geomean']:,.0f} images/s  {row['id']}  ({row['processes']} processes)",
                           highlight=False, markup=False)
     for path in write(report, Path(args.json), Path(args.markdown)):
         console.print(f"wrote {path}", highlight=False, markup=False)

@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cifar.judging.paired import paired_samples
-from cifar.judging.policy import Policies
-from cifar.judging.runfile import Run
+from cifar.gate.paired import paired_samples
+from cifar.gate.policy import Policies
+from cifar.suite.runfile import Run
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ import argparse
 
 import numpy as np
 
-from cifar.judging.stats import log_t_ratio_ci, paired_ratio_ci
+from cifar.stats.estimate import log_t_ratio_ci
+from cifar.stats.significance import paired_ratio_ci
 
 
 def main() -> None:

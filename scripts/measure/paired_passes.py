@@ -25,7 +25,7 @@ SETTINGS = {"arrays": {}, "seed": {"pipeline": "seed"},
 
 def main() -> int:
     from cifar.isolation.schedule import in_pass_order
-    from cifar.judging.stats import median_ratio_ci, paired_ratio_ci
+    from cifar.stats.significance import median_ratio_ci, paired_ratio_ci
     from cifar.tuning.search import MachineLock, Runners
     from cifar.tuning.space import Setting
 

@@ -1,4 +1,4 @@
-"""What the paired gate's looks (`cifar.judging.sequential`) do to its verdicts, simulated: normal log ratios of
+"""What the paired gate's looks (`cifar.gate.sequential`) do to its verdicts, simulated: normal log ratios of
 pairs with a true effect and spread, the shipped rule (signed-rank, alpha 0.01, floor 2 %), with and without the
 looks. docs/gate.md quotes its table.
 
@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from cifar.judging.decide import compare
-from cifar.judging.policy import Policy
-from cifar.judging.sequential import MARGIN, look_confidence, looks, stopped_at, upper_bound
+from cifar.gate.decide import compare
+from cifar.gate.policy import Policy
+from cifar.gate.sequential import MARGIN, look_confidence, looks, stopped_at, upper_bound
 
 POLICY = Policy(alpha=0.01, floor=0.02, test="signed-rank")
 

@@ -52,7 +52,7 @@ def step_one(previous: dict) -> tuple:
 
 
 def main() -> int:
-    from cifar.judging.stats import Ratio
+    from cifar.stats.estimate import Ratio
     from cifar.tuning.confirm import Arm, confirm
     from cifar.tuning.search import MachineLock, Runners, TRIAL_EPOCH
     from cifar.tuning.space import ARTICLE, DEFAULT, Setting
@@ -130,7 +130,7 @@ def main() -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"exhaustive: {out['space_size']} settings in {exhaustive_seconds:.0f} s; best {best['id']} "
-          f"{best['images_per_s_median']:,.0f} images/s" + (f" (reused from {reused['file']}, {reused['date']})"
+          f"{best['images_per_s_geomean']:,.0f} images/s" + (f" (reused from {reused['file']}, {reused['date']})"
                                                            if reused else ""))
     for row in table:
         b, d, a = row["vs_exhaustive_best"], row["vs_default"], row["vs_article"]

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cifar.judging.history import change_points, history, load  # noqa: E402
+from cifar.reports.history import change_points, history, load  # noqa: E402
 
 STEPS = (0.0, 0.03, 0.05, 0.10, 0.20)
 

@@ -14,8 +14,13 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cifar.judging.errors import GateError
+from cifar.errors import GateError
 
+#: Where the baselines and the gate's policy live, relative to the project root (the commands' default).
+BASELINES = Path("baselines")
+POLICY_NAME = "gate.json"
+#: This checkout's policy, wherever the command runs from (the paired gate's looks read it during the session).
+TREE_POLICY = Path(__file__).resolve().parents[2] / BASELINES / POLICY_NAME
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05
 TESTS = ("mann-whitney", "signed-rank")

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cifar.judging.baselines import POOLED_RUNS
-from cifar.judging.decide import compare
-from cifar.judging.gate import prepared
-from cifar.judging.paired import paired_samples
-from cifar.judging.policy import Policies, Policy
-from cifar.judging.runfile import Run
-from cifar.judging.sequential import stopped_at
+from cifar.gate.baselines import POOLED_RUNS
+from cifar.gate.decide import compare
+from cifar.gate.stored import prepared
+from cifar.gate.paired import paired_samples
+from cifar.gate.policy import Policies, Policy
+from cifar.suite.runfile import Run
+from cifar.gate.sequential import stopped_at
 
 #: The arms: injected slowdown of the current arm's measured rounds.
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}

@@ -15,7 +15,7 @@ import html
 import io
 from pathlib import Path
 
-from cifar.judging.history import Series, describe
+from cifar.reports.history import Series, describe
 
 PANELS_PER_PAGE = 12
 
@@ -72,7 +72,7 @@ def plot(series: list[Series], path: Path, per_page: int = PANELS_PER_PAGE) -> l
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cifar.judging.errors import GateError
+    from cifar.errors import GateError
 
     panels = groups(series)
     if not panels:

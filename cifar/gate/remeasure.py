@@ -12,12 +12,12 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from cifar.judging.errors import RemeasureError
-from cifar.judging.runfile import Run
+from cifar.errors import RemeasureError
+from cifar.suite.runfile import Run
 
 
 def pytest_remeasure(run, cwd: str | Path = ".", timeout: float = 1800.0):
-    """A ``remeasure(names) -> Run`` for `cifar.judging.gate.gate` and `cifar.judging.paired.gate_paired`: runs
+    """A ``remeasure(names) -> Run`` for `cifar.gate.stored.gate` and `cifar.gate.paired.gate_paired`: runs
     the failing benchmarks (plus the calibration kernel, for calibrated comparison) again with pytest, at most
     `timeout` seconds. Raises `RemeasureError` when pytest times out or writes no result."""
     from cifar.suite.settings import SuiteSettings, grid_item, parse_grid, pytest_args

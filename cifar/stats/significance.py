@@ -1,9 +1,11 @@
-"""Statistics on per-round durations: medians, ratios with bootstrap confidence intervals, the signed-rank
-test of paired measurements (scipy).
+"""The gate's significance tests and what they can see: Wilcoxon's signed-rank test on paired measurements, the
+smallest slowdown a rank test would catch, and the percentile-bootstrap ratios of medians the gate's table still
+shows (its verdicts and their validated rates rest on them; they move to `cifar.stats.estimate` with the next
+gate-check, docs/gate.md). Every other figure comes from `cifar.stats.estimate`.
 
 Durations are seconds per round (lower is better); a "speedup" of B over A is median(A) / median(B).
 
->>> from cifar.judging.stats import speedup
+>>> from cifar.stats.significance import speedup
 >>> round(speedup([2.0, 2.1, 1.9], [1.0, 1.05, 0.95]).ratio, 2)
 2.0
 """
@@ -11,24 +13,14 @@ Durations are seconds per round (lower is better); a "speedup" of B over A is me
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-CONFIDENCE = 0.95
+from cifar.stats.estimate import CONFIDENCE, Ratio
+
 #: Pitman efficiency of Wilcoxon's rank tests relative to the t-test on normal data (3 / pi): a rank test
 #: needs ~1 / 0.955 times the samples to see the same shift.
 RANK_TEST_EFFICIENCY = 3 / math.pi
-
-
-@dataclass(frozen=True)
-class Ratio:
-    ratio: float
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"{self.ratio:.2f}x [{self.low:.2f}, {self.high:.2f}]"
 
 
 def _median_ratio(a, b, axis=-1):
@@ -82,54 +74,6 @@ def paired_ratio_ci(numerator: list[float], denominator: list[float], confidence
                              n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
     ci = result.confidence_interval
     return Ratio(point, float(ci.low), float(ci.high))
-
-
-def quiet_indices(contended: list[bool]) -> list[int]:
-    """Which processes (or pairs) to keep: those not measured while a neighbour used the CPU (``contended``) —
-    all of them if over half were (the run itself was contended; dropping most of it would hide that). The one
-    rule of the gate (cifar.judging.paired) and the summary."""
-    if 2 * sum(contended) > len(contended):
-        return list(range(len(contended)))
-    return [i for i, busy in enumerate(contended) if not busy]
-
-
-def log_t_ratio_ci(numerator: list[float], denominator: list[float], paired: bool = False,
-                   confidence: float = CONFIDENCE) -> Ratio | None:
-    """The geometric-mean ratio numerator / denominator with a Student-t interval on the logs (scipy's
-    ``ttest_rel`` when ``paired``: value i of each side was measured side by side; else Welch's ``ttest_ind``).
-    None with fewer than 2 values a side: one value says nothing about the spread.
-
-    For the few processes a suite can afford a case. A percentile bootstrap of the median there claims 95 % and
-    covers far less: its interval is the range of the values it resamples, so with 2 pairs it holds the true ratio
-    about half the time and with 3 about three times in four (tests/test_stats.py simulates it). The t interval
-    widens with the t quantile instead (12.7 standard errors at 2 pairs, 4.3 at 3) and holds ~95 % of the time
-    when the log durations are roughly normal.
-
-    Two pairs whose ratios are 2.0 and 2.1: the bootstrap says [2.00, 2.10], the t interval what two pairs know.
-
-    >>> print(paired_ratio_ci([2.0, 2.1], [1.0, 1.0]), log_t_ratio_ci([2.0, 2.1], [1.0, 1.0], paired=True))
-    2.05x [2.00, 2.10] 2.05x [1.50, 2.79]
-    """
-    from scipy import stats
-
-    a = np.log(np.asarray(numerator, dtype=float))
-    b = np.log(np.asarray(denominator, dtype=float))
-    if paired and a.size != b.size:
-        raise ValueError(f"paired samples need equal lengths, got {a.size} and {b.size}")
-    if min(a.size, b.size) < 2:
-        return None
-    point = float(np.exp(a.mean() - b.mean()))
-    d = a - b if paired else None
-    if (paired and np.ptp(d) < 1e-12) or (not paired and np.ptp(a) < 1e-12 and np.ptp(b) < 1e-12):
-        return Ratio(point, point, point)  # no spread at all (exact copies): nothing to widen
-    test = stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False)
-    ci = test.confidence_interval(confidence_level=confidence)
-    return Ratio(point, float(np.exp(ci.low)), float(np.exp(ci.high)))
-
-
-def half_width(ratio: Ratio) -> float:
-    """An interval's half-width relative to its point (0.03: ±3 %)."""
-    return (ratio.high - ratio.low) / 2.0 / ratio.ratio
 
 
 def signed_rank_p(differences: list[float], alternative: str) -> float:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import replace
 
-from cifar.judging.decide import BLIND_SPOT, DETECTION_POWER, Comparison, compare, per_process
-from cifar.judging.errors import GateError
-from cifar.judging.gate import GateReport, _note_inconclusive, confirm, remeasured
-from cifar.judging.policy import PER_PROCESS, Policies
-from cifar.judging.runfile import Benchmark, Run, comparable
-from cifar.judging.stats import quiet_indices
+from cifar.gate.decide import BLIND_SPOT, DETECTION_POWER, Comparison, compare, per_process
+from cifar.errors import GateError
+from cifar.gate.stored import GateReport, _note_inconclusive, confirm, remeasured
+from cifar.gate.policy import PER_PROCESS, Policies
+from cifar.suite.runfile import Benchmark, Run, comparable
+from cifar.stats.estimate import quiet_indices
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 
@@ -128,7 +128,7 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
     stopped = [(b.name, b.extra["effort"]) for b in run.benchmarks
                if (b.extra.get("effort") or {}).get("stopped") == "unchanged" and b.fullname != calibration]
     if stopped:
-        from cifar.judging.sequential import MARGIN
+        from cifar.gate.sequential import MARGIN
 
         report.notes.append(f"stopped at a look once their pairs excluded a {MARGIN:.0%} slowdown (--sequential; "
                             "smaller slowdowns are not excluded): " + ", ".join(

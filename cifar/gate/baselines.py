@@ -18,12 +18,12 @@ import re
 from pathlib import Path
 
 from cifar.files import write_json_atomic
-from cifar.judging.errors import GateError
-from cifar.judging.gate import gate
-from cifar.judging.policy import Policies
-from cifar.judging.runfile import Run
+from cifar.errors import GateError
+from cifar.gate.stored import gate
+from cifar.gate.policy import BASELINES, Policies
+from cifar.suite.runfile import Run
 
-DEFAULT_ROOT = Path("baselines")
+DEFAULT_ROOT = BASELINES
 _NUMBERED = re.compile(r"^(\d{4})\.json$")
 
 

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 from cifar.isolation.schedule import alternating
-from cifar.judging.gatecheck.rates import (ARMS, contended_pair_counts, detectable_check, effective_slowdowns,
+from cifar.gate.check.rates import (ARMS, contended_pair_counts, detectable_check, effective_slowdowns,
                                            paired_effects, paired_real_rates, paired_resampled_rates, real_rates,
                                            resampled_rates, session_heterogeneity, session_minutes, stopped_counts,
                                            POOLED)
 from cifar.files import write_json_atomic
-from cifar.judging.errors import GateError
-from cifar.judging.policy import Policies
-from cifar.judging.runfile import Run
+from cifar.errors import GateError
+from cifar.gate.policy import Policies
+from cifar.suite.runfile import Run
 from cifar.suite.settings import HISTORY, PAIRED, pytest_args as suite_args
 from cifar.workloads.timing import INJECT_ENV
 

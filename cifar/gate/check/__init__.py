@@ -23,12 +23,12 @@ drift between sessions), tests that the sessions centre alike, and also reports 
 figure drawn from one session at a time (`paired_resampled_rates`).
 """
 
-from cifar.judging.gatecheck.rates import (ARMS, FLOORS, HETEROGENEITY_ALPHA, MIN_HISTORY_SESSIONS, PAIRED_VARIANTS,
+from cifar.gate.check.rates import (ARMS, FLOORS, HETEROGENEITY_ALPHA, MIN_HISTORY_SESSIONS, PAIRED_VARIANTS,
                                            POOLED, Rate, check_history_sessions, contended_pair_counts,
                                            detectable_check, effective_slowdowns, paired_effects, paired_real_rates,
                                            paired_resampled_rates, real_rates, resampled_rates, session_heterogeneity)
-from cifar.judging.gatecheck.report import render, to_json
-from cifar.judging.gatecheck.sessions import (DEFAULT_KEEP, DEFAULT_PYTEST_ARGS, PAIRED_PYTEST_ARGS, SessionFailed,
+from cifar.gate.check.report import render, to_json
+from cifar.gate.check.sessions import (DEFAULT_KEEP, DEFAULT_PYTEST_ARGS, PAIRED_PYTEST_ARGS, SessionFailed,
                                               gate_check, load_sessions, report_from_runs, run_session, schedule)
 
 __all__ = ["ARMS", "DEFAULT_KEEP", "DEFAULT_PYTEST_ARGS", "SessionFailed", "FLOORS", "HETEROGENEITY_ALPHA", "MIN_HISTORY_SESSIONS", "PAIRED_PYTEST_ARGS",

@@ -10,7 +10,7 @@ look the case stops when both
   decides on every pair);
 
 with at least as many quiet pairs as the gate's test needs to reach alpha (contended pairs left out as the gate
-leaves them out: `cifar.judging.stats.quiet_indices`).
+leaves them out: `cifar.stats.significance.quiet_indices`).
 
 What this does to the error rates (a non-binding futility boundary of a group-sequential design): a regression
 is only ever called by the gate's test on the pairs the run ended with, and a stop needs that test to say no,
@@ -25,13 +25,9 @@ applied (real sessions, and resampled ones stopped at the same looks).
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from cifar.judging.decide import compare, needed_per_side, per_process
-from cifar.judging.policy import Policy
-from cifar.judging.stats import quiet_indices
+from cifar.gate.decide import compare, needed_per_side, per_process
+from cifar.gate.policy import TREE_POLICY, Policies, Policy
+from cifar.stats.estimate import quiet_indices, slowdown_upper_bound
 
 FIRST_LOOK = 8  # pairs; the signed-rank test at alpha 0.01 needs 7
 EVERY = 4
@@ -47,15 +43,9 @@ def looks(max_pairs: int) -> list[int]:
 
 
 def upper_bound(baseline: list[float], current: list[float], confidence: float) -> float:
-    """One-sided upper confidence bound of the geometric-mean ratio current / baseline over pairs (Student t on
-    the log ratios); inf with fewer than 2 pairs."""
-    from scipy.stats import t
-
-    d = np.log(np.asarray(current, dtype=float)) - np.log(np.asarray(baseline, dtype=float))
-    if d.size < 2:
-        return math.inf
-    se = float(np.std(d, ddof=1)) / math.sqrt(d.size)
-    return math.exp(float(d.mean()) + float(t.ppf(confidence, d.size - 1)) * se)
+    """One-sided upper confidence bound of the geometric-mean ratio current / baseline over pairs
+    (`cifar.stats.estimate.slowdown_upper_bound`); inf with fewer than 2 pairs."""
+    return slowdown_upper_bound(baseline, current, confidence)
 
 
 def look_confidence(max_pairs: int) -> float:
@@ -86,9 +76,29 @@ def stop_results(baseline: list[dict], current: list[dict], policy: Policy, max_
 
 
 def stopped_at(baseline: list[float], current: list[float], policy: Policy) -> int | None:
-    """Replaying the looks on `len(current)` pairs of values (resampled sessions, `cifar.judging.gatecheck`): the
+    """Replaying the looks on `len(current)` pairs of values (resampled sessions, `cifar.gate.check`): the
     look at which the case would have stopped, or None if it runs to the end."""
     for n in looks(len(current)):
         if stop_unchanged(baseline[:n], current[:n], policy, len(current)):
             return n
     return None
+
+
+class Looks:
+    """The looks as a benchmark session asks for them (`cifar.suite.campaign.Campaign`): where a case of so many
+    pairs looks, and whether it stops there, by the paired gate's policy for that benchmark (this checkout's
+    ``baselines/gate.json``, the file ``python -m cifar gate`` reads unless given --config)."""
+
+    def __init__(self, policies: Policies):
+        self.policies = policies
+
+    @classmethod
+    def from_tree(cls) -> "Looks":
+        return cls(Policies.load(TREE_POLICY, paired=True))
+
+    def at(self, max_pairs: int) -> list[int]:
+        return looks(max_pairs)
+
+    def stop(self, fullname: str, baseline: list[dict], current: list[dict], max_pairs: int) -> bool:
+        """`stop_results` for the benchmark `fullname` (its policy's patterns match fullnames)."""
+        return stop_results(baseline, current, self.policies.for_benchmark(fullname), max_pairs)

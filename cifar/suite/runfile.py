@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cifar.judging.errors import GateError
+from cifar.errors import GateError
 
 FORMAT = 2
 FORMAT_KEY = "cifar_format"

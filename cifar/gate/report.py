@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import math
 
-from cifar.judging.decide import DETECTION_POWER, VERDICTS, Comparison
-from cifar.judging.gate import GateReport
+from cifar.gate.decide import DETECTION_POWER, VERDICTS, Comparison
+from cifar.gate.stored import GateReport
 
 ORDER = {verdict: i for i, verdict in enumerate(VERDICTS)}
 

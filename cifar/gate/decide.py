@@ -23,8 +23,9 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from cifar.judging.policy import Policy
-from cifar.judging.stats import Ratio, detectable_slowdown, median_ratio_ci, paired_ratio_ci, signed_rank_p
+from cifar.gate.policy import Policy
+from cifar.stats.estimate import Ratio
+from cifar.stats.significance import detectable_slowdown, median_ratio_ci, paired_ratio_ci, signed_rank_p
 
 VERDICTS = ("regression", "inconclusive", "improvement", "new", "redefined", "missing", "unchanged", "calibration")
 #: A paired gate notes every benchmark whose own noise hid slowdowns this large (with 80 % power).

@@ -1,10 +1,10 @@
 """The regression gate against stored baselines: did this run get slower than this machine's promoted runs?
 
-Per benchmark, `cifar.judging.decide.compare` on the run's rounds against the pooled rounds of the newest
+Per benchmark, `cifar.gate.decide.compare` on the run's rounds against the pooled rounds of the newest
 promoted baselines of the same machine fingerprint (one-sided Mann-Whitney U, asv's test, at alpha, and the
 ratio of medians above 1 + floor), reported with a bootstrap 95 % interval of the ratio. A benchmark that fails
 is measured once more in fresh processes, and the gate fails only if it fails again: one unlucky session on a
-shared machine does not fail CI. A paired run carries its own baseline arm instead: `cifar.judging.paired`.
+shared machine does not fail CI. A paired run carries its own baseline arm instead: `cifar.gate.paired`.
 
 Exit codes of ``python -m cifar gate`` (see `GateReport.exit_code`): 0 passed, 1 regression, 2 bad input,
 3 inconclusive (no regression, but something was not gated: a benchmark whose test could not have failed, one
@@ -19,10 +19,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field, replace
 
-from cifar.judging.decide import Comparison, compare
-from cifar.judging.errors import GateError, RemeasureError
-from cifar.judging.policy import Policies
-from cifar.judging.runfile import Run, comparable
+from cifar.gate.decide import Comparison, compare
+from cifar.errors import GateError, RemeasureError
+from cifar.gate.policy import Policies
+from cifar.suite.runfile import Run, comparable
 
 EXIT_PASSED, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_ERROR = 0, 1, 2, 3, 4
 #: Verdicts of benchmarks that were in the run but not compared with anything: the gate is inconclusive, not passed.
@@ -60,7 +60,7 @@ class GateReport:
     @property
     def verdict(self) -> str:
         """``FAILED`` (a confirmed regression), ``UNCONFIRMED`` (a regression seen, its re-measurement failed),
-        ``INCONCLUSIVE`` (none, but something was not gated: see `cifar.judging.gate`) or ``passed``."""
+        ``INCONCLUSIVE`` (none, but something was not gated: see `cifar.gate.stored`) or ``passed``."""
         if self.regressions:
             return "UNCONFIRMED" if self.unconfirmed else "FAILED"
         return "INCONCLUSIVE" if self.inconclusive or self.ungated else "passed"

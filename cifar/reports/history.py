@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.judging.errors import GateError
-from cifar.judging.runfile import Run, run_order, saved_runs
+from cifar.errors import GateError
+from cifar.stats.estimate import process_values, rate
+from cifar.suite.runfile import Run, run_order, saved_runs
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,13 @@ def find_runs(storage: Path = Path(".benchmarks")) -> list[Path]:
 
 
 def _value(bench) -> tuple[float, str]:
-    median = statistics.median(bench.rounds)
+    """A run's figure for a benchmark, from the one estimator (`cifar.stats.estimate`): items per second over its
+    processes, or, for runs from before the unit was recorded, the processes' seconds per round."""
+    values = process_values(bench.current.per_process)
     unit, items = bench.extra.get("unit"), bench.extra.get("items_per_round")
     if unit and items:
-        return items / median, f"{unit}/s"
-    return median, "s per round"
+        return rate(values, items), f"{unit}/s"
+    return 1.0 / rate(values, 1.0), "s per round"
 
 
 def build_series(runs: list[tuple[str, Run]], select: str | None = None) -> list[Series]:

@@ -3,19 +3,10 @@
 Input is the list of what each benchmark recorded (``extra_info`` plus ``durations_seconds``); pure
 functions, so tests feed them fake results.
 
-Every interval here takes the process as the unit, as the gate does: each fresh process contributes its mean
-seconds per round (its rounds' items over their time, as the tuner counts a process), and the interval is over
-processes. Rounds of one process share its state (where its memory landed, how its thread pools settled), so
-intervals over rounds were narrower than the evidence; and the mean, not the median of a process's rounds,
-because the article's arrays epoch runs some epochs at half speed (docs/measuring.md): a median of few rounds
-jumps between the two speeds, the mean weighs them as the training does. A process measured while the rest of the
-machine used more than 10 % of the CPU is left out, as in the gate (unless over half were). With fewer than
-`MIN_PROCESSES` processes on a side there is no interval, and nothing is claimed.
-
-The intervals are Student-t intervals on the log of the ratio (`cifar.judging.stats.log_t_ratio_ci`): a suite
-affords 2-6 processes a configuration, where a percentile bootstrap's "95 %" held the true ratio 49 % of the time
-at 2 and 73 % at 3 (scripts/measure/interval_coverage.py; tests/test_stats.py). Each says its half-width;
-`TARGET_HALF_WIDTH` is what a compute case aims for (issue 18: ±3 %).
+Every figure here comes from the one measurement model, `cifar.stats.estimate` (its docstring says what a process
+is worth, how two settings compare and which processes are left out). Each interval says its half-width;
+`TARGET_HALF_WIDTH` is what a compute case aims for (±3 %), and where one pass alone widened an interval the
+summary names it.
 
 Configurations of one case are paired by pass: a case runs every configuration pass by pass (A B C, C B A, …), so
 pass i of one configuration and pass i of another ran seconds apart, and their ratio is free of the machine's
@@ -27,81 +18,19 @@ unpaired (Welch's t).
 from __future__ import annotations
 
 import io
-import math
-import statistics
 from dataclasses import dataclass
 
-from cifar.judging.stats import Ratio, half_width, log_t_ratio_ci, quiet_indices
+from cifar.stats.estimate import (MIN_PROCESSES, TARGET_HALF_WIDTH, Ratio, best_of, half_width, influential,
+                                  kept_values, processes_needed, speedup, throughput)
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 BASELINE_CONFIG = "default"
-MIN_PROCESSES = 2
-TARGET_HALF_WIDTH = 0.03
-
-
-def process_seconds(entry: dict) -> list[float]:
-    """One value per fresh process: its mean seconds per round (its rounds' time over their number)."""
-    per = entry.get("durations_per_process") or [entry["durations_seconds"]]
-    return [statistics.fmean(rounds) for rounds in per if rounds]
-
-
-def throughput(entry: dict) -> float:
-    """Items per second, as the intervals count them: items per round over the geometric mean of the processes'
-    seconds per round (a result without ``items_per_round`` gives its median over rounds)."""
-    seconds = process_seconds(entry)
-    if entry.get("items_per_round") and seconds:
-        return entry["items_per_round"] / statistics.geometric_mean(seconds)
-    return entry["items_per_s_median"]
-
-
-def _contended(entry: dict) -> list[bool]:
-    per = entry.get("contention_per_process") or ()
-    return [bool(c.get("contended")) for c in per]
-
-
-def compared_processes(baseline: dict, entry: dict, paired: bool = False) -> tuple[list[float], list[float], bool]:
-    """The two sides' per-process seconds that `process_speedup` compares, and whether as pairs: as in the gate, a
-    process measured while the rest of the machine took more than 10 % of the CPU is left out (paired: its pass),
-    unless over half were. Their lengths are the processes the interval rests on."""
-    a, b = process_seconds(baseline), process_seconds(entry)
-    busy_a, busy_b = _contended(baseline), _contended(entry)
-    paired = paired and len(a) == len(b)
-    if paired and len(busy_a) == len(busy_b) == len(a):
-        keep = quiet_indices([x or y for x, y in zip(busy_a, busy_b)])
-        a, b = [a[i] for i in keep], [b[i] for i in keep]
-    elif not paired:
-        if len(busy_a) == len(a):
-            a = [a[i] for i in quiet_indices(busy_a)]
-        if len(busy_b) == len(b):
-            b = [b[i] for i in quiet_indices(busy_b)]
-    return a, b, paired
 
 
 def process_speedup(baseline: dict, entry: dict, paired: bool = False) -> Ratio | None:
-    """How many times faster `entry` is than `baseline`, over the processes `compared_processes` keeps; None below
-    `MIN_PROCESSES` a side. ``paired``: the two were measured pass by pass in one case (process i of each in pass
-    i): the geometric mean of the per-pass ratios with a paired t interval."""
-    a, b, paired = compared_processes(baseline, entry, paired)
-    if min(len(a), len(b)) < MIN_PROCESSES:
-        return None
-    return log_t_ratio_ci(a, b, paired=paired)
-
-
-def processes_needed(ratio: Ratio, processes: int, target: float = TARGET_HALF_WIDTH, cap: int = 10_000) -> int:
-    """About how many processes a side would narrow `ratio`'s t interval (over `processes`) to ±`target`, if the
-    spread stays what they showed: the interval is t(n-1) standard errors of the log ratio each side, the standard
-    error falls as one over the square root of n and the t quantile falls with n too. A guide: with 3 processes
-    the spread itself is known to within a factor of ~2. `cap` when even that many would not do."""
-    from scipy.stats import t
-
-    if processes < 2 or ratio.low <= 0:
-        return cap
-    spread = math.log(ratio.high / ratio.low) / 2 * math.sqrt(processes) / t.ppf(0.975, processes - 1)
-    goal = math.asinh(target)  # half_width() of a log-symmetric interval is sinh(its log half-width)
-    for n in range(max(processes, 2), cap):
-        if t.ppf(0.975, n - 1) * spread / math.sqrt(n) <= goal + 1e-12:
-            return n
-    return cap
+    """How many times faster `entry` is than `baseline` (`cifar.stats.estimate.speedup`); None below
+    `MIN_PROCESSES` a side."""
+    return speedup(baseline, entry, paired).ratio
 
 
 @dataclass(frozen=True)
@@ -115,6 +44,8 @@ class BestRow:
     #: default was not measured
     baseline: str
     processes: int = 1  # the fewer of the two sides' processes that the interval used
+    #: The pass (0-based, among those the interval used) that alone widened the interval (`influential`), or None.
+    widened_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -141,23 +72,19 @@ def _by_case(entries: list[dict]) -> dict[str, list[dict]]:
 
 def best_configurations(entries: list[dict]) -> list[BestRow]:
     """Per case measured under more than one configuration: the one with the highest `throughput`, and its
-    speedup over default — or, when default is the fastest, its speedup over the runner-up (a ratio of default
-    over itself would be 1.00x [1.00, 1.00], an interval that says nothing)."""
+    speedup over default — or, when default is the fastest, its speedup over the runner-up (`best_of`)."""
     rows = []
     for case, group in _by_case(entries).items():
         if len(group) < 2:
             continue
-        ranked = sorted(group, key=throughput, reverse=True)
-        best = ranked[0]
-        baseline = next((e for e in group if e["threads"] == BASELINE_CONFIG), None)
-        if baseline is best:
-            baseline = ranked[1]
-        ratio = process_speedup(baseline, best, paired=True) if baseline else None
-        # The processes the interval rests on (contended passes left out): what "processes needed" scales from.
-        processes = (min(len(side) for side in compared_processes(baseline, best, paired=True)[:2]) if baseline
-                     else len(process_seconds(best)))
-        rows.append(BestRow(case, best["threads"], throughput(best), best["unit"], ratio,
-                            baseline["threads"] if baseline else "-", processes))
+        best, baseline, estimate = best_of(group, BASELINE_CONFIG)
+        widened = None
+        if estimate is not None:
+            a, b = kept_values(baseline, best, estimate)
+            widened = influential(estimate, a, b)
+        rows.append(BestRow(case, best["threads"], throughput(best), best["unit"],
+                            estimate.ratio if estimate else None, baseline["threads"] if baseline else "-",
+                            estimate.n if estimate else 1, widened))
     return rows
 
 
@@ -275,6 +202,7 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
                           f"about how many processes a side ±{TARGET_HALF_WIDTH:.0%} would take")
     for column in ("case", "best", "throughput", "speedup vs default", "±"):
         table.add_column(Text(column), no_wrap=True)
+    widened: list[str] = []
     for row in best_configurations(entries):
         width = ""
         if row.speedup is not None:
@@ -282,6 +210,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
             width = f"{half_width(row.speedup):.1%}"
             if half_width(row.speedup) > TARGET_HALF_WIDTH:
                 width += f" (~{processes_needed(row.speedup, row.processes)} for ±{TARGET_HALF_WIDTH:.0%})"
+            if row.widened_by is not None:
+                widened.append(f"{row.case}: pass {row.widened_by + 1} of {row.processes} alone widened its interval")
         elif row.baseline == "-":
             cell = "default not measured"
         else:
@@ -289,6 +219,9 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
         table.add_row(Text(row.case), row.best, f"{row.items_per_s:,.0f} {row.unit}/s", cell, width)
     if table.row_count:
         console.print(table)
+    for line in widened:
+        console.print(Text(f"{line} (leaving it out would more than halve the ±): its processes disagree more than "
+                           "the others'; more passes, or a quieter machine, settle it"))
     pipes = pipeline_comparison(entries)
     if pipes:
         table = Table(title=f"Input pipelines alone (no model), against the article's ({REFERENCE_PIPELINE})",

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from cifar.judging.gatecheck.rates import ARMS, HETEROGENEITY_ALPHA, Rate
-from cifar.judging.policy import PER_PROCESS
+from cifar.gate.check.rates import ARMS, HETEROGENEITY_ALPHA, Rate
+from cifar.gate.policy import PER_PROCESS
 
 
 def _rates_table(title: str, rates: dict, effective: dict | None = None):
