@@ -31,6 +31,8 @@ from pathlib import Path
 from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
 from cifar.isolation.schedule import alternating
 from cifar.stats.estimate import Ratio, compare, process_seconds, rate
+from cifar.training.data import warm
+from cifar.workloads import WORKLOADS
 from cifar.training.threads import ARTICLE, ThreadConfig, core_counts, thread_grid
 
 ARTICLE_SAYS = {
@@ -136,11 +138,11 @@ def _grid(logical: int) -> list[ThreadConfig]:
 
 
 def epoch_arm(config: ThreadConfig) -> Arm:
-    return Arm(f"epoch arrays {config.id}", "cifar.workloads:epoch", dict(EPOCH), config)
+    return Arm(f"epoch arrays {config.id}", WORKLOADS["epoch"].target, dict(EPOCH), config)
 
 
 def matmul_arm(config: ThreadConfig) -> Arm:
-    return Arm(f"matmul {config.id}", "cifar.workloads:matmul", dict(MATMUL), config)
+    return Arm(f"matmul {config.id}", WORKLOADS["matmul"].target, dict(MATMUL), config)
 
 
 def arms_for(claims: list[str], logical: int) -> list[Arm]:
@@ -155,22 +157,22 @@ def arms_for(claims: list[str], logical: int) -> list[Arm]:
         arms += [matmul_arm(c) for c in grid]
     if "e" in claims:
         default, one = ThreadConfig(), ThreadConfig(1, 1)
-        arms.append(Arm("train_step default", "cifar.workloads:train_step", {"rounds": 5, "warmup_rounds": 1,
+        arms.append(Arm("train_step default", WORKLOADS["train_step"].target, {"rounds": 5, "warmup_rounds": 1,
                                                                               "steps": 10, "data": "auto"}, default))
         for name, options in INPUTS.items():
-            arms.append(Arm(f"pipeline {name} default", "cifar.workloads:pipeline",
+            arms.append(Arm(f"pipeline {name} default", WORKLOADS["pipeline"].target,
                             {"pipeline": options.to_dict(), "rounds": 6, "warmup_rounds": 1, "batches": 20,
                              "n_train": INPUT_IMAGES, "data": "auto"}, default))
             for config in (default, one):
-                arms.append(Arm(f"epoch {name} {config.id}", "cifar.workloads:epoch",
+                arms.append(Arm(f"epoch {name} {config.id}", WORKLOADS["epoch"].target,
                                 {**EPOCH, "pipeline": options.to_dict(), "n_train": INPUT_IMAGES}, config))
     if "f" in claims:
         for config in (ThreadConfig(1, 1, api="compat_v1"), ThreadConfig(2, 2, api="compat_v1")):
-            arms.append(Arm(f"matmul graph {config.id}", "cifar.workloads:matmul", dict(MATMUL), config))
+            arms.append(Arm(f"matmul graph {config.id}", WORKLOADS["matmul"].target, dict(MATMUL), config))
         for config in (ThreadConfig(), ThreadConfig(1, 1)):
             arms += [matmul_arm(config), epoch_arm(config)]
-        for name, target, params in (("matmul", "cifar.workloads:matmul", MATMUL),
-                                     ("epoch arrays", "cifar.workloads:epoch", EPOCH)):
+        for name, target, params in (("matmul", WORKLOADS["matmul"].target, MATMUL),
+                                     ("epoch arrays", WORKLOADS["epoch"].target, EPOCH)):
             arms.append(Arm(f"{name} legacy-session-intra1-inter1", "cifar.claims:with_legacy_session",
                             {"intra": 1, "inter": 1, "target": target, "params": dict(params)}))
     unique: dict[str, Arm] = {}
@@ -186,7 +188,7 @@ def measure(arms: list[Arm], processes: int, runner=None, progress=None) -> dict
     from cifar.isolation.runner import Runner
 
     own = runner is None
-    runner = runner or Runner(warm=(("cifar.training.data:warm_cache", {"data": "auto"}),))
+    runner = runner or Runner(warm=warm())
     results: dict[str, list[dict]] = {arm.name: [] for arm in arms}
     try:
         for _, arm in alternating(arms, processes):
@@ -431,7 +433,7 @@ def run(claims: list[str], processes: int = DEFAULT_PROCESSES, json_path: str | 
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from cifar.suite.record import cpu_model
+    from cifar.suite.machine import cpu_model
 
     unknown = sorted(set(claims) - set(CLAIMS))
     if unknown:

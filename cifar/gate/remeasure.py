@@ -14,9 +14,10 @@ from pathlib import Path
 
 from cifar.errors import RemeasureError
 from cifar.suite.runfile import Run
+from cifar.suite.settings import SESSION_TIMEOUT_SECONDS
 
 
-def pytest_remeasure(run, cwd: str | Path = ".", timeout: float = 1800.0):
+def pytest_remeasure(run, cwd: str | Path = ".", timeout: float = SESSION_TIMEOUT_SECONDS):
     """A ``remeasure(names) -> Run`` for `cifar.gate.stored.gate` and `cifar.gate.paired.gate_paired`: runs
     the failing benchmarks (plus the calibration kernel, for calibrated comparison) again with pytest, at most
     `timeout` seconds. Raises `RemeasureError` when pytest times out or writes no result."""

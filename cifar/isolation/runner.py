@@ -38,6 +38,7 @@ from cifar.isolation.errors import ChildCrashed, ChildError, ChildFailed, ChildT
 from cifar.isolation.forkserver import FORK_TIMEOUT_SECONDS, ForkServer
 from cifar.isolation.lifetime import PARENT_ENV
 from cifar.isolation.schedule import alternating
+from cifar.training.data import WARM_TARGET
 from cifar.training.threads import ThreadConfig, check_thread_config
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class Layout:
     def of(cls, tree: str | os.PathLike | None) -> "Layout":
         if tree is None or (Path(tree) / "cifar" / "isolation" / "zygote.py").is_file():
             return cls()
-        return cls("cifar.zygote", "cifar.child", (("cifar.training.data:warm_cache", "cifar.data:warm_cache"),))
+        return cls("cifar.zygote", "cifar.child", ((WARM_TARGET, "cifar.data:warm_cache"),))
 
     def target(self, target: str) -> str:
         return dict(self.renamed).get(target, target)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 

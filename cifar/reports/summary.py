@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from cifar.stats.estimate import (MIN_PROCESSES, TARGET_HALF_WIDTH, Ratio, best_of, half_width, influential,
+from cifar.stats.estimate import (TARGET_HALF_WIDTH, Ratio, best_of, half_width, influential,
                                   kept_values, processes_needed, speedup, throughput)
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 

@@ -11,6 +11,7 @@ from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
 from cifar.isolation.schedule import in_pass_order
 from cifar.suite.settings import Case, SuiteSettings
+from cifar.training.data import warm as warm_data
 from cifar.training.threads import ThreadConfig
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class Campaign:
         self.configs = settings.thread_configs()
         # The zygote loads the data set once; every child inherits it (copy-on-write) instead of
         # generating or reading 150 MB itself.
-        warm = (("cifar.training.data:warm_cache", {"data": settings.data}),)
+        warm = warm_data(settings.data)
         self.runner = runner or Runner(mode=settings.runner, warm=warm)
         # A paired run: the baseline code runs in its own zygote, from its own checkout. An injected slowdown
         # stands for a change in the code under test, so the baseline arm never gets one.

@@ -10,13 +10,12 @@ timed them. pytest-benchmark has no public "add measured durations" API; `record
 
 from __future__ import annotations
 
-import os
-import platform
 
 import pytest
 
 from cifar.isolation.errors import ChildError
 from cifar.stats.estimate import VALUE_KEY, sample, throughput
+from cifar.suite.machine import identity
 from cifar.suite.settings import Case, SuiteSettings
 from cifar.training.threads import ThreadConfig, core_counts, is_oversubscribed
 
@@ -107,36 +106,8 @@ def record(benchmark, durations: list[float], info: dict) -> None:
 
 
 def machine_info(environment: dict) -> dict:
-    """Machine facts for pytest-benchmark's ``machine_info`` (and the baseline fingerprint)."""
-    import psutil
-
-    physical, logical = core_counts()
-    try:
-        affinity = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = None
-    return {
-        "cpu_model": cpu_model(),
-        "physical_cores": physical,
-        "logical_cores": logical,
-        "cpu_affinity": affinity,
-        "memory_bytes": psutil.virtual_memory().total,
-        "python": platform.python_version(),
-        "tensorflow_version": environment.get("tensorflow_version"),
-        "keras_version": environment.get("keras_version"),
-        "onednn_enabled": environment.get("onednn_enabled"),
-    }
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """Machine facts for pytest-benchmark's ``machine_info`` (and the baseline fingerprint): `identity`."""
+    return identity(environment)
 
 
 def session_phases(config, campaign) -> dict:

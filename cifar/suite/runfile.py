@@ -21,11 +21,11 @@ Format versions (``"cifar_format"`` at the top of the JSON, written by conftest.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cifar.errors import GateError
+from cifar.suite.machine import fingerprint
 
 FORMAT = 2
 FORMAT_KEY = "cifar_format"
@@ -151,7 +151,7 @@ class Run:
         info = self.machine
         if not info:
             raise RunFileError(f"{self.source}: no machine_info['cifar'] (was it made by this suite's pytest benchmarks/?)")
-        return machine_fingerprint(info)
+        return fingerprint(info)
 
     @property
     def label(self) -> str:
@@ -159,15 +159,6 @@ class Run:
         commit = str(self.commit.get("id") or "")[:7] or "no-commit"
         dirty = "+" if self.commit.get("dirty") else ""
         return f"{commit}{dirty} {self.datetime[:10]}".strip()
-
-
-def machine_fingerprint(info: dict) -> str:
-    """``amd-epyc-2c2t-tf2.21.0-py3.11``: CPU model, usable core counts, TensorFlow version, Python minor, from
-    machine facts (`cifar.suite.record.machine_info`'s keys)."""
-    python = ".".join(str(info.get("python", "?")).split(".")[:2])
-    text = (f"{info.get('cpu_model', 'unknown-cpu')}-{info.get('physical_cores')}c{info.get('logical_cores')}t-"
-            f"tf{info.get('tensorflow_version')}-py{python}")
-    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
 
 
 def comparable(baseline: dict | None, current: dict | None) -> bool:

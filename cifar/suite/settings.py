@@ -23,6 +23,10 @@ from cifar.training.threads import ThreadConfig, check_thread_config, core_count
 from cifar.workloads import WORKLOADS
 
 
+#: The longest a benchmark session the gate starts may run (a re-measurement, a gate-check session) before it is
+#: stopped; the suite's largest shipped session, the paired gate, takes ~22 min on the slowest machine measured.
+SESSION_TIMEOUT_SECONDS = 1800
+
 @dataclass(frozen=True)
 class Case:
     """One benchmark body: a workload with fixed parameters, run under every thread configuration."""

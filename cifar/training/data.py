@@ -291,6 +291,15 @@ def load_cifar10(data: str = "auto", *, n_train: int | None = None, n_test: int 
     return ds
 
 
+#: How a Runner's zygote addresses `warm_cache` (``Runner(warm=warm(data))``).
+WARM_TARGET = "cifar.training.data:warm_cache"
+
+
+def warm(data: str = "auto") -> tuple[tuple[str, dict], ...]:
+    """The zygote's warm-up that loads the data set once, for every child to inherit (``Runner(warm=…)``)."""
+    return ((WARM_TARGET, {"data": data}),)
+
+
 def warm_cache(data: str = "auto", seed: int = 0) -> None:
     """Load the data set into this process's cache (the zygote calls this; numpy only, no TensorFlow)."""
     load_cifar10(data, seed=seed, quiet=True)

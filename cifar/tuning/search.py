@@ -32,6 +32,7 @@ from pathlib import Path
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
 from cifar.stats.estimate import process_rate, rate_over
+from cifar.training.data import warm as warm_data
 from cifar.tuning.space import Setting, Space
 
 #: The short epochs one process of a trial times: the article's batch size, 10 steps an epoch, 6 epochs after the
@@ -195,7 +196,7 @@ class Runners:
     """One `Runner` (zygote) per distinct environment a setting needs (`Setting.env`), started on first use."""
 
     def __init__(self, data: str = "auto", factory=None):
-        warm = (("cifar.training.data:warm_cache", {"data": data}),)
+        warm = warm_data(data)
         self._factory = factory or (lambda env: Runner(warm=warm, env=env))
         self._runners: dict[tuple, Runner] = {}
         self.usable = sorted(os.sched_getaffinity(0))

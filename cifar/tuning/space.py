@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass
 
 from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
 from cifar.training.threads import ThreadConfig, check_thread_count
+from cifar.workloads.epoch import PRECISIONS
 
 PIPELINES = (ARRAYS, "seed", "batched")
-PRECISIONS = ("float32", "mixed_bfloat16")
 JIT = ("auto", "on", "off")
 #: The dimensions that only a tf.data pipeline has.
 PIPELINE_ONLY = ("num_parallel_calls", "private_threadpool_size")

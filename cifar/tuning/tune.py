@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
-import platform
 import statistics
 import sys
 import time
@@ -19,32 +17,26 @@ from pathlib import Path
 from cifar.files import write_json_atomic
 from cifar.isolation.errors import ChildError
 from cifar.stats.estimate import rate_over
+from cifar.suite.machine import fingerprint as machine_fingerprint, identity
 from cifar.tuning import report as reporting
 from cifar.tuning.confirm import arms_for, candidates_that_fit, confirm
 from cifar.tuning.search import (DEFAULT_STORAGE, TRIAL_EPOCH, MachineLock, Runners, StudyKey, TuneError,
                                  definition_key, measured_settings, open_study, parse_budget, search)
 from cifar.tuning.space import DEFAULT, Space, SpaceError
+from cifar.workloads import WORKLOADS
 
 #: With ``--phase all``, the share of the budget kept for the confirmation: it decides, so it gets the larger part
 #: (5 settings x at least `cifar.tuning.confirm.MIN_PASSES` processes).
 CONFIRM_SHARE = 0.6
 PHASES = ("all", "search", "confirm")
-EPOCH_TARGET = "cifar.workloads:epoch"
+EPOCH_TARGET = WORKLOADS["epoch"].target
+PEAK_TARGET = "cifar.workloads:matmul_peak"  # not a suite benchmark: no registry entry
 
 
 def fingerprint() -> tuple[str, dict]:
-    """This machine's fingerprint as the suite's runs record it, without importing TensorFlow."""
-    from cifar.suite.runfile import machine_fingerprint
-    from cifar.suite.record import cpu_model
-    from cifar.training.threads import core_counts
-
-    physical, logical = core_counts()
-    try:
-        tf_version = importlib.metadata.version("tensorflow")
-    except importlib.metadata.PackageNotFoundError:
-        tf_version = "none"
-    info = {"cpu_model": cpu_model(), "physical_cores": physical, "logical_cores": logical,
-            "tensorflow_version": tf_version, "python": platform.python_version()}
+    """This machine's fingerprint and facts as the suite's runs record them (`cifar.suite.machine`), without
+    importing TensorFlow."""
+    info = identity()
     return machine_fingerprint(info), info
 
 
@@ -133,7 +125,7 @@ def run(args) -> dict:
                            f"study {study.study_name!r} ({len(study.trials)} trials so far)")
             with lock.held():
                 try:
-                    peak = runners.run(DEFAULT, "cifar.workloads:matmul_peak", {})["flops_per_s"]
+                    peak = runners.run(DEFAULT, PEAK_TARGET, {})["flops_per_s"]
                 except ChildError as err:
                     # The peak only scales the report's "% of peak": losing it must not lose the search.
                     peak_error = str(err).splitlines()[0]

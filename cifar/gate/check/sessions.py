@@ -17,7 +17,7 @@ from cifar.files import write_json_atomic
 from cifar.errors import GateError
 from cifar.gate.policy import Policies
 from cifar.suite.runfile import Run
-from cifar.suite.settings import HISTORY, PAIRED, pytest_args as suite_args
+from cifar.suite.settings import HISTORY, PAIRED, SESSION_TIMEOUT_SECONDS, pytest_args as suite_args
 from cifar.workloads.timing import INJECT_ENV
 
 #: A history session: `make gate`'s run, under TensorFlow's default threads only.
@@ -28,7 +28,6 @@ PAIRED_PYTEST_ARGS = ("benchmarks/", *suite_args(PAIRED))
 DEFAULT_KEEP = {True: Path("reports/gate-check-paired"), False: Path("reports/gate-check-history")}
 #: The file in a keep folder that says which check its sessions belong to.
 MANIFEST = "check.json"
-SESSION_TIMEOUT_SECONDS = 1800
 
 
 class SessionFailed(Exception):
