@@ -12,7 +12,8 @@ Each process's figure is its timed epochs' images over their time. The ratio sui
 with a 95 % t interval (`cifar.stats.estimate.compare`); the suite's figure agrees when the interval holds 1.00.
 Both feed synthetic data of CIFAR-10's shapes (the same generator seed), so no archive is needed.
 
-    python scripts/measure/independent_fit.py [--pairs 6] [--steps 20] [--rounds 4] [--out reports/independent.json]
+    python scripts/measure/independent_fit.py [--pairs 6] [--steps 20] [--rounds 4] [--runner zygote|spawn]
+                                              [--out reports/independent.json]
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--steps", type=int, default=20, help="steps of 128 images per epoch [20, make bench's]")
     parser.add_argument("--rounds", type=int, default=4, help="timed epochs per process [4, make bench's]")
+    parser.add_argument("--runner", choices=("zygote", "spawn"), action="append",
+                        help="how the suite's child starts: forked from the TensorFlow-preloaded zygote (the suite's "
+                             "default) or a fresh interpreter; repeat to measure both in the same passes [zygote]")
     parser.add_argument("--out", default="reports/independent.json")
     args = parser.parse_args()
     import os
@@ -84,27 +88,36 @@ def main() -> None:
     params = {"model": "seed_cnn", "pipeline": "arrays", "rounds": args.rounds, "warmup_rounds": 1,
               "steps": args.steps, "data": "synthetic"}
     started = time.time()
-    suite, independent = [], []
-    with Runner(warm=warm("synthetic")) as runner:
+    modes = args.runner or ["zygote"]
+    arms: dict[str, list[float]] = {"plain": [], **{mode: [] for mode in modes}}
+    runners = {mode: Runner(mode=mode, warm=warm("synthetic")) for mode in modes}
+    try:
         for i in range(args.pairs):
-            order = ("plain", "suite") if i % 2 == 0 else ("suite", "plain")
+            order = list(arms) if i % 2 == 0 else list(reversed(arms))
             for which in order:
                 if which == "plain":
-                    independent.append(plain(args.steps, args.rounds, env))
+                    arms["plain"].append(plain(args.steps, args.rounds, env))
                 else:
-                    result = runner.run(WORKLOADS["epoch"].target, params, None)
-                    suite.append(process_rate(result["durations_seconds"], result["items_per_round"]))
-            print(f"pair {i + 1}: plain {independent[-1]:,.0f}, suite {suite[-1]:,.0f} images/s", flush=True)
-    # compare() takes seconds per image: the ratio is suite's speed over plain's.
-    e = compare([1.0 / v for v in independent], [1.0 / v for v in suite], paired=True)
-    print(f"suite / plain: {e.ratio} over {e.n} pairs ({cpu_model()}, {time.time() - started:.0f} s); "
-          + ("agrees (the interval holds 1.00)" if e.ratio.low <= 1.0 <= e.ratio.high else "DISAGREES"))
+                    result = runners[which].run(WORKLOADS["epoch"].target, params, None)
+                    arms[which].append(process_rate(result["durations_seconds"], result["items_per_round"]))
+            print(f"pass {i + 1}: " + ", ".join(f"{name} {values[-1]:,.0f}" for name, values in arms.items())
+                  + " images/s", flush=True)
+    finally:
+        for runner in runners.values():
+            runner.close()
+    ratios = {}
+    # compare() takes seconds per image: each ratio is the numerator's speed over the denominator's.
+    pairs = [(mode, "plain") for mode in modes] + ([("zygote", "spawn")] if len(modes) == 2 else [])
+    for top, bottom in pairs:
+        e = compare([1.0 / v for v in arms[bottom]], [1.0 / v for v in arms[top]], paired=True)
+        ratios[f"{top}/{bottom}"] = [e.ratio.ratio, e.ratio.low, e.ratio.high]
+        print(f"suite {top} / {bottom}: {e.ratio} over {e.n} passes; "
+              + ("agrees (the interval holds 1.00)" if e.ratio.low <= 1.0 <= e.ratio.high else "DIFFERS"))
+    print(f"({cpu_model()}, {time.time() - started:.0f} s)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"cpu_model": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                         time.gmtime()),
-                                          "params": params, "plain_images_per_s": independent,
-                                          "suite_images_per_s": suite,
-                                          "ratio": [e.ratio.ratio, e.ratio.low, e.ratio.high]}, indent=2))
+                                          "params": params, "images_per_s": arms, "ratios": ratios}, indent=2))
 
 
 if __name__ == "__main__":
