@@ -201,7 +201,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
             feed_id = feed if feed == ARRAYS else PipelineOptions(**feed).id
             arrays = feed == ARRAYS and model == "seed_cnn"
             # The arrays epoch, the article's script, runs under every configuration: do threads change it? It
-            # differs by up to 2x from process to process on the AMD EPYC (docs/measuring.md): adaptive effort.
+            # can differ by up to 2x from process to process (docs/measuring.md): adaptive effort.
             # The tf.data epochs ask whether the input path changes it, under TensorFlow's default threads only:
             # their thread dependence is the same model's compute, which the arrays epoch, conv2d and the training
             # step show under every configuration (ResNet-20, on request, one process a configuration).

@@ -110,8 +110,8 @@ def arms_for(candidates: list[Setting], top: int = TOP) -> list[Arm]:
     return arms
 
 
-#: A confirmation's processes take longer than the search's mean (AMD EPYC, 2026-12-01: 6.3 s against 5.9 s,
-#: every confirmation process a full one, and a pass must fit whole): the slack `candidates_that_fit` allows.
+#: A confirmation's processes take longer than the search's mean (every confirmation process is a full one, and a
+#: pass must fit whole): the slack `candidates_that_fit` allows (measured: docs/tuning.md, "Confirmation").
 PROCESS_SLACK = 1.2
 
 

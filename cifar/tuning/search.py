@@ -38,8 +38,8 @@ from cifar.tuning.space import Setting, Space
 #: The short epochs one process of a trial times: the article's batch size, 10 steps an epoch, 6 epochs after the
 #: one that traces. A process costs ~3.5 s besides its epochs (fork, model, tracing), so short epochs; 6 of them
 #: because the article's arrays script runs each epoch at one of two speeds, and the spread between its processes
-#: is the mix of its epochs: AMD EPYC, 2026-12-01, CV between processes 0.11-0.20 with 3 epochs (time-weighted),
-#: 0.07-0.09 with 8, for ~1 s an epoch (scripts/measure/process_value.py; docs/tuning.md, "A trial").
+#: is the mix of its epochs: more epochs, less spread (measured with scripts/measure/process_value.py:
+#: docs/tuning.md, "A trial").
 TRIAL_EPOCH = {"rounds": 6, "warmup_rounds": 1, "steps": 10}
 
 
