@@ -205,7 +205,7 @@ def measure(arms: list[Arm], processes: int, runner=None, progress=None) -> dict
 
 
 # -- judging --------------------------------------------------------------------------------------------------
-def process_values(results: list[dict]) -> list[float | None]:
+def pass_values(results: list[dict]) -> list[float | None]:
     """Each pass's process value (`cifar.stats.estimate.process_seconds`), None where that process failed."""
     return [process_seconds(r["durations_seconds"]) if "durations_seconds" in r else None for r in results]
 
@@ -219,7 +219,7 @@ def throughput(results: list[dict]) -> float:
 def speedup(results: dict[str, list[dict]], reference: str, other: str) -> Ratio:
     """How many times faster `other` ran than `reference` (> 1: faster): paired by the passes both ran in, with a
     95 % t interval (`cifar.stats.estimate.compare`). ValueError below 2 such passes (judged as a failed arm)."""
-    pairs = [(a, b) for a, b in zip(process_values(results[reference]), process_values(results[other]))
+    pairs = [(a, b) for a, b in zip(pass_values(results[reference]), pass_values(results[other]))
              if a is not None and b is not None]
     ratio = compare([a for a, _ in pairs], [b for _, b in pairs], paired=True).ratio
     if ratio is None:

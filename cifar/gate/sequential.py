@@ -10,7 +10,7 @@ look the case stops when both
   decides on every pair);
 
 with at least as many quiet pairs as the gate's test needs to reach alpha (contended pairs left out as the gate
-leaves them out: `cifar.stats.significance.quiet_indices`).
+leaves them out: `cifar.stats.estimate.quiet_indices`).
 
 What this does to the error rates (a non-binding futility boundary of a group-sequential design): a regression
 is only ever called by the gate's test on the pairs the run ended with, and a stop needs that test to say no,
