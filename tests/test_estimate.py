@@ -18,16 +18,10 @@ PACKAGE = Path(estimate.__file__).resolve().parents[1]
 #: modules below may make them, each for the reason given.
 ESTIMATING = {"ttest_rel", "ttest_ind", "bootstrap", "geometric_mean", "fmean", "ppf", "median_ratio_ci",
               "paired_ratio_ci", "log_t_ratio_ci"}
-EXEMPT = {
-    # The gate's verdicts: per-process medians (its policy), rank tests, bootstrap display intervals. Their false-alarm
-    # and detection rates were validated on real sessions with exactly this (docs/gate.md); they move to the
-    # estimator together with the next `make gate-check`, never without one.
-    "gate/decide.py": {"geometric_mean", "median_ratio_ci", "paired_ratio_ci"},
-}
+EXEMPT: dict[str, set[str]] = {}
 #: Medians of what a process measured: the old, second way to value a process or a run.
 MEASURED = ("duration", "rounds", "images_per_s")
 EXEMPT_MEDIANS = {
-    "gate/decide.py", "gate/stored.py", "gate/paired.py", "gate/check/rates.py",  # the gate, as above
     "workloads/timing.py",  # `items_per_s_median`: the child's median round, recorded under that name
     "suite/campaign.py",  # the same field for merged passes
 }

@@ -13,7 +13,8 @@ import pytest
 
 from cifar import files
 from cifar.gate import baselines
-from cifar.gate.decide import BLIND_SPOT, compare, per_process, smallest_p
+from cifar.gate.decide import BLIND_SPOT, compare, smallest_p
+from cifar.stats.estimate import centre, process_values
 from cifar.errors import GateError
 from cifar.gate.stored import gate
 from cifar.gate.paired import gate_paired
@@ -134,7 +135,7 @@ def test_a_redefined_benchmark_is_not_compared_with_baselines_of_the_old_definit
     report = gate([older, newer], current)
     assert {c.name: c.verdict for c in report.comparisons} == {MATMUL: "unchanged", CONV: "regression"}
     conv = next(c for c in report.comparisons if c.name == CONV)
-    assert conv.baseline_median == pytest.approx(statistics.median(newer["benchmarks"][1]["stats"]["data"]))
+    assert conv.baseline_seconds == pytest.approx(statistics.fmean(newer["benchmarks"][1]["stats"]["data"]))
 
 
 def test_baselines_from_before_definitions_were_recorded_still_gate_unchanged_workloads():
@@ -178,8 +179,10 @@ def test_calibration_cancels_machine_wide_drift_but_not_a_real_slowdown():
     assert calibrated == {CAL: "calibration", MATMUL: "unchanged", CONV: "regression"}
     raw = {c.name: c.verdict for c in gate(base, cur).comparisons}
     assert raw[MATMUL] == "regression"  # without calibration the drift alone fails the gate
-    table = render(gate(base, cur, calibrating))
-    assert "1100.00 ms" in table or "1.1" in table  # medians shown in real units, not calibration units
+    report = gate(base, cur, calibrating)
+    matmul = next(c for c in report.comparisons if c.name == MATMUL)
+    assert matmul.current_seconds == pytest.approx(1.1, rel=0.02)  # shown in real units, not calibration units
+    assert f"{matmul.current_seconds * 1000:.2f} ms" in render(report)
 
 
 def test_policy_can_turn_calibration_off_per_benchmark(tmp_path):
@@ -380,7 +383,7 @@ def test_history_over_saved_runs(tmp_path):
 CONV = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
 
 
-def test_paired_gate_tests_per_process_medians_of_the_two_arms():
+def test_paired_gate_tests_per_process_values_of_the_two_arms():
     run = make_paired_run({MATMUL: (processes(1.0, seed=1), processes(1.0, seed=2)),
                            CONV: (processes(1.0, seed=3), processes(1.08, seed=4))})
     report = gate_paired(run, Policies(Policy(floor=0.03)))
@@ -388,33 +391,25 @@ def test_paired_gate_tests_per_process_medians_of_the_two_arms():
     assert verdicts[MATMUL].verdict == "unchanged"
     slow = verdicts[CONV]
     assert slow.verdict == "regression" and slow.p_slower < 0.01
-    assert slow.baseline_median == pytest.approx(statistics.median(per_process(processes(1.0, seed=3))))
-    assert 1.03 < slow.ratio.ratio < 1.13 and slow.ratio.low <= slow.ratio.ratio <= slow.ratio.high
-    assert "per-process medians of the rounds, 10 processes per arm" in report.notes[-1]
+    assert slow.baseline_seconds == pytest.approx(centre(process_values(processes(1.0, seed=3))))
+    assert 1.03 < slow.ratio.ratio < 1.13 and slow.ratio.low < slow.ratio.ratio < slow.ratio.high
+    assert "one value per process (its rounds' time over their number), 10 processes per arm" in report.notes[-1]
     assert not report.passed
 
 
-def test_per_process_value_is_the_median_or_the_geometric_mean_of_the_rounds():
-    assert per_process([[1.0, 1.0, 8.0], [2.0, 4.0, 8.0]]) == [1.0, 4.0]
-    assert per_process([[1.0, 1.0, 8.0], [2.0, 4.0, 8.0]], "geomean") == pytest.approx([2.0, 4.0])
-
-
-def test_paired_policy_per_process_geomean_sees_a_slowdown_in_every_third_round():
-    # Each process's third round is 50 % slower in the current arm: the median of three rounds never moves,
-    # the geometric mean moves by 1.5 ** (1/3) = +14.5 %.
+def test_the_paired_gate_values_a_process_as_the_estimator_does_so_a_slow_third_round_counts():
+    """Issue 29: the gate valued a process by the median of its rounds, so a process whose every third round ran
+    50 % slower (the arrays epoch's two speeds) looked unchanged to the gate while the summary and the training saw
+    +16.7 %. Now the gate's unit is `cifar.stats.estimate.process_seconds`, its ratio the estimator's."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     base = [[1.0 + 0.002 * rng.standard_normal() for _ in range(3)] for _ in range(12)]
     cur = [[r[0], r[1], 1.5 * r[2]] for r in base]
     run = make_paired_run({MATMUL: (base, cur)})
-    policy = Policy(alpha=0.01, floor=0.02, test="signed-rank")
-    by_median = gate_paired(run, Policies(policy))
-    by_geomean = gate_paired(run, Policies(policy, (("*matmul*", replace(policy, per_process="geomean")),)))
-    assert by_median.comparisons[0].verdict == "unchanged"
-    (c,) = by_geomean.comparisons
-    assert c.verdict == "regression" and c.ratio.ratio == pytest.approx(1.5 ** (1 / 3), abs=0.01)
-    assert "per-process geometric means of the rounds" in by_geomean.notes[-1]
+    (c,) = gate_paired(run, Policies(Policy(alpha=0.01, floor=0.02, test="signed-rank"))).comparisons
+    assert c.verdict == "regression" and c.ratio.ratio == pytest.approx(3.5 / 3, abs=0.005)
+    assert c.ratio.low < c.ratio.ratio < c.ratio.high
 
 
 def _contention(flags):
@@ -473,15 +468,14 @@ def test_paired_gate_keeps_every_pair_when_most_were_contended():
     assert "6 processes per arm" in " ".join(report.notes)
 
 
-def test_paired_policy_file_sets_per_process_per_benchmark(tmp_path):
+def test_a_policy_file_that_still_chooses_a_process_value_is_refused_in_one_line(tmp_path):
     path = tmp_path / "gate.json"
-    path.write_text(json.dumps({"paired": {"overrides": {"*seed-npc*": {"per_process": "geomean"}}}}))
-    paired = Policies.load(path, paired=True)
-    assert paired.default.per_process == "median" and paired.for_benchmark("x[seed-npc1-default]").per_process == "geomean"
-    path.write_text(json.dumps({"paired": {"per_process": "mean"}}))
-    with pytest.raises(GateError, match="per_process must be one of median, geomean, got 'mean'"):
-        Policies.load(path, paired=True)
-    path.write_text(json.dumps({"overrides": {"*": {"per_process": "geomean"}}}))  # stored baselines: no processes
+    for data in ({"paired": {"overrides": {"*seed-npc*": {"per_process": "geomean"}}}},
+                 {"paired": {"per_process": "median"}}):
+        path.write_text(json.dumps(data))
+        with pytest.raises(GateError, match="'per_process' is no longer a policy: a process's value is the estimator's"):
+            Policies.load(path, paired=True)
+    path.write_text(json.dumps({"overrides": {"*": {"test": "signed-rank"}}}))  # stored baselines: no pairs
     with pytest.raises(GateError, match="override '\\*' must be an object with alpha, calibrate, floor"):
         Policies.load(path)
 

@@ -1,7 +1,9 @@
 """One benchmark's verdict: is the current sample slower than the baseline's, beyond noise?
 
 A regression needs both statistical evidence (a one-sided rank test, p < alpha) and practical size (the ratio
-current / baseline above 1 + floor). A test that cannot reach p < alpha with this many samples, whatever the
+current / baseline above 1 + floor). The ratio and its 95 % interval are the estimator's (`cifar.stats.estimate`:
+the geometric-mean ratio of the processes' values, a Student-t interval on the logs, paired where the processes
+ran side by side); the rank test is the gate's own. A test that cannot reach p < alpha with this many samples, whatever the
 data, cannot fail: that benchmark is ``inconclusive``, never "unchanged", and says how many it would need.
 
 =============== ===========================================================================================
@@ -20,12 +22,12 @@ calibration     the calibration kernel: shown, never gated
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 
 from cifar.gate.policy import Policy
-from cifar.stats.estimate import Ratio
-from cifar.stats.significance import detectable_slowdown, median_ratio_ci, paired_ratio_ci, signed_rank_p
+from cifar.stats.estimate import Ratio, centre
+from cifar.stats.estimate import ratio as estimate_ratio
+from cifar.stats.significance import detectable_slowdown, signed_rank_p
 
 VERDICTS = ("regression", "inconclusive", "improvement", "new", "redefined", "missing", "unchanged", "calibration")
 #: A paired gate notes every benchmark whose own noise hid slowdowns this large (with 80 % power).
@@ -37,8 +39,9 @@ DETECTION_POWER = 0.8
 class Comparison:
     name: str
     verdict: str  # one of VERDICTS
-    baseline_median: float | None = None
-    current_median: float | None = None
+    #: Seconds per round: the centre of each side's processes (`cifar.stats.estimate.centre`).
+    baseline_seconds: float | None = None
+    current_seconds: float | None = None
     ratio: Ratio | None = None  # current / baseline: > 1 is slower
     p_slower: float | None = None
     p_faster: float | None = None
@@ -58,8 +61,8 @@ class Comparison:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "verdict": self.verdict, "baseline_median": self.baseline_median,
-            "current_median": self.current_median,
+            "name": self.name, "verdict": self.verdict, "baseline_seconds": self.baseline_seconds,
+            "current_seconds": self.current_seconds,
             "ratio": None if self.ratio is None else [self.ratio.ratio, self.ratio.low, self.ratio.high],
             "p_slower": self.p_slower, "p_faster": self.p_faster, "alpha": self.policy.alpha,
             "floor": self.policy.floor, "test": self.test, "remeasured": self.remeasured,
@@ -84,40 +87,30 @@ def needed_per_side(alpha: float, test: str = "mann-whitney") -> int:
     return n
 
 
-def per_process(durations_per_process, statistic: str = "median") -> list[float]:
-    """One value per process: the unit a paired gate tests (rounds of one process are not independent)."""
-    if statistic == "geomean":
-        return [statistics.geometric_mean(rounds) for rounds in durations_per_process]
-    return [statistics.median(rounds) for rounds in durations_per_process]
-
-
 def compare(name: str, baseline: list[float], current: list[float], policy: Policy = Policy(),
-            ci: bool = True, paired: bool = False, detect: bool = True) -> Comparison:
-    """One benchmark: a one-sided test both ways, the ratio current / baseline (with bootstrap CI unless
-    ``ci=False``; the verdict does not use the CI), and the verdict; for a `paired` run also what it could
-    have caught (unless ``detect=False``; neither the CI nor that is needed to resample verdicts).
+            ci: bool = True, paired: bool = False, detect: bool = True, ratio: Ratio | None = None,
+            seconds: tuple[float, float] | None = None) -> Comparison:
+    """One benchmark: a one-sided rank test both ways on the samples, the ratio current / baseline with its
+    interval (the estimator's on the same samples, unless the caller gives its own `ratio`: the stored gate
+    tests rounds but estimates over processes; the verdict uses the ratio's point, never its interval), and the
+    verdict; for a `paired` run also what it could have caught (unless ``detect=False``; neither the interval nor
+    that is needed to resample verdicts). `seconds`: (baseline, current) centres to report, else the samples'.
 
-    The test is Mann-Whitney U on the two samples, and the ratio the ratio of their medians; but when
-    `paired` (``baseline[i]`` and ``current[i]`` ran side by side) and the policy says ``signed-rank``, it is
-    Wilcoxon's signed-rank test on log(current[i] / baseline[i]) and the median of those ratios: drift
-    common to a pair cancels."""
+    The test is Mann-Whitney U on the two samples; but when `paired` (``baseline[i]`` and ``current[i]`` ran side
+    by side) and the policy says ``signed-rank``, it is Wilcoxon's signed-rank test on log(current[i] /
+    baseline[i]), and the ratio's interval is paired: drift common to a pair cancels."""
     from scipy.stats import mannwhitneyu
 
     if paired and policy.test == "signed-rank" and len(baseline) == len(current):
-        ratios = [c / b for c, b in zip(current, baseline)]
-        logs = [math.log(r) for r in ratios]
-        ratio = paired_ratio_ci(current, baseline) if ci else Ratio(*[statistics.median(ratios)] * 3)
+        logs = [math.log(c / b) for c, b in zip(current, baseline)]
         p_slower, p_faster = signed_rank_p(logs, "greater"), signed_rank_p(logs, "less")
         test = "signed-rank"
     else:
-        if ci:
-            ratio = median_ratio_ci(current, baseline)
-        else:
-            point = statistics.median(current) / statistics.median(baseline)
-            ratio = Ratio(point, point, point)
         p_slower = float(mannwhitneyu(current, baseline, alternative="greater").pvalue)
         p_faster = float(mannwhitneyu(current, baseline, alternative="less").pvalue)
         test = "mann-whitney"
+    if ratio is None:
+        ratio = estimate_ratio(current, baseline, paired=test == "signed-rank", interval=ci)
     blind = smallest_p(len(current), len(baseline), test) >= policy.alpha
     detectable = None
     if paired and detect:
@@ -134,6 +127,6 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
         verdict = "improvement"
     else:
         verdict = "unchanged"
-    return Comparison(name, verdict, statistics.median(baseline), statistics.median(current), ratio,
-                      p_slower, p_faster, policy, test=test, detectable=detectable,
-                      needed=needed_per_side(policy.alpha, test) if blind else None)
+    base_s, cur_s = seconds if seconds is not None else (centre(baseline), centre(current))
+    return Comparison(name, verdict, base_s, cur_s, ratio, p_slower, p_faster, policy, test=test,
+                      detectable=detectable, needed=needed_per_side(policy.alpha, test) if blind else None)

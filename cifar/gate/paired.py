@@ -1,23 +1,23 @@
 """The paired gate: this tree against the baseline code, both measured in one session, processes interleaved.
 
 A paired run (``pytest benchmarks/ --baseline-tree=PATH``) carries both arms. The unit is the process: each
-contributes the median of its rounds (rounds of one process share its memory layout, thread placement and
-caches). Process i of each arm ran back to back, so whatever the machine did at that moment slowed both: by
-default the test is Wilcoxon's signed-rank on log(current / baseline) of the pairs, and the ratio the median
-of the pairs' ratios. A pair in which either process was contended is left out.
+contributes its value as the estimator defines it (`cifar.stats.estimate.process_seconds`: its rounds' time over
+their number). Process i of each arm ran back to back, so whatever the machine did at that moment slowed both: by
+default the test is Wilcoxon's signed-rank on log(current / baseline) of the pairs, and the ratio the geometric
+mean of the pairs' ratios with the estimator's paired t interval. A pair in which either process was contended is
+left out (`cifar.stats.estimate.quiet_indices`).
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import replace
 
-from cifar.gate.decide import BLIND_SPOT, DETECTION_POWER, Comparison, compare, per_process
+from cifar.gate.decide import BLIND_SPOT, DETECTION_POWER, Comparison, compare
 from cifar.errors import GateError
 from cifar.gate.stored import GateReport, _note_inconclusive, confirm, remeasured
-from cifar.gate.policy import PER_PROCESS, Policies
+from cifar.gate.policy import Policies
 from cifar.suite.runfile import Benchmark, Run, comparable
-from cifar.stats.estimate import quiet_indices
+from cifar.stats.estimate import centre, process_values, quiet_indices
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 
@@ -42,8 +42,7 @@ def _quiet(values: list, contention: tuple[dict, ...]) -> tuple[list, int]:
 
 def paired_samples(run, policies: Policies = Policies(), dropped: dict | None = None,
                    ) -> dict[str, tuple[list[float] | None, list[float]]]:
-    """{benchmark: (baseline arm's per-process values or None, this tree's)}, each benchmark's policy saying
-    which value (median or geometric mean of the process's rounds).
+    """{benchmark: (baseline arm's per-process values or None, this tree's)}: `process_values` of each arm.
 
     A pair in which either process was contended is left out of both arms: what it measured is partly the
     neighbour. If that would leave fewer than half the pairs, all are kept (the run itself was contended,
@@ -53,7 +52,6 @@ def paired_samples(run, policies: Policies = Policies(), dropped: dict | None = 
     for bench in Run.of(run).benchmarks:
         current = list(bench.current.per_process)
         baseline = list(bench.baseline.per_process) if bench.baseline else None
-        statistic = policies.for_benchmark(bench.fullname).per_process
         if baseline and len(baseline) == len(current):
             skip = set(contended_pairs(bench))
             keep = quiet_indices([i in skip for i in range(len(current))])
@@ -66,12 +64,12 @@ def paired_samples(run, policies: Policies = Policies(), dropped: dict | None = 
             current, left_cur = _quiet(current, bench.current.contention)
             if (left_base or left_cur) and dropped is not None:
                 dropped[bench.fullname] = (left_base + left_cur, len(baseline) + len(current) + left_base + left_cur)
-        out[bench.fullname] = (per_process(baseline, statistic) if baseline else None, per_process(current, statistic))
+        out[bench.fullname] = (process_values(baseline) if baseline else None, process_values(current))
     return out
 
 
 def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> GateReport:
-    """Gate a paired run: per benchmark, this tree's per-process medians against the baseline arm's, both
+    """Gate a paired run: per benchmark, this tree's per-process values against the baseline arm's, both
     measured in the same session, processes interleaved (A B B A …), so drift of the machine hits both.
     ``remeasure(names) -> run`` makes a fresh paired measurement of the failing benchmarks."""
     run = Run.of(run)
@@ -91,7 +89,7 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
     failing = []
     for name, (base, cur) in pairs.items():
         if base is None:
-            report.comparisons.append(Comparison(name, "new", current_median=statistics.median(cur)))
+            report.comparisons.append(Comparison(name, "new", current_seconds=centre(cur)))
             continue
         policy = policies.for_benchmark(name)
         if policy.test == "signed-rank" and len(cur) != len(base):
@@ -135,12 +133,12 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
                                 f"{name} {e['passes']} of {e['max_passes']} pairs" for name, e in stopped))
     n = sorted({len(cur) for _, cur in pairs.values()})
     tests = sorted({c.test for c in report.comparisons if c.p_slower is not None})
-    how = ("signed-rank on each pair's ratio, ratio = median of the pairs' ratios" if tests == ["signed-rank"]
-           else "Mann-Whitney U, ratio = ratio of the arms' medians" if tests == ["mann-whitney"]
+    how = ("signed-rank on each pair's ratio" if tests == ["signed-rank"]
+           else "Mann-Whitney U" if tests == ["mann-whitney"]
            else "signed-rank where processes pair up, else Mann-Whitney U")
-    kinds = sorted({policies.for_benchmark(name).per_process for name in pairs})
-    report.notes.append(f"paired: samples are per-process {' or '.join(PER_PROCESS[k] for k in kinds)} of the rounds, "
-                        f"{'/'.join(map(str, n))} processes per arm; {how}")
+    report.notes.append("paired: one value per process (its rounds' time over their number), "
+                        f"{'/'.join(map(str, n))} processes per arm; {how}; ratio = geometric mean with a 95 % t "
+                        "interval (cifar.stats.estimate)")
     blind = [c for c in report.comparisons if c.verdict not in ("calibration", "inconclusive")
              and c.detectable is not None and c.detectable > BLIND_SPOT]
     if blind:

@@ -24,9 +24,6 @@ TREE_POLICY = Path(__file__).resolve().parents[2] / BASELINES / POLICY_NAME
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05
 TESTS = ("mann-whitney", "signed-rank")
-#: What one process contributes to a paired gate: the median of its rounds, or their geometric mean (and how
-#: reports name them).
-PER_PROCESS = {"median": "medians", "geomean": "geometric means"}
 
 
 @dataclass(frozen=True)
@@ -39,18 +36,12 @@ class Policy:
     #: The test of a paired run: "signed-rank" (Wilcoxon, on the ratios of processes run side by side) or
     #: "mann-whitney" (the two arms as independent samples; the only choice for stored baselines).
     test: str = "mann-whitney"
-    #: One value per process in a paired run: "median" of its rounds (robust to a stray round) or "geomean"
-    #: (uses every round; measured on the per-element pipelines: better for one, worse for the other, so not
-    #: shipped; docs/gate.md).
-    per_process: str = "median"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
             raise GateError(f"alpha must be in (0, 1), got {self.alpha!r}")
         if self.test not in TESTS:
             raise GateError(f"test must be one of {', '.join(TESTS)}, got {self.test!r}")
-        if self.per_process not in PER_PROCESS:
-            raise GateError(f"per_process must be one of {', '.join(PER_PROCESS)}, got {self.per_process!r}")
         if not 0.0 <= self.floor < 10.0:
             raise GateError(f"floor must be a fraction >= 0 (0.05 = 5 %), got {self.floor!r}")
 
@@ -95,23 +86,26 @@ class Policies:
         section = data.pop("paired", None)
         if section is not None and not isinstance(section, dict):
             raise GateError(f"{path}: 'paired' must be an object with alpha, floor and/or overrides")
+        if "per_process" in str(data) + str(section):
+            raise GateError(f"{path}: 'per_process' is no longer a policy: a process's value is the estimator's "
+                            "(cifar.stats.estimate.process_seconds); remove the key")
         if paired and section is not None:
-            unknown = set(section) - {"alpha", "floor", "test", "per_process", "overrides"}
+            unknown = set(section) - {"alpha", "floor", "test", "overrides"}
             if unknown:
                 raise GateError(f"{path}: unknown keys in 'paired': {sorted(unknown)}")
             data = section
         default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
                          bool(data.get("calibrate", False)) if calibrate is None else calibrate,
-                         str(data.get("test", "mann-whitney")), str(data.get("per_process", "median")))
+                         str(data.get("test", "mann-whitney")))
         if alpha is not None or floor is not None:
             default = replace(default, alpha=default.alpha if alpha is None else alpha,
                               floor=default.floor if floor is None else floor)
         overrides = []
         for pattern, values in data.get("overrides", {}).items():
-            keys = {"alpha", "floor", "calibrate"} | ({"test", "per_process"} if paired and section is not None else set())
+            keys = {"alpha", "floor", "calibrate"} | ({"test"} if paired and section is not None else set())
             if not isinstance(values, dict) or set(values) - keys:
                 raise GateError(f"{path}: override {pattern!r} must be an object with {', '.join(sorted(keys))}")
-            values = {k: (bool(v) if k == "calibrate" else str(v) if k in ("test", "per_process") else float(v))
+            values = {k: (bool(v) if k == "calibrate" else str(v) if k == "test" else float(v))
                       for k, v in values.items()}
             overrides.append((pattern, replace(default, **values)))
         return cls(default, tuple(overrides))

@@ -30,9 +30,17 @@ def _verdict(c: Comparison) -> str:
     return text
 
 
+def _ratio(c: Comparison) -> str:
+    if c.ratio is None:
+        return "-"
+    if c.ratio.low == c.ratio.high:  # one process a side (runs that did not record processes): no spread to show
+        return f"{c.ratio.ratio:.3f} (no interval)"
+    return f"{c.ratio.ratio:.3f} [{c.ratio.low:.3f}, {c.ratio.high:.3f}]"
+
+
 def rows(report: GateReport) -> tuple[list[str], list[list[str]]]:
     """The table's header and rows, worst first (regressions, then inconclusive, …)."""
-    header = ["benchmark", "baseline median", "current median", "ratio [95 % CI]", "p (slower)"]
+    header = ["benchmark", "baseline /round", "current /round", "ratio [95 % CI]", "p (slower)"]
     detectable = any(c.detectable is not None for c in report.comparisons)
     if detectable:
         header.append(f"detects >= ({DETECTION_POWER:.0%})")
@@ -40,9 +48,9 @@ def rows(report: GateReport) -> tuple[list[str], list[list[str]]]:
     body = []
     for c in sorted(report.comparisons, key=lambda c: (ORDER[c.verdict], c.name)):
         body.append([c.short_name,
-                     "-" if c.baseline_median is None else f"{c.baseline_median * 1000:.2f} ms",
-                     "-" if c.current_median is None else f"{c.current_median * 1000:.2f} ms",
-                     "-" if c.ratio is None else f"{c.ratio.ratio:.3f} [{c.ratio.low:.3f}, {c.ratio.high:.3f}]",
+                     "-" if c.baseline_seconds is None else f"{c.baseline_seconds * 1000:.2f} ms",
+                     "-" if c.current_seconds is None else f"{c.current_seconds * 1000:.2f} ms",
+                     _ratio(c),
                      "-" if c.p_slower is None else f"{c.p_slower:.2g}",
                      *([_percent(c.detectable)] if detectable else []),
                      _verdict(c)])

@@ -25,9 +25,9 @@ applied (real sessions, and resampled ones stopped at the same looks).
 
 from __future__ import annotations
 
-from cifar.gate.decide import compare, needed_per_side, per_process
+from cifar.gate.decide import compare, needed_per_side
 from cifar.gate.policy import TREE_POLICY, Policies, Policy
-from cifar.stats.estimate import quiet_indices, slowdown_upper_bound
+from cifar.stats.estimate import process_values, quiet_indices, slowdown_upper_bound
 
 FIRST_LOOK = 8  # pairs; the signed-rank test at alpha 0.01 needs 7
 EVERY = 4
@@ -66,12 +66,12 @@ def stop_unchanged(baseline: list[float], current: list[float], policy: Policy, 
 
 def stop_results(baseline: list[dict], current: list[dict], policy: Policy, max_pairs: int) -> bool:
     """`stop_unchanged` on the children's results of one configuration, pair i = child i of each arm: each
-    process's value as the policy says, pairs in which either process was contended left out."""
+    process's value as the estimator defines it, pairs in which either process was contended left out."""
     n = min(len(baseline), len(current))
     busy = [bool(baseline[i]["contention"]["contended"] or current[i]["contention"]["contended"]) for i in range(n)]
     keep = quiet_indices(busy)
-    base = per_process([baseline[i]["durations_seconds"] for i in keep], policy.per_process)
-    cur = per_process([current[i]["durations_seconds"] for i in keep], policy.per_process)
+    base = process_values([baseline[i]["durations_seconds"] for i in keep])
+    cur = process_values([current[i]["durations_seconds"] for i in keep])
     return stop_unchanged(base, cur, policy, max_pairs)
 
 

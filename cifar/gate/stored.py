@@ -1,8 +1,10 @@
 """The regression gate against stored baselines: did this run get slower than this machine's promoted runs?
 
-Per benchmark, `cifar.gate.decide.compare` on the run's rounds against the pooled rounds of the newest
-promoted baselines of the same machine fingerprint (one-sided Mann-Whitney U, asv's test, at alpha, and the
-ratio of medians above 1 + floor), reported with a bootstrap 95 % interval of the ratio. A benchmark that fails
+Per benchmark, `cifar.gate.decide.compare`: one-sided Mann-Whitney U (asv's test) on the run's rounds against the
+pooled rounds of the newest promoted baselines of the same machine fingerprint, at alpha, and the ratio above
+1 + floor, where the ratio and its 95 % interval are the estimator's over processes (`cifar.stats.estimate`: each
+process's value, the geometric-mean ratio of the run's processes to the baselines' pooled processes, Welch's t on
+the logs). A benchmark that fails
 is measured once more in fresh processes, and the gate fails only if it fails again: one unlucky session on a
 shared machine does not fail CI. A paired run carries its own baseline arm instead: `cifar.gate.paired`.
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from cifar.gate.decide import Comparison, compare
 from cifar.errors import GateError, RemeasureError
 from cifar.gate.policy import Policies
+from cifar.stats.estimate import centre, process_values, ratio
 from cifar.suite.runfile import Run, comparable
 
 EXIT_PASSED, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_ERROR = 0, 1, 2, 3, 4
@@ -79,7 +82,7 @@ class GateReport:
 def ungated_report(run: Run, reason: str, label: str) -> GateReport:
     """A report for a run nothing could be compared with (e.g. no baseline for its machine): every benchmark
     ``new``, the verdict INCONCLUSIVE, `reason` the first note."""
-    return GateReport([Comparison(b.fullname, "new", current_median=statistics.median(b.rounds))
+    return GateReport([Comparison(b.fullname, "new", current_seconds=centre(process_values(b.current.per_process)))
                        for b in run.benchmarks], label, notes=[reason])
 
 
@@ -105,6 +108,20 @@ def prepared(run: Run, policies: Policies, calibrate: bool, everything: bool = F
     c = statistics.median(data[name])
     return {n: [d / c for d in values] if n != name and (everything or policies.for_benchmark(n).calibrate) else values
             for n, values in data.items()}
+
+
+def process_samples(run: Run, policies: Policies, calibrate: bool, everything: bool = False) -> dict[str, list[float]]:
+    """Each benchmark's per-process values (`cifar.stats.estimate.process_values`), divided by the calibration
+    exactly where `prepared` divides the rounds (a process's value is linear in its rounds)."""
+    name = run.calibration
+    factor = statistics.median(run.samples()[name]) if calibrate and name is not None else None
+    out = {}
+    for bench in run.benchmarks:
+        values = process_values(bench.current.per_process)
+        if factor and bench.fullname != name and (everything or policies.for_benchmark(bench.fullname).calibrate):
+            values = [v / factor for v in values]
+        out[bench.fullname] = values
+    return out
 
 
 def confirm(report: GateReport, failing: list[str], again) -> None:
@@ -156,8 +173,12 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
     calibrate = calibrate and have_calibration
     cur_raw = current_run.samples()
     cur = prepared(current_run, policies, calibrate, everything)
+    cur_values, cur_raw_values = (process_samples(current_run, policies, calibrate, everything),
+                                  process_samples(current_run, policies, False))
     base: dict[str, list[float]] = {}
     base_raw: dict[str, list[float]] = {}
+    base_values: dict[str, list[float]] = {}
+    base_raw_values: dict[str, list[float]] = {}
     redefined: set[str] = set()
     for run in baseline_runs:
         # A baseline measured a benchmark of the same name but a different workload (e.g. the code changed how it
@@ -175,6 +196,12 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
         for name, data in run.samples().items():
             if name in same:
                 base_raw.setdefault(name, []).extend(data)
+        for name, data in process_samples(run, policies, calibrate, everything).items():
+            if name in same:
+                base_values.setdefault(name, []).extend(data)
+        for name, data in process_samples(run, policies, False).items():
+            if name in same:
+                base_raw_values.setdefault(name, []).extend(data)
     if calibrate and calibration in base_raw:
         factor = statistics.median(cur_raw[calibration]) / statistics.median(base_raw[calibration])
         report.normalization = factor
@@ -182,25 +209,28 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
                             f"this session's calibration kernel ran {factor:.3f}x the baseline's time"
                             + (f" (cross-machine: baseline from {foreign[0]}, this run on {cur_fp})" if foreign else ""))
 
-    def with_raw_medians(c: Comparison, current: dict[str, list[float]]) -> Comparison:
-        # Verdicts may use calibrated values; the table shows real milliseconds.
-        return replace(c, baseline_median=statistics.median(base_raw[c.name]),
-                       current_median=statistics.median(current[c.name]))
+    def judged(name: str, reference: dict, rounds: dict, values: dict, reference_values: dict,
+               raw_values: dict) -> Comparison:
+        # The test on rounds, the ratio over processes (both calibrated where the policy says); the table shows
+        # real seconds.
+        return compare(name, reference[name], rounds[name], policies.for_benchmark(name),
+                       ratio=ratio(values[name], reference_values[name]),
+                       seconds=(centre(base_raw_values[name]), centre(raw_values[name])))
 
     failing = []
     for name, data in cur.items():
         if name not in base:
             verdict = "redefined" if name in redefined else "new"
-            report.comparisons.append(Comparison(name, verdict, current_median=statistics.median(cur_raw[name])))
+            report.comparisons.append(Comparison(name, verdict, current_seconds=centre(cur_raw_values[name])))
             continue
-        result = with_raw_medians(compare(name, base[name], data, policies.for_benchmark(name)), cur_raw)
+        result = judged(name, base, cur, cur_values, base_values, cur_raw_values)
         if name == calibration:
             result = replace(result, verdict="calibration")
         report.comparisons.append(result)
         if result.verdict == "regression":
             failing.append(name)
     for name in base.keys() - cur.keys():
-        report.comparisons.append(Comparison(name, "missing", baseline_median=statistics.median(base_raw[name])))
+        report.comparisons.append(Comparison(name, "missing", baseline_seconds=centre(base_raw_values[name])))
     changed = sorted(n for n in cur if n in redefined and n not in base)
     if changed:
         report.notes.append(f"{len(changed)} benchmark(s) measure something other than the baseline did (their "
@@ -210,9 +240,10 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
     fresh_run = remeasured(report, failing, remeasure) if failing and remeasure is not None else None
     if fresh_run is not None:
         fresh_run = Run.of(fresh_run)
-        fresh_raw = fresh_run.samples()
         fresh_calibrated = fresh_run.calibration is not None
         fresh = prepared(fresh_run, policies, calibrate and fresh_calibrated, everything)
+        fresh_values = process_samples(fresh_run, policies, calibrate and fresh_calibrated, everything)
+        fresh_raw_values = process_samples(fresh_run, policies, False)
         # Without a calibration kernel in the fresh run, its seconds can only meet the baseline's seconds (never its
         # calibrated ratios); across machines seconds mean nothing, so the first verdict stands.
         if calibrate and not fresh_calibrated:
@@ -223,9 +254,9 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
         def again(first: Comparison) -> Comparison | None:
             if first.name not in fresh or (calibrate and not fresh_calibrated and everything):
                 return None
-            reference = base_raw if calibrate and not fresh_calibrated else base
-            return with_raw_medians(compare(first.name, reference[first.name], fresh[first.name], first.policy),
-                                    fresh_raw)
+            raw = calibrate and not fresh_calibrated
+            return judged(first.name, base_raw if raw else base, fresh, fresh_values,
+                          base_raw_values if raw else base_values, fresh_raw_values)
 
         confirm(report, failing, again)
     _note_inconclusive(report)

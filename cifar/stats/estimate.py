@@ -76,9 +76,15 @@ def process_rate(rounds: list[float], items_per_round: float) -> float:
     return items_per_round / process_seconds(rounds)
 
 
+def centre(values: list[float]) -> float:
+    """The centre of processes' values (seconds per round): their geometric mean, the point every ratio here
+    divides."""
+    return statistics.geometric_mean(values)
+
+
 def rate(values: list[float], items_per_round: float) -> float:
-    """Items per second over processes: items per round over the geometric mean of their values."""
-    return items_per_round / statistics.geometric_mean(values)
+    """Items per second over processes: items per round over the centre of their values."""
+    return items_per_round / centre(values)
 
 
 def rate_over(rates: list[float]) -> float:
@@ -92,6 +98,17 @@ def quiet_indices(flags: list[bool]) -> list[int]:
     if 2 * sum(flags) > len(flags):
         return list(range(len(flags)))
     return [i for i, busy in enumerate(flags) if not busy]
+
+
+def ratio_point(numerator: list[float], denominator: list[float]) -> float:
+    """The geometric-mean ratio numerator / denominator (the point of `log_t_ratio_ci`; paired or not, the same
+    number: the mean of the pairs' log ratios is the difference of the sides' mean logs).
+
+    >>> ratio_point([2.0, 8.0], [1.0, 1.0])
+    4.0
+    """
+    return math.exp(math.fsum(map(math.log, numerator)) / len(numerator)
+                    - math.fsum(map(math.log, denominator)) / len(denominator))
 
 
 def log_t_ratio_ci(numerator: list[float], denominator: list[float], paired: bool = False,
@@ -120,6 +137,16 @@ def log_t_ratio_ci(numerator: list[float], denominator: list[float], paired: boo
     test = stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False)
     ci = test.confidence_interval(confidence_level=confidence)
     return Ratio(point, float(np.exp(ci.low)), float(np.exp(ci.high)))
+
+
+def ratio(numerator: list[float], denominator: list[float], paired: bool = False, interval: bool = True) -> Ratio:
+    """`log_t_ratio_ci`, or only its point (low = high = point) when not ``interval`` (resampled verdicts need none)
+    or a side has too few values for one."""
+    found = log_t_ratio_ci(numerator, denominator, paired=paired) if interval else None
+    if found is None:
+        point = ratio_point(numerator, denominator)
+        return Ratio(point, point, point)
+    return found
 
 
 def slowdown_upper_bound(baseline: list[float], current: list[float], confidence: float) -> float:

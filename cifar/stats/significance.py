@@ -1,9 +1,11 @@
-"""The gate's significance tests and what they can see: Wilcoxon's signed-rank test on paired measurements, the
-smallest slowdown a rank test would catch, and the percentile-bootstrap ratios of medians the gate's table still
-shows (its verdicts and their validated rates rest on them; they move to `cifar.stats.estimate` with the next
-gate-check, docs/gate.md). Every other figure comes from `cifar.stats.estimate`.
+"""The gate's significance tests and what they can see: Wilcoxon's signed-rank test on paired measurements and the
+smallest slowdown a rank test would catch. Every ratio and interval the suite reports comes from
+`cifar.stats.estimate`.
 
-Durations are seconds per round (lower is better); a "speedup" of B over A is median(A) / median(B).
+Also the percentile bootstrap of medians that the estimator replaced (`median_ratio_ci`, `paired_ratio_ci`): no
+module of the package calls it (tests/test_estimate.py); the measurement scripts and tests that show how it
+undercovers do (docs/measuring.md). Durations are seconds per round (lower is better); its "speedup" of B over A
+is median(A) / median(B).
 
 >>> from cifar.stats.significance import speedup
 >>> round(speedup([2.0, 2.1, 1.9], [1.0, 1.05, 0.95]).ratio, 2)

@@ -17,6 +17,7 @@ from cifar.gate.stored import prepared
 from cifar.gate.paired import paired_samples
 from cifar.gate.policy import Policies, Policy
 from cifar.suite.runfile import Run
+from cifar.stats.estimate import centre, ratio_point
 from cifar.gate.sequential import stopped_at
 
 #: The arms: injected slowdown of the current arm's measured rounds.
@@ -211,7 +212,7 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
     tests/test_gatecheck.py). Pooling assumes the arm's sessions differ only by their pairs' noise;
     `session_heterogeneity` tests that, and the report shows both figures.
 
-    Each session's pairs are divided by its baseline arm's median first: that leaves every pair's ratio (all
+    Each session's pairs are divided by its baseline arm's centre first: that leaves every pair's ratio (all
     the signed-rank test sees) unchanged and keeps the Mann-Whitney variants from seeing drift between sessions.
 
     Returns {label: {arm: {benchmark: Rate}}} like `resampled_rates`: "default" is each benchmark's own
@@ -242,7 +243,7 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
             looks = any(n is not None for n in planned)
             pool = None
             if pooled and all(len(p[name][0]) == len(p[name][1]) for p in pairs):
-                pool = np.concatenate([np.column_stack(p[name]) / np.median(p[name][0]) for p in pairs])
+                pool = np.concatenate([np.column_stack(p[name]) / centre(p[name][0]) for p in pairs])
             hits = [0] * len(labels)
             for _ in range(resamples):
                 i, j = (rng.choice(len(pairs), size=2, replace=False) if len(pairs) > 1 else (0, 0))
@@ -322,9 +323,9 @@ def session_heterogeneity(runs: dict[str, list[dict]], policies: Policies) -> di
 
 
 def paired_effects(runs: dict[str, list[dict]], policies: Policies = Policies()) -> dict[str, dict[str, float]]:
-    """Per benchmark: the median over sessions of median(current) / median(baseline) - 1 for B10 and B5 (what
+    """Per benchmark: the median over sessions of the estimator's ratio current / baseline - 1 for B10 and B5 (what
     the injection really did), the same for A (should be ~0), and the within-session coefficient of
-    variation of per-process medians and the spread of pairs' log ratios (the noise Mann-Whitney U and the
+    variation of per-process values and the spread of pairs' log ratios (the noise Mann-Whitney U and the
     signed-rank test have to see through; it sizes --passes), and the median over A/A sessions of the
     slowdown the gate says each session could have caught (`Comparison.detectable`)."""
     import statistics
@@ -332,7 +333,7 @@ def paired_effects(runs: dict[str, list[dict]], policies: Policies = Policies())
     pairs = {arm: [_paired(run, policies) for run in sessions] for arm, sessions in runs.items()}
     out = {}
     for name in pairs["A"][0]:
-        row = {arm: statistics.median(statistics.median(p[name][1]) / statistics.median(p[name][0]) - 1.0 for p in ps)
+        row = {arm: statistics.median(ratio_point(p[name][1], p[name][0]) - 1.0 for p in ps)
                for arm, ps in pairs.items()}
         row["process_cv"] = statistics.median(statistics.stdev(side) / statistics.mean(side)
                                               for p in pairs["A"] for side in p[name])

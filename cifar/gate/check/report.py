@@ -7,7 +7,6 @@ import json
 import numpy as np
 
 from cifar.gate.check.rates import ARMS, HETEROGENEITY_ALPHA, Rate
-from cifar.gate.policy import PER_PROCESS
 
 
 def _rates_table(title: str, rates: dict, effective: dict | None = None):
@@ -55,9 +54,9 @@ def render(report: dict) -> str:
     console = Console(file=buffer, width=170, color_system=None)
     policy = report["policy"]
     if report.get("paired"):
-        others = [f"{PER_PROCESS[v]} for {name.split('[')[-1].rstrip(']')}"
+        others = [f"{v} for {name.split('[')[-1].rstrip(']')}"
                   for name, v in policy.get("per_process_overrides", {}).items()]
-        values = f"per-process {PER_PROCESS[policy.get('per_process', 'median')]}" + (
+        values = f"per-process {policy.get('per_process', 'median')} of the rounds" + (
             f" ({', '.join(others)})" if others else "")
         rule = (f"paired: both arms in one session, {values}, {policy.get('test', 'mann-whitney')}; "
                 f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, re-measure on failure")

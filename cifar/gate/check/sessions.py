@@ -121,11 +121,9 @@ def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), res
         return {"paired": True, "sessions_per_arm": len(runs["A"]), "resamples": resamples,
                 "pytest_args": list(pytest_args),
                 "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
-                           "test": policies.default.test, "per_process": policies.default.per_process,
-                           "per_process_overrides": {
-                               b.fullname: policies.for_benchmark(b.fullname).per_process
-                               for b in first.benchmarks
-                               if policies.for_benchmark(b.fullname).per_process != policies.default.per_process}},
+                           "test": policies.default.test,
+                           # What a process contributed (checks before the estimator: "median" or "geomean").
+                           "per_process": "mean", "ratio": "geometric mean, t interval"},
                 "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
                 "detectable_check": detectable_check(runs, policies),
                 "contended_pairs_left_out": contended_pair_counts(runs, policies),
