@@ -313,6 +313,39 @@ def test_an_arm_dropped_as_beaten_is_never_recommended():
     assert Confirmation([default, beaten, leader], 6, 1.0).recommended is leader
 
 
+def test_of_settings_no_measurement_told_apart_the_one_closer_to_the_defaults_is_recommended():
+    """Issue 30, item 2: `intra4-inter2 batched-npcAUTO-pool2` 1.38x was recommended over `default batched-npcAUTO`
+    1.35x, twelve passes each, with nothing telling them apart: the point estimate picked three more changes."""
+    import numpy as np
+
+    from cifar.tuning.confirm import Arm, Confirmation
+
+    rng = np.random.default_rng(0)
+    drift = np.exp(rng.normal(0.0, 0.05, 12))
+    default = Arm("default", DEFAULT, images_per_s=list(1000.0 * drift), passes=list(range(12)))
+    simple = Setting(0, 0, "batched")
+    busy = Setting(4, 2, "batched", private_threadpool_size=2)
+    arms = [default,
+            Arm("candidate 1", busy, images_per_s=list(1380.0 * drift * np.exp(rng.normal(0, 0.06, 12))),
+                passes=list(range(12))),
+            Arm("candidate 2", simple, images_per_s=list(1350.0 * drift * np.exp(rng.normal(0, 0.06, 12))),
+                passes=list(range(12)))]
+    for arm in arms[1:]:
+        estimate = arm.compared_to(default)
+        arm.speedup, arm.pairs = estimate.ratio, estimate.n
+    result = Confirmation(arms, 12, 1.0)
+    assert result.leader.setting == busy and arms[2].ratio_to(arms[1]).low < 1.0 < arms[2].ratio_to(arms[1]).high
+    assert result.recommended.setting == simple and simple.changes() == ("pipeline",)
+    verdict = result.verdict()
+    assert verdict.startswith("use default batched-npcAUTO:")
+    assert "tied with intra4-inter2 batched-npcAUTO-pool2" in verdict and "chose the one closer to the defaults" in verdict
+    assert result.to_dict()["tied"] == ["intra4-inter2 batched-npcAUTO-pool2"]
+    # Told apart (the busier one plainly faster in every pass), the faster one is the answer.
+    arms[1].images_per_s = list(2000.0 * drift)
+    arms[1].speedup, arms[1].pairs = arms[1].compared_to(default).ratio, 12
+    assert Confirmation(arms, 12, 1.0).recommended.setting == busy and Confirmation(arms, 12, 1.0).tied == [arms[1]]
+
+
 def test_without_elimination_every_arm_runs_every_pass(lock):
     slow = Setting(1, 1)
     runners = FakeRunners(noise=0.02, speeds=_speeds({slow: 500.0}))

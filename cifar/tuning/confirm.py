@@ -12,8 +12,12 @@ drift between passes (docs/tuning.md); a process measured while others took more
 out with its pass; "±" is the interval's half-width relative to its point.
 
 After `MIN_PASSES`, an arm stops being measured when it cannot be the answer: its interval over the default lies
-wholly below 1, or its paired interval against the current leader does. The processes go to the contenders. The
-recommendation is the fastest arm whose interval lies above 1; if none does, "keep TensorFlow's default".
+wholly below 1, or its paired interval against the current leader does. The processes go to the contenders.
+
+The recommendation: among the arms whose interval over the default lies above 1, the leader (the highest point)
+and every arm tied with it (their paired interval against the leader holds 1: no measurement told them apart),
+the one with the fewest changes from TensorFlow's defaults (`cifar.tuning.space.Setting.changes`; the higher
+point among equals). If no arm lies above 1: "keep TensorFlow's default".
 """
 
 from __future__ import annotations
@@ -144,14 +148,40 @@ class Confirmation:
         """Did the default get `MIN_PASSES` processes? Otherwise nothing is recommended."""
         return len(self.default.images_per_s) >= MIN_PASSES
 
+    def _above(self) -> list[Arm]:
+        # A dropped arm is never the answer: one beaten by the leader keeps its stale interval over the default.
+        return [a for a in self.arms[1:] if a.dropped is None and a.speedup is not None and a.speedup.low > 1.0
+                and a.pairs >= MIN_PASSES]
+
+    @property
+    def leader(self) -> Arm | None:
+        """The fastest arm (highest point) whose interval over the default lies above 1, resting on at least
+        `MIN_PASSES` pairs; None: nothing was measurably faster than the default."""
+        above = self._above()
+        return max(above, key=lambda a: a.speedup.ratio) if above else None
+
+    @property
+    def tied(self) -> list[Arm]:
+        """The leader and the arms above 1 that no measurement told apart from it (their paired interval against
+        the leader holds 1), leader first."""
+        leader = self.leader
+        if leader is None:
+            return []
+        others = []
+        for arm in self._above():
+            if arm is leader:
+                continue
+            against = arm.ratio_to(leader)
+            if against is not None and against.low <= 1.0 <= against.high:
+                others.append(arm)
+        return [leader, *others]
+
     @property
     def recommended(self) -> Arm | None:
-        """The fastest arm whose interval over the default lies above 1 (resting on at least `MIN_PASSES` pairs),
-        or None: keep the default."""
-        # A dropped arm is never the answer: one beaten by the leader keeps its stale interval over the default.
-        above = [a for a in self.arms[1:] if a.dropped is None and a.speedup is not None and a.speedup.low > 1.0
-                 and a.pairs >= MIN_PASSES]
-        return max(above, key=lambda a: a.speedup.ratio) if above else None
+        """Of `tied`, the arm with the fewest changes from TensorFlow's defaults (the higher point among equals), or
+        None: keep the default."""
+        tied = self.tied
+        return min(tied, key=lambda a: (len(a.setting.changes()), -a.speedup.ratio)) if tied else None
 
     @property
     def settled(self) -> bool:
@@ -177,13 +207,20 @@ class Confirmation:
         width = (f"±{best.half_width:.1%}, within the ±{self.half_width_target:.0%} target" if best.half_width <=
                  self.half_width_target else f"±{best.half_width:.1%}, wider than the ±{self.half_width_target:.0%} "
                  f"target: ~{self.processes_needed(best)} processes per setting would narrow it")
-        return f"use {best.setting.id}: {best.speedup} of TensorFlow's default ({width})"
+        line = f"use {best.setting.id}: {best.speedup} of TensorFlow's default ({width})"
+        others = [a for a in self.tied if a is not best]
+        if others:
+            closer = best is not self.leader
+            line += ("; tied with " + ", ".join(f"{a.setting.id} ({a.speedup})" for a in others)
+                     + ("; chose the one closer to the defaults" if closer else "; it is also the closest to the defaults"))
+        return line
 
     def to_dict(self) -> dict:
         best = self.recommended
         return {"arms": [a.to_dict() for a in self.arms], "passes": self.passes, "seconds": self.seconds,
                 "half_width_target": self.half_width_target, "settled": self.settled,
-                "recommended": None if best is None else best.to_dict(), "verdict": self.verdict()}
+                "recommended": None if best is None else best.to_dict(),
+                "tied": [a.setting.id for a in self.tied if a is not best], "verdict": self.verdict()}
 
 
 def _update(arms: list[Arm], passes: int, min_passes: int, eliminate: bool = True) -> None:

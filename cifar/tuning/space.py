@@ -151,6 +151,16 @@ class Setting:
             parts.append(f"jit-{self.jit_compile}")
         return " ".join(parts)
 
+    def changes(self) -> tuple[str, ...]:
+        """What this setting changes from TensorFlow's defaults and the article's input (threads 0, arrays, no
+        private pool, every usable core, oneDNN on, float32, Keras' jit_compile): the fewer, the simpler to adopt.
+
+        >>> Setting().changes(), Setting(4, 2, "batched", private_threadpool_size=2).changes()
+        ((), ('intra', 'inter', 'pipeline', 'private_threadpool_size'))
+        """
+        default = Setting()
+        return tuple(name for name in DIMENSIONS if getattr(self, name) != getattr(default, name))
+
     def epoch_params(self) -> dict:
         """The `cifar.workloads.epoch` parameters this setting changes."""
         params: dict = {"pipeline": self.pipeline_options.to_dict() if self.pipeline_options else ARRAYS}
