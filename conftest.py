@@ -26,10 +26,13 @@ def pytest_addoption(parser):
     group.addoption("--thread-grid", default="auto",
                     help="thread configurations, INTRAxINTER comma-separated (e.g. 1x1,2x1,4x2,default), "
                          "or 'auto': 1, physical, logical, 2x logical, the article's 4x2, default [auto]; "
-                         "tune:reports/tune.json: what python -m cifar tune recommended, and the default")
+                         "tune:reports/tune.json: what python -m cifar tune recommended: its threads and the default "
+                         "for every case, and the setting as a whole beside the default in test_epoch[MODEL-tuned]")
     group.addoption("--quick", action="store_true", help="a small suite (3 configurations, seed_cnn only): ~1 minute")
-    group.addoption("--data", default="auto", help=f"{' | '.join(SOURCES)} | PATH to CIFAR-10 [auto]")
-    group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20 [seed_cnn, the article's]")
+    group.addoption("--data", default="auto", help=f"{' | '.join(SOURCES)} | PATH to CIFAR-10 | pkg.module:function "
+                                                   "returning (x uint8 images, y labels) [auto]")
+    group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20, or your own as pkg.module:function "
+                                                   "returning a Keras model [seed_cnn, the article's]")
     group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [seed_cnn 20, resnet20 6; --quick: 10]")
     group.addoption("--runner", default="zygote", help="zygote (fork from a TensorFlow-preloaded process) | spawn")
     group.addoption("--passes", default=None,
@@ -78,10 +81,12 @@ def settings_from_options(config) -> SuiteSettings:
     """Validate the options into `SuiteSettings`; a bad value is a usage error naming it."""
     try:
         grid_text = config.getoption("thread_grid")
-        if grid_text.startswith("tune:"):  # the threads a tune report recommends, and the default
-            from cifar.tuning.report import grid_from_report
+        tuned = None
+        if grid_text.startswith("tune:"):  # a tune report's threads and default, and its setting as a whole
+            from cifar.tuning.report import guard_from_report
 
-            grid_text = grid_from_report(grid_text[len("tune:"):])
+            guard = guard_from_report(grid_text[len("tune:"):])
+            grid_text, tuned = guard["grid"], guard["tuned"]
         grid = None if grid_text == "auto" else tuple(parse_grid(grid_text))
         models = config.getoption("models")
         steps = _int_option(config, "epoch_steps", "--epoch-steps")
@@ -102,10 +107,15 @@ def settings_from_options(config) -> SuiteSettings:
             baseline_tree=None if tree is None else os.path.abspath(tree),
             skip=tuple(config.getoption("skip_cases")),
             sequential=config.getoption("sequential"),
+            tuned=tuned,
         )
         if settings.sequential and settings.baseline_tree is None:
             raise ValueError("--sequential looks at the pairs of a paired run: it needs --baseline-tree=PATH")
         build_cases(settings)  # e.g. a --passes-for pattern that matches no case
+        if settings.user_functions:
+            from cifar.suite.usercheck import check_user_functions
+
+            check_user_functions(settings.model_list, settings.data)
         return settings
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None

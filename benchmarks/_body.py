@@ -1,6 +1,7 @@
 """The one benchmark body every test in benchmarks/ shares."""
 
 from cifar.suite.record import extra_info, paired_info, record
+from cifar.suite.settings import Variant
 
 
 def run_case(benchmark, campaign, case, threads):
@@ -11,6 +12,11 @@ def run_case(benchmark, campaign, case, threads):
     # Read back what the child really used: a setting that did not take would make the numbers lie.
     for name in ("intra_op_parallelism_threads", "inter_op_parallelism_threads"):
         assert applied[name] == getattr(threads, name), (name, applied, threads)
+    if isinstance(threads, Variant):  # a whole setting: its cores and its TensorFlow's environment took too
+        if threads.cpus is not None:
+            assert len(result.get("cpus") or ()) == threads.cpus, (result.get("cpus"), threads)
+        for name, value in threads.env.items():
+            assert result["environment_applied"].get(name) == value, (name, result["environment_applied"], threads)
     info = extra_info(case, threads, result)
     if campaign.baseline is not None:
         info["paired_baseline"] = paired_info(campaign.baseline.tree, campaign.baseline_result(case, threads))

@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--markdown", default=None, help="also write the table as Markdown here")
     tune = commands.add_parser("tune", help="the best settings for this machine: an Optuna search in isolated "
                                             "processes, confirmed against TensorFlow's default, ready to paste")
-    tune.add_argument("--model", default="seed_cnn", help="seed_cnn | resnet20 [seed_cnn]")
+    tune.add_argument("--model", default="seed_cnn", help="seed_cnn | resnet20 | pkg.module:function returning your "
+                                                          "Keras model [seed_cnn]")
     tune.add_argument("--budget", default="10m", help="wall time for search and confirmation: 10m, 90s, 1h [10m]")
     tune.add_argument("--space", action="append", default=[], metavar="NAME=VALUES",
                       help="replace a dimension's values, e.g. intra=1-4, pipeline=arrays,seed, "
@@ -81,9 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--trials", type=_positive_int, default=None, help="stop the search after N trials")
     tune.add_argument("--max-passes", type=_positive_int, default=None, help="stop the confirmation after N passes")
     tune.add_argument("--steps", type=_positive_int, default=None, help="training steps per timed epoch [20]")
-    tune.add_argument("--data", default="auto", help="auto | real | synthetic | PATH to CIFAR-10 [auto]")
+    tune.add_argument("--data", default="auto", help="auto | real | synthetic | PATH to CIFAR-10 | pkg.module:function "
+                                                     "returning (x uint8 images, y labels) [auto]")
     tune.add_argument("--seed", type=_non_negative_int, default=None, help="the sampler's seed")
-    tune.add_argument("--json", default="reports/tune.json", help="the full report [reports/tune.json]")
+    tune.add_argument("--json", default=None, help="the full report [reports/tune.json; --check: reports/tune-check.json]")
+    tune.add_argument("--check", default=None, metavar="REPORT",
+                      help="re-measure REPORT's recommendation against TensorFlow's default and its runner-up, "
+                           "interleaved, within --budget: exit 0 it holds, 1 it no longer does, 2 bad input, "
+                           "3 inconclusive (too little time to tell)")
     tune.add_argument("--markdown", default="reports/tune.md", help="the report with its PNG plots beside it "
                                                                     "[reports/tune.md]")
     overhead = commands.add_parser("overhead", help="measure the runner's per-configuration isolation cost")
@@ -392,6 +398,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tune":
         from cifar.tuning import tune
 
+        if args.check:
+            from cifar.tuning import check
+
+            return check.run(args)
+        args.json = args.json or "reports/tune.json"
         return tune.main(args)
     from cifar.errors import GateError
     from cifar.gate.stored import EXIT_BAD_INPUT, EXIT_ERROR

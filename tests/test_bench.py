@@ -12,6 +12,8 @@ from cifar.suite.record import paired_info
 from cifar.isolation.errors import ChildCrashed
 from cifar.suite.settings import Case, SuiteSettings, build_cases, pytest_args
 from cifar.training.threads import ThreadConfig
+from cifar.tuning import report as reporting
+from cifar.tuning.space import Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -308,17 +310,51 @@ def test_bad_option_is_a_usage_error_naming_the_value(args, message):
     assert message in proc.stderr
 
 
-def test_a_tune_report_feeds_the_grid(tmp_path):
-    """`--thread-grid tune:reports/tune.json`: the suite (and so the paired gate) measures what the tuner recommended."""
-    report = tmp_path / "tune.json"
-    report.write_text(json.dumps({"thread_grid": "2x1,default"}))
+def _tune_report(path, setting, model="seed_cnn"):
+    from cifar.tuning import report as reporting
+
+    path.write_text(json.dumps({"model": model, "recommended": setting.to_dict(),
+                                "thread_grid": reporting.thread_grid(setting if setting != Setting() else None)}))
+    return path
+
+
+def test_a_tune_report_feeds_the_grid_and_its_whole_setting(tmp_path):
+    """Issue 30, item 3: `--thread-grid tune:PATH` kept only the threads, so for `default batched-npcAUTO` it guarded
+    nothing. Now the setting as a whole runs as `test_epoch[MODEL-tuned]` beside TensorFlow's default."""
+    report = _tune_report(tmp_path / "tune.json", Setting(2, 1, "batched", cpus=1, onednn="off"))
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", "--quick",
-                           "--thread-grid", f"tune:{report}", "-k", "matmul"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                           "--thread-grid", f"tune:{report}", "-k", "matmul or tuned"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    ids = [line for line in proc.stdout.splitlines() if "test_matmul" in line]
-    assert ids == ["benchmarks/test_micro.py::test_matmul[matmul-intra2-inter1]",
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert ids == ["benchmarks/test_epoch.py::test_epoch[seed_cnn-tuned-default]",
+                   "benchmarks/test_epoch.py::test_epoch[seed_cnn-tuned-intra2-inter1_batched-npcAUTO_cpus1_onednn-off]",
+                   "benchmarks/test_micro.py::test_matmul[matmul-intra2-inter1]",
                    "benchmarks/test_micro.py::test_matmul[matmul-default]"]
+    # Recommending TensorFlow's default itself: nothing beyond the default to guard, no tuned case.
+    plain = _tune_report(tmp_path / "default.json", Setting())
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", "--quick",
+                           "--thread-grid", f"tune:{plain}", "-k", "tuned"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert "tuned" not in proc.stdout
+    (tmp_path / "search.json").write_text(json.dumps({"thread_grid": "2x1,default"}))  # --phase search: none
+    with pytest.raises(ValueError, match="no recommendation in it"):
+        reporting.guard_from_report(str(tmp_path / "search.json"))
+
+
+def test_the_tuned_case_survives_the_round_trip_through_pytest_args(tmp_path):
+    """A re-measurement and the paired gate rebuild the suite from `pytest_args`: the tuned case must come back."""
+    from cifar.suite.settings import SuiteSettings, build_cases, pytest_args
+
+    guard = reporting.guard_from_report(str(_tune_report(tmp_path / "tune.json", Setting(0, 0, "batched"))))
+    settings = SuiteSettings(quick=True, tuned=guard["tuned"])
+    args = pytest_args(settings)
+    assert args[args.index("--thread-grid") + 1] == f"tune:{(tmp_path / 'tune.json').resolve()}"
+    (case,) = [c for c in build_cases(settings) if c.id == "seed_cnn-tuned"]
+    default, tuned = case.threads
+    assert (default.id, tuned.id) == ("default", "default_batched-npcAUTO")
+    assert tuned.params["pipeline"]["variant"] == "batched" and not default.params
+    assert SuiteSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
 
 
 def test_collection_ids_follow_the_grid():

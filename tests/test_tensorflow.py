@@ -300,3 +300,64 @@ def test_tune_end_to_end_writes_a_report(tmp_path):
                            timeout=400, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)})
     assert again.returncode == 0, again.stderr
     assert "(2 trials so far)" in again.stderr
+
+
+def test_the_tuned_case_runs_the_whole_setting_beside_the_default(tmp_path):
+    """`--thread-grid tune:PATH` for a setting that changes the input, the threads, the cores and oneDNN: each
+    child ran as the setting says (read back: threads, CPUs, TensorFlow's environment), and the summary shows the
+    setting against TensorFlow's default."""
+    from pathlib import Path
+
+    from cifar.tuning import report as reporting
+    from cifar.tuning.space import Setting
+
+    root = Path(__file__).resolve().parent.parent
+    setting = Setting(1, 1, "batched", cpus=1, onednn="off")
+    report = tmp_path / "tune.json"
+    report.write_text(json.dumps({"model": "seed_cnn", "recommended": setting.to_dict(),
+                                  "thread_grid": reporting.thread_grid(setting)}))
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--quick", "--thread-grid", f"tune:{report}",
+                           "--epoch-steps", "2", "--passes", "2", "-k", "tuned", "-q", "-p", "no:cacheprovider",
+                           f"--benchmark-json={out}"], cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    benches = {b["extra_info"]["threads"]: b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+    tuned = benches["intra1-inter1_batched-npcAUTO_cpus1_onednn-off"]
+    default = benches["default"]
+    assert tuned["pipeline_id"] == "batched-npcAUTO" and default["pipeline_id"] == "arrays"
+    assert tuned["cpus"] == [sorted(__import__("os").sched_getaffinity(0))[0]] and default["cpus"] is None
+    assert tuned["threads_applied"] == {"intra_op_parallelism_threads": 1, "inter_op_parallelism_threads": 1}
+    assert tuned["threads_requested"]["env"] == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert len(tuned["durations_per_process"]) == 2
+    assert "seed_cnn-tuned" in proc.stdout  # the summary's row for the case: the setting against the default
+
+
+def test_the_users_own_model_and_data_through_search_confirmation_and_the_suite(tmp_path):
+    """Issue 30, item 5: `tune --model pkg.module:function --data pkg.module:function` searches and confirms the same
+    space for the user's model, its snippet builds that model; `pytest benchmarks/ --models ...` measures it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec, data = "tests.tiny_user:tiny_model", "tests.tiny_user:tiny_data"
+    out = tmp_path / "tune.json"
+    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--model", spec, "--data", data, "--budget", "4m",
+                           "--trials", "2", "--max-passes", "5", "--steps", "2", "--space", "intra=0,1",
+                           "--space", "inter=0", "--space", "pipeline=arrays,batched", "--space", "cpus=2",
+                           "--space", "num_parallel_calls=auto", "--space", "private_threadpool_size=0",
+                           "--space", "onednn=on", "--storage", f"sqlite:///{tmp_path}/t.db", "--json", str(out),
+                           "--markdown", str(tmp_path / "tune.md")], cwd=root, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["model"] == spec and report["search"]["trials"] == 2
+    arms = report["confirmation"]["arms"]
+    assert all(len(a["images_per_s"]) == 5 for a in arms if not a["dropped"])
+    assert f'build_model("{spec}", compile=False)' in report["snippet"] and f'DATA = "{data}"' in report["snippet"]
+    suite = tmp_path / "suite.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--quick", "--models", spec, "--data", data,
+                           "--thread-grid", "default", "--epoch-steps", "2", "-k", "tiny_model", "-q",
+                           "-p", "no:cacheprovider", f"--benchmark-json={suite}"], cwd=root, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (bench,) = json.loads(suite.read_text())["benchmarks"]
+    assert bench["extra_info"]["model"] == spec and bench["extra_info"]["data_source"] == "user"

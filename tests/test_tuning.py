@@ -405,7 +405,7 @@ def test_the_snippet_applies_every_changed_setting_and_is_python():
     text = reporting.snippet(s)
     compile(text, "<snippet>", "exec")
     assert text.index('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"') < text.index("import tensorflow")
-    assert "os.sched_setaffinity(0, {0})" in text
+    assert "os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])" in text
     assert "tf.config.threading.set_intra_op_parallelism_threads(2)" in text
     assert "tf.config.threading.set_inter_op_parallelism_threads(1)" in text
     assert "num_parallel_calls=2" in text and "options.threading.private_threadpool_size = 2" in text
@@ -420,6 +420,33 @@ def test_the_snippet_applies_every_changed_setting_and_is_python():
     plain = reporting.snippet(DEFAULT)
     assert "steps_per_epoch" not in plain
     assert "TF_ENABLE_ONEDNN_OPTS" not in plain and "jit_compile" not in plain and "tf.data" not in plain
+    assert 'build_model("resnet20", compile=False)' in reporting.snippet(DEFAULT, "resnet20")
+
+
+#: Every input variant, precision and oneDNN choice of the space at least once (and a private pool, fewer cores,
+#: a fixed num_parallel_calls and both jit_compile choices), each as the tuner would print it.
+SNIPPET_SETTINGS = [DEFAULT,
+                    Setting(2, 1, "seed", num_parallel_calls=2, private_threadpool_size=1, cpus=1, onednn="off",
+                            precision="mixed_bfloat16"),
+                    Setting(0, 0, "batched", onednn="off", jit_compile="on"),
+                    Setting(1, 2, "batched", private_threadpool_size=2, precision="mixed_bfloat16", jit_compile="off")]
+
+
+@pytest.mark.parametrize("setting", SNIPPET_SETTINGS, ids=lambda s: s.id.replace(" ", "_"))
+def test_the_printed_snippet_runs_as_a_script(setting, tmp_path):
+    """Issue 30, item 1: the snippet called `augment_batch` without defining it and used `x_train`, `y_train` and
+    `model` from nowhere: pasted into a file it failed with NameError. Now it is run as printed, in a fresh
+    interpreter outside the checkout, with only its knobs turned down to a small synthetic set."""
+    text = reporting.snippet(setting)
+    for knob, small in zip(reporting.SNIPPET_KNOBS, ('DATA = "synthetic"', "N_TRAIN = 256", "EPOCHS = 1")):
+        assert text.count(knob) == 1
+        text = text.replace(knob, small)
+    (tmp_path / "tuned.py").write_text(text)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "tuned.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2/2" in proc.stdout and "loss" in proc.stdout  # one epoch of 256 // 128 steps ran
 
 
 def test_the_recommendation_feeds_the_suites_thread_grid(tmp_path):
@@ -517,6 +544,7 @@ def test_runner_env_reaches_zygote_and_children(tmp_path):
     (["--phase", "later"], "--phase 'later'"),
     (["--model", "vgg"], "--model 'vgg'"),
     (["--phase", "confirm"], "has no measured trials to confirm"),
+    (["--data", "nowhere"], "--data 'nowhere': one of auto, real, synthetic"),
 ])
 def test_tune_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     started = time.monotonic()
@@ -591,3 +619,108 @@ def test_a_crash_of_the_peak_measurement_leaves_the_report_without_the_peak(tmp_
     assert "killed by SIGKILL" in report["peak_error"] and report["peak_gflops"] == 0.0
     assert report["search"]["trials"] >= 1 and "confirmation" in report
     assert "peak not measured" in out.out
+
+
+# -- tune --check -----------------------------------------------------------------------------------------------
+def _checked_report(path, recommended, runner_up=None, fingerprint="amd-epyc-2c2t-tf2.21.0-py3.11", model="seed_cnn"):
+    arms = [{"setting": DEFAULT.to_dict(), "speedup": None}, {"setting": recommended.to_dict(),
+                                                              "speedup": {"ratio": 1.3, "low": 1.2, "high": 1.4}}]
+    if runner_up is not None:
+        arms.append({"setting": runner_up.to_dict(), "speedup": {"ratio": 1.2, "low": 1.1, "high": 1.3}})
+    path.write_text(json.dumps({"model": model, "fingerprint": fingerprint, "cpu_model": "AMD EPYC",
+                                "date": "2026-12-02 16:00 UTC", "recommended": recommended.to_dict(),
+                                "confirmation": {"arms": arms}}))
+    return str(path)
+
+
+def _check(report, runners, lock, passes=8):
+    from cifar.tuning import check
+
+    checked = check.read_report(report)
+    arms = [check.Arm("default", DEFAULT)] + ([check.Arm("recommended", checked.recommended)]
+                                              if checked.recommended != DEFAULT else [])
+    arms += [check.Arm("runner-up", checked.runner_up)] if checked.runner_up else []
+    result = confirm(arms, runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=passes, eliminate=False)
+    return check.decide(result, checked.recommended)
+
+
+def test_tune_check_exit_codes_hold_no_longer_and_inconclusive(tmp_path, lock):
+    """Issue 30, item 4: `tune --check` re-measures the recommendation against the default and the runner-up by the
+    confirmation's rule: 0 it holds, 1 it no longer does (with the interval), 3 too little time to tell."""
+    tuned, other = Setting(0, 0, "batched"), Setting(2, 1)
+    report = _checked_report(tmp_path / "tune.json", tuned, other)
+    code, line = _check(report, FakeRunners(noise=0.02, speeds=_speeds({tuned: 1300.0, other: 1100.0})), lock)
+    assert code == 0 and line.startswith("holds: default batched-npcAUTO runs at 1.3")
+    # After an upgrade the gain is gone: the tuned setting runs as fast as the default, no faster.
+    code, line = _check(report, FakeRunners(noise=0.02, speeds=_speeds({tuned: 950.0, other: 1000.0})), lock)
+    assert code == 1 and "is not faster than TensorFlow's default" in line and "x [" in line
+    # The runner-up now beats it.
+    code, line = _check(report, FakeRunners(noise=0.02, speeds=_speeds({tuned: 1200.0, other: 1500.0})), lock)
+    assert code == 1 and line.startswith("no longer holds: intra2-inter1 arrays is measurably faster")
+    # Three passes: nothing is decided from so few.
+    code, line = _check(report, FakeRunners(noise=0.02, speeds=_speeds({tuned: 1300.0})), lock, passes=3)
+    assert code == 3 and "5 needed" in line
+    # Noise wider than the gain: the interval holds 1, and the line says what would tell.
+    code, line = _check(report, FakeRunners(noise=0.25, seed=3, speeds=_speeds({tuned: 1030.0})), lock, passes=5)
+    assert code == 3 and "still holds 1" in line and "processes per setting would tell" in line
+    # A report that kept TensorFlow's default holds while nothing beats the default, and not once something does.
+    kept = _checked_report(tmp_path / "kept.json", DEFAULT, other)
+    assert _check(kept, FakeRunners(noise=0.02, speeds=lambda setting: 1000.0), lock)[0] == 0
+    code, line = _check(kept, FakeRunners(noise=0.02, speeds=_speeds({other: 1400.0})), lock)
+    assert code == 1 and "intra2-inter1 arrays is now measurably faster" in line
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read the tune report"),
+    ("{", "not a JSON tune report"),
+    (json.dumps({"thread_grid": "default"}), "no confirmed recommendation in it"),
+    (json.dumps({"recommended": {"pipeline": "arrays", "num_parallel_calls": 2}, "confirmation": {"arms": []}}),
+     "not ones this code can run"),
+])
+def test_tune_check_bad_input_is_one_line_and_exit_2(tmp_path, content, message):
+    report = tmp_path / "tune.json"
+    if content is not None:
+        report.write_text(content)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", str(report), "--json", str(tmp_path / "c.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+    assert time.monotonic() - started < 30  # before any TensorFlow starts
+    same = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", str(report), "--json", str(report)],
+                          capture_output=True, text=True, timeout=120)
+    assert same.returncode == 2 and "is the report being checked" in same.stderr
+
+
+def test_tune_check_for_real_says_when_it_had_too_little_time_and_that_the_report_came_from_elsewhere(tmp_path):
+    """One real short run: two passes of real epochs cannot decide (exit 3), and a report from another machine is
+    named as such and measured here."""
+    report = _checked_report(tmp_path / "tune.json", Setting(0, 0, "batched"), fingerprint="intel-xeon-2c2t-tf2.21.0-py3.11")
+    out = tmp_path / "check.json"
+    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", report, "--budget", "5m", "--steps", "2",
+                           "--data", "synthetic", "--max-passes", "2", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "the report was measured on intel-xeon-2c2t-tf2.21.0-py3.11" in proc.stdout
+    assert "inconclusive: 2 processes of the default, 5 needed" in proc.stdout
+    saved = json.loads(out.read_text())
+    assert saved["exit_code"] == 3 and [len(a["images_per_s"]) for a in saved["confirmation"]["arms"]] == [2, 2]
+
+
+# -- the user's own model ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (["--model", "tests.no_such_module:build"], "--model tests.no_such_module:build: cannot import tests.no_such_module"),
+    (["--model", "tests.tiny_user:nothing_here"], "--model tests.tiny_user:nothing_here: tests.tiny_user has no function"),
+    (["--model", "tests.tiny_user:not_a_model"], "--model tests.tiny_user:not_a_model: returned str, not a Keras model"),
+    (["--model", "tests.tiny_user:broken_model"], "--model tests.tiny_user:broken_model: raised RuntimeError: weights"),
+    (["--model", "tests.tiny_user:grey_model"], "--model tests.tiny_user:grey_model: the model does not fit the data"),
+    (["--data", "tests.tiny_user:float_data"], "--data tests.tiny_user:float_data: x must be uint8 images"),
+])
+def test_a_user_function_that_cannot_be_used_is_one_line_before_any_search(tmp_path, args, message):
+    """Issue 30, item 5: the user's function is checked in a child first; what is wrong is one line naming it."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--storage", f"sqlite:///{tmp_path}/t.db",
+                           "--json", str(tmp_path / "t.json"), *args], capture_output=True, text=True, timeout=300,
+                          cwd=root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "t.db").exists()  # no study was opened: nothing searched

@@ -62,6 +62,8 @@ def execute(spec: dict) -> dict:
     result = dict(target(**params))
     if spec.get("cpus") is not None:
         result["cpus"] = sorted(os.sched_getaffinity(0))
+    # Read at TensorFlow's import (the zygote's): what this child's TensorFlow runs with, for the read-back.
+    result["environment_applied"] = {"TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
     if config is not None:
         result["threads_requested"] = config.to_dict()
         result["threads_applied"] = threads.read_back(legacy)

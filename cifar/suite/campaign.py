@@ -5,12 +5,13 @@ each test just picks up its configuration's result.
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
 from cifar.isolation.schedule import in_pass_order
-from cifar.suite.settings import Case, SuiteSettings
+from cifar.suite.settings import Case, SuiteSettings, Variant
 from cifar.training.data import warm as warm_data
 from cifar.training.threads import ThreadConfig
 
@@ -132,6 +133,7 @@ class Campaign:
         self.baseline_results: dict[tuple[str, str], dict | ChildError] = {}
         self.recorded: list[dict] = []  # what tests recorded, for the summary
         self._environment: dict | None = None
+        self._env_runners: dict[tuple, Runner] = {}  # zygotes of variants imported with their own environment
 
     def result(self, case: Case, config: ThreadConfig) -> dict:
         key = (case.name, config.id)
@@ -152,14 +154,32 @@ class Campaign:
             return err
 
     def _child(self, runner: Runner, case: Case, params: dict, config: ThreadConfig) -> dict:
-        """One child, accounted for in `phases` and reported to `progress`."""
+        """One child, accounted for in `phases` and reported to `progress`. A `Variant` (a whole setting) adds its
+        parameters, runs in a zygote imported with its environment, on its CPUs."""
+        cpus = None
+        if isinstance(config, Variant):
+            params = {**params, **config.params}
+            runner = self._runner_with(runner, config.env)
+            if config.cpus is not None:
+                cpus = tuple(sorted(os.sched_getaffinity(0))[:config.cpus])
+            config = config.threads
         try:
-            result = runner.run(case.target, params, config)
+            result = runner.run(case.target, params, config, cpus=cpus)
         finally:
             if self.progress is not None:
                 self.progress(case.name)
         self.phases.add(result)
         return result
+
+    def _runner_with(self, runner: Runner, env: dict) -> Runner:
+        """`runner`, or a zygote like it (same checkout, mode, data) whose TensorFlow is imported with `env` on top."""
+        if not env:
+            return runner
+        key = (id(runner), tuple(sorted(env.items())))
+        if key not in self._env_runners:
+            self._env_runners[key] = Runner(mode=runner.mode, warm=runner.warm, tree=runner.tree, unset=runner.unset,
+                                            env={**runner.env, **env}, timeout=runner.timeout)
+        return self._env_runners[key]
 
     def _run_interleaved(self, case: Case) -> None:
         """Pass i runs every configuration (order reversed on odd passes); in a paired run each configuration
@@ -247,7 +267,8 @@ class Campaign:
 
     def phase_seconds(self) -> dict[str, float]:
         """Where the children's time went, plus the zygotes' starts (see `Phases`)."""
-        starts = sum(getattr(r, "zygote_start_seconds", 0.0) for r in (self.runner, self.baseline) if r is not None)
+        starts = sum(getattr(r, "zygote_start_seconds", 0.0)
+                     for r in (self.runner, self.baseline, *self._env_runners.values()) if r is not None)
         return {"zygote_start": starts, **self.phases.seconds}
 
     def environment(self) -> dict:
@@ -264,5 +285,7 @@ class Campaign:
         self.runner.close()
         if self.baseline is not None:
             self.baseline.close()
+        for runner in self._env_runners.values():
+            runner.close()
 
 

@@ -43,6 +43,7 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "threads_requested": config.to_dict(),
         "threads_applied": {k: applied.get(k) for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")},
         "os_threads": applied.get("os_threads"),
+        "cpus": result.get("cpus"),  # the child's CPUs where a setting chose them (a tuned case's), else None: all
         "oversubscribed": is_oversubscribed(config, logical),
         "unit": result["unit"],
         "items_per_round": result["items_per_round"],

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from cifar.isolation.runner import MODES
 from cifar.training.data import SOURCES
 from cifar.training.models import MODELS
+from cifar.training.user import is_spec
 from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
 from cifar.training.threads import ThreadConfig, check_thread_config, core_counts, parse_grid, thread_grid
 from cifar.workloads import WORKLOADS
@@ -26,6 +27,39 @@ from cifar.workloads import WORKLOADS
 #: The longest a benchmark session the gate starts may run (a re-measurement, a gate-check session) before it is
 #: stopped; the suite's largest shipped session, the paired gate, takes ~22 min on the slowest machine measured.
 SESSION_TIMEOUT_SECONDS = 1800
+
+@dataclass(frozen=True)
+class Variant(ThreadConfig):
+    """A whole setting a case runs under where others run under a thread configuration: `python -m cifar tune`'s
+    recommendation and TensorFlow's default, side by side (``--thread-grid tune:PATH``). Its threads as a
+    `ThreadConfig`'s, plus what it changes in the case's parameters (input pipeline, precision, jit_compile), the
+    environment its TensorFlow is imported with (oneDNN) and how many of the usable CPUs it runs on (None: all)."""
+
+    name: str = "default"
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+    env: dict = field(default_factory=dict, hash=False, compare=False)
+    cpus: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+    @property
+    def threads(self) -> ThreadConfig:
+        return ThreadConfig(self.intra_op_parallelism_threads, self.inter_op_parallelism_threads, self.api)
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "variant": self.name, "params": self.params, "env": self.env, "cpus": self.cpus}
+
+
+def tuned_variants(tuned: dict) -> tuple[Variant, Variant]:
+    """TensorFlow's default and the tuned setting (``tuned``: `cifar.tuning.report.guard_from_report`'s
+    ``"tuned"``), as a tuned case's two configurations."""
+    intra, inter = tuned["threads"]
+    return (Variant(name="default"),
+            Variant(intra, inter, name=tuned["id"], params=dict(tuned["params"]), env=dict(tuned["env"]),
+                    cpus=tuned["cpus"]))
+
 
 @dataclass(frozen=True)
 class Case:
@@ -81,13 +115,18 @@ class SuiteSettings:
     #: A paired run's looks: a case under one configuration stops before its last pass once its pairs exclude a
     #: 5 % slowdown (cifar.gate.sequential). Needs baseline_tree.
     sequential: bool = False
+    #: ``--thread-grid tune:PATH``: the tune report (``path``) and its recommendation as a whole (``model``, ``id``,
+    #: ``threads``, ``params``, ``env``, ``cpus``; `cifar.tuning.report.guard_from_report`), measured as the case
+    #: ``test_epoch[MODEL-tuned]`` beside TensorFlow's default. None: no tuned case.
+    tuned: dict | None = None
 
     def __post_init__(self) -> None:
-        if self.data not in SOURCES and not os.path.exists(os.path.expanduser(self.data)):
-            raise ValueError(f"--data must be one of {', '.join(SOURCES)} or an existing path, got {self.data!r}")
+        if self.data not in SOURCES and not os.path.exists(os.path.expanduser(self.data)) and not is_spec(self.data):
+            raise ValueError(f"--data must be one of {', '.join(SOURCES)}, an existing path or pkg.module:function, "
+                             f"got {self.data!r}")
         for model in self.models or ():
-            if model not in MODELS:
-                raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+            if model not in MODELS and not is_spec(model):
+                raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)} or pkg.module:function")
         if self.models is not None and not self.models:
             raise ValueError("--models is empty")
         if self.epoch_steps is not None and (isinstance(self.epoch_steps, bool) or self.epoch_steps < 1):
@@ -108,6 +147,11 @@ class SuiteSettings:
                              "(no cifar/__init__.py); make one with: git worktree add --detach reports/base main")
 
     @property
+    def user_functions(self) -> bool:
+        """Does the suite run the user's own model or data (`cifar.training.user`), to be checked first?"""
+        return is_spec(self.data) or any(is_spec(m) for m in self.models or ())
+
+    @property
     def model_list(self) -> tuple[str, ...]:
         if self.models is not None:
             return self.models
@@ -120,6 +164,11 @@ class SuiteSettings:
         data = asdict(self)
         data["grid"] = None if self.grid is None else [c.id for c in self.grid]
         return data
+
+    def __hash__(self) -> int:  # `tuned` is a dict, which the generated hash cannot take
+        import json
+
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
     @classmethod
     def from_dict(cls, data: dict) -> "SuiteSettings":
@@ -190,7 +239,8 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": 10 if quick else 8,
                                                    "warmup_rounds": 1, "batches": 20, "data": data},
                           1 if quick else 3, threads=default))
-    epoch_models = [m for m in settings.model_list if m == "seed_cnn" or not quick]
+    # --quick measures the article's model, and the user's own (`cifar.training.user`) when named.
+    epoch_models = [m for m in settings.model_list if m == "seed_cnn" or is_spec(m) or not quick]
     for model in epoch_models:
         default_steps = (10 if quick else 20) if model == "seed_cnn" else 6
         steps = settings.epoch_steps or default_steps
@@ -211,6 +261,15 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
                               1 if quick or model != "seed_cnn" else passes,
                               threads=None if feed == ARRAYS else default,
                               max_passes=most if arrays else None))
+    if settings.tuned is not None:
+        # The tuner's answer as a whole (pipeline, its threads and pool, cores, oneDNN, precision) and TensorFlow's
+        # default, interleaved in the same passes like any two configurations: the summary shows the gain, and the
+        # gate fails a change that loses it. The epoch the tuner measured, at the suite's steps and rounds.
+        model = settings.tuned["model"]
+        steps = settings.epoch_steps or ((10 if quick else 20) if model == "seed_cnn" else 6)
+        cases.append(Case("epoch", f"{model}-tuned", {"model": model, "pipeline": ARRAYS, "rounds": 6 if quick else 4,
+                                                      "warmup_rounds": 1, "steps": steps, "data": data},
+                          passes, threads=tuned_variants(settings.tuned), max_passes=most))
     for pattern in settings.skip:
         if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
             raise ValueError(f"--skip-cases {pattern}: the pattern matches no case of this suite (e.g. {cases[-1].test_id})")
@@ -251,7 +310,9 @@ def pytest_args(settings: SuiteSettings) -> list[str]:
     if settings.quick:
         args.append("--quick")
     args += ["--data", settings.data, "--runner", settings.runner]
-    if settings.grid is not None:
+    if settings.tuned is not None:
+        args += ["--thread-grid", f"tune:{settings.tuned['path']}"]  # the grid and the tuned case, as first read
+    elif settings.grid is not None:
         args += ["--thread-grid", ",".join(grid_item(c.id) for c in settings.grid)]
     if settings.models is not None:
         args += ["--models", ",".join(settings.models)]

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cifar.training.user import is_spec, user_data
+
 IMAGE_SHAPE = (32, 32, 3)
 PIXELS = 32 * 32 * 3
 NUM_CLASSES = 10
@@ -254,7 +256,10 @@ def _full(data: str, seed: int, download: bool) -> Cifar10:
     key = (data, seed, download, *(os.environ.get(v) for v in ("CIFAR10_DIR", "KERAS_HOME", "HOME")))
     if key in _CACHE:
         return _CACHE[key]
-    if data not in SOURCES:
+    if data not in SOURCES and not os.path.exists(os.path.expanduser(data)) and is_spec(data):
+        x, y = user_data(data)  # the user's own images (cifar.training.user)
+        ds = Cifar10(x, y, x[:0], y[:0], source="user", origin=data)
+    elif data not in SOURCES:
         ds = read_cifar10(data)
     elif data == "synthetic":
         ds = synthetic_cifar10(TRAIN_SIZE, TEST_SIZE, seed)
@@ -276,7 +281,8 @@ def _full(data: str, seed: int, download: bool) -> Cifar10:
 def load_cifar10(data: str = "auto", *, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
                  download: bool = False, quiet: bool = False) -> Cifar10:
     """Load CIFAR-10 by `data`: ``"auto"`` (real if found, else synthetic), ``"real"``, ``"synthetic"``,
-    or a path to an archive or folder. ``n_train``/``n_test`` keep the first N images of the full set
+    a path to an archive or folder, or the user's own images from a ``pkg.module:function`` returning ``(x, y)``
+    (`cifar.training.user`; no test set). ``n_train``/``n_test`` keep the first N images of the full set
     (50,000 / 10,000; the synthetic set is generated at full size so any N gives the same first images).
     Prints one line to stderr naming the source, unless ``quiet``.
 

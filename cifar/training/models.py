@@ -72,10 +72,16 @@ def resnet20():
 
 
 def build_model(name: str, compile: bool = True):
-    """Build `name` (one of `MODELS`) and compile it as in the article."""
-    if name not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {name!r}")
-    model = {"seed_cnn": seed_cnn, "resnet20": resnet20}[name]()
+    """Build `name` (one of `MODELS`, or the user's ``pkg.module:function``: `cifar.training.user`) and compile it
+    as in the article."""
+    from cifar.training.user import is_spec, user_model
+
+    if is_spec(name):
+        model = user_model(name)
+    elif name not in MODELS:
+        raise ValueError(f"model must be one of {MODELS} or pkg.module:function, got {name!r}")
+    else:
+        model = {"seed_cnn": seed_cnn, "resnet20": resnet20}[name]()
     if compile:
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model

@@ -15,80 +15,116 @@ from cifar.training.pipeline import AUTOTUNE
 from cifar.tuning.space import Setting
 
 
-def snippet(setting: Setting) -> str:
-    """The Python that applies `setting` in a training script: environment first, then the thread pools before
-    any op, the precision policy, the tf.data options, the compile flag."""
-    lines = []
-    if setting.onednn != "on" or setting.cpus is not None:
-        lines.append("import os")
+#: The snippet's knobs, one line each, so a user (and the test that runs it) can shrink or point it elsewhere.
+SNIPPET_KNOBS = ('DATA = "auto"  # CIFAR-10: $CIFAR10_DIR or Keras\' cache, else a synthetic stand-in; or a path',
+                 "N_TRAIN = None  # all 50,000 training images",
+                 "EPOCHS = 10")
+
+
+def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto") -> str:
+    """A complete training script that applies `setting` as the tuner measured it: environment first, then the
+    thread pools before any op, the precision policy, the data (`data`: as tune's ``--data``), the model (`model`:
+    one of `cifar.training.models.MODELS` or the user's ``pkg.module:function``), the input pipeline (every function it maps defined in it) and ``fit``.
+    Runs as printed (``python tuned.py``); `SNIPPET_KNOBS` are its first lines after the imports."""
+    lines = ["# The tuner's answer as a complete script: save it as tuned.py and run python tuned.py", "import os"]
     if setting.onednn != "on":
         lines.append('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow is imported: before the import')
     if setting.cpus is not None:
         cpus = ", ".join(str(i) for i in range(setting.cpus))
-        lines.append(f"os.sched_setaffinity(0, {{{cpus}}})  # the first {setting.cpus} usable core(s); "
-                     f"or: taskset -c {cpus.replace(', ', ',')} python train.py")
+        lines.append(f"os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{setting.cpus}])  # the first "
+                     f"{setting.cpus} usable core(s); or: taskset -c {cpus.replace(', ', ',')} python tuned.py")
     lines += ["import tensorflow as tf", "import keras", "",
+              "from cifar.training.data import load_cifar10", "from cifar.training.models import build_model", "",
+              *(SNIPPET_KNOBS if data == "auto" else (f'DATA = "{data}"', *SNIPPET_KNOBS[1:])), "",
               "# before any op runs: TensorFlow accepts thread settings only then",
               f"tf.config.threading.set_intra_op_parallelism_threads({setting.intra})"
               + ("  # 0: TensorFlow decides" if setting.intra == 0 else ""),
               f"tf.config.threading.set_inter_op_parallelism_threads({setting.inter})"
               + ("  # 0: TensorFlow decides" if setting.inter == 0 else "")]
     if setting.precision != "float32":
-        lines.append(f'keras.mixed_precision.set_global_policy("{setting.precision}")')
+        lines.append(f'keras.mixed_precision.set_global_policy("{setting.precision}")  # before the model is built')
+    lines += ["", "data = load_cifar10(DATA, n_train=N_TRAIN)  # uint8 images (N, 32, 32, 3), int labels (N, 1)",
+              "x_train, y_train = data.x_train, data.y_train",
+              f'model = build_model("{model}", compile=False)']
     options = setting.pipeline_options
-    if options is None:
-        lines += ["", "# input: float32 arrays / 255 straight into model.fit (the article's script), batch_size=128"]
-    else:
-        npc = "tf.data.AUTOTUNE" if options.num_parallel_calls == AUTOTUNE else str(options.num_parallel_calls)
-        lines += ["", "train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))"]
-        # Repeated, as it was measured: a fresh iterator every epoch (fit's default for a finite dataset) runs some
-        # epochs on one core on some machines (tf.data's autotuning; docs/measuring.md).
-        repeat = "train_ds = train_ds.repeat()  # one iterator for the whole fit, as measured: see steps_per_epoch"
-        if options.variant == "seed":
-            lines += ["train_ds = train_ds.shuffle(10000)", repeat,
-                      "train_ds = train_ds.map(lambda x, y: (tf.image.random_flip_left_right(x), y),",
-                      f"                        num_parallel_calls={npc})",
-                      "train_ds = train_ds.batch(128).prefetch(tf.data.AUTOTUNE)"]
-        else:
-            lines += ["# x_train as uint8: cast, scale and flip whole batches (cifar.training.pipeline, 'batched')",
-                      "train_ds = train_ds.shuffle(10000)", repeat, "train_ds = train_ds.batch(128)",
-                      f"train_ds = train_ds.map(augment_batch, num_parallel_calls={npc})",
-                      "train_ds = train_ds.prefetch(tf.data.AUTOTUNE)"]
-        if options.private_threadpool_size:
-            lines += ["options = tf.data.Options()",
-                      f"options.threading.private_threadpool_size = {options.private_threadpool_size}",
-                      "train_ds = train_ds.with_options(options)"]
     compile_args = 'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]'
     if setting.jit_compile != "auto":
         compile_args += f", jit_compile={setting.jit_compile == 'on'}"
-    lines += ["", f"model.compile({compile_args})"]
-    if options is not None:
-        lines.append("model.fit(train_ds, steps_per_epoch=len(x_train) // 128, epochs=10)")
+    if options is None:
+        lines += ["", f"model.compile({compile_args})",
+                  "# the article's input: float32 arrays / 255 straight into model.fit",
+                  'model.fit(x_train.astype("float32") / 255.0, y_train, batch_size=128, epochs=EPOCHS)']
+        return "\n".join(lines) + "\n"
+    npc = "tf.data.AUTOTUNE" if options.num_parallel_calls == AUTOTUNE else str(options.num_parallel_calls)
+    # Repeated, as it was measured: a fresh iterator every epoch (fit's default for a finite dataset) runs some
+    # epochs on one core on some machines (tf.data's autotuning; docs/measuring.md).
+    repeat = "train_ds = train_ds.repeat()  # one iterator for the whole fit, as measured: see steps_per_epoch"
+    if options.variant == "seed":
+        lines += ["", "",
+                  "def augment(image, label):",
+                  "    return tf.image.random_flip_left_right(image), label", "", "",
+                  "# the article's pipeline: float32 / 255 first, then shuffle, flip image by image, batch",
+                  'train_ds = tf.data.Dataset.from_tensor_slices((x_train.astype("float32") / 255.0, y_train))',
+                  "train_ds = train_ds.shuffle(10000)", repeat,
+                  f"train_ds = train_ds.map(augment, num_parallel_calls={npc})",
+                  "train_ds = train_ds.batch(128).prefetch(tf.data.AUTOTUNE)"]
+    else:
+        lines += ["", "",
+                  "def augment_batch(images, labels):",
+                  '    """A whole uint8 batch at once: cast, scale to [0, 1], flip about half of it."""',
+                  "    images = tf.cast(images, tf.float32) / 255.0",
+                  "    flip = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < 0.5",
+                  "    return tf.where(flip, tf.reverse(images, axis=[2]), images), labels", "", "",
+                  "# uint8 until after batch: 4x less data to shuffle, one map call per batch",
+                  "train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))",
+                  "train_ds = train_ds.shuffle(10000)", repeat, "train_ds = train_ds.batch(128)",
+                  f"train_ds = train_ds.map(augment_batch, num_parallel_calls={npc})",
+                  "train_ds = train_ds.prefetch(tf.data.AUTOTUNE)"]
+    if options.private_threadpool_size:
+        lines += ["options = tf.data.Options()",
+                  f"options.threading.private_threadpool_size = {options.private_threadpool_size}",
+                  "train_ds = train_ds.with_options(options)"]
+    lines += ["", f"model.compile({compile_args})",
+              "model.fit(train_ds, steps_per_epoch=len(x_train) // 128, epochs=EPOCHS)"]
     return "\n".join(lines) + "\n"
 
 
 def thread_grid(setting: Setting | None) -> str:
-    """`--thread-grid` for the suite: the recommendation's threads and the default, so the gate guards both."""
+    """`--thread-grid` for the suite: the recommendation's threads and the default, for every case (the tuned case
+    measures the rest of the setting: `guard_from_report`)."""
     if setting is None or (setting.intra, setting.inter) == (0, 0):
         return "default"
     return f"{setting.intra}x{setting.inter},default"
 
 
-def grid_from_report(path: str) -> str:
-    """The `--thread-grid` a tune report (``python -m cifar tune --json PATH``) recommends; `ValueError`, one line,
-    for a file that is missing or holds no confirmed recommendation."""
+def guard_from_report(path: str) -> dict:
+    """What ``pytest benchmarks/ --thread-grid tune:PATH`` measures for a tune report (``python -m cifar tune --json
+    PATH``): ``{"grid": the recommendation's threads and the default, "tuned": the recommendation as a whole or
+    None}``. The whole setting (``model``, ``id``, ``threads``, ``params`` for the epoch, ``env`` at TensorFlow's
+    import, ``cpus``) is what the suite's tuned case runs beside TensorFlow's default; None when the report
+    recommends the default itself (nothing to guard beyond it). `ValueError`, one line, for a file that is missing
+    or holds no confirmed recommendation."""
     import json
 
+    where = f"--thread-grid tune:{path}"
     try:
         report = json.loads(Path(path).read_text())
     except OSError as err:
-        raise ValueError(f"--thread-grid tune:{path}: cannot read the tune report ({err.strerror})") from None
+        raise ValueError(f"{where}: cannot read the tune report ({err.strerror})") from None
     except json.JSONDecodeError:
-        raise ValueError(f"--thread-grid tune:{path}: not a JSON tune report") from None
-    if not isinstance(report, dict) or "thread_grid" not in report:
-        raise ValueError(f"--thread-grid tune:{path}: no recommendation in it (was the tune run confirmed? "
-                         "--phase search writes none)")
-    return report["thread_grid"]
+        raise ValueError(f"{where}: not a JSON tune report") from None
+    if not isinstance(report, dict) or "thread_grid" not in report or "recommended" not in report:
+        raise ValueError(f"{where}: no recommendation in it (was the tune run confirmed? --phase search writes none)")
+    try:
+        setting = Setting.from_dict(report["recommended"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: its recommended setting is not one this code can run ({err})") from None
+    tuned = None
+    if setting != Setting():
+        tuned = {"path": str(Path(path).resolve()), "model": report.get("model", "seed_cnn"),
+                 "id": setting.id.replace(" ", "_"), "threads": [setting.intra, setting.inter],
+                 "params": setting.epoch_params(), "env": setting.env(), "cpus": setting.cpus}
+    return {"grid": report["thread_grid"], "tuned": tuned}
 
 
 def _pct(value: float | None) -> str:
@@ -144,7 +180,8 @@ def markdown(report: dict, plots: dict[str, Path]) -> str:
            f"{report['date']}, study `{report['study']}` in `{report['storage']}`, budget {report['budget_seconds']:.0f} s "
            f"(search {search['seconds']:.0f} s, confirmation {c['seconds']:.0f} s).", "",
            f"**{c['verdict']}**", "", "```python", report["snippet"].rstrip(), "```", "",
-           f"Guard it in the suite: `pytest benchmarks/ --thread-grid {report['thread_grid']}`.", "",
+           "Guard it in the suite (the setting as a whole beside TensorFlow's default, in `test_epoch[MODEL-tuned]`): "
+           "`pytest benchmarks/ --thread-grid tune:PATH`, PATH this report's JSON.", "",
            "## Confirmation", "",
            "| setting | role | processes | images/s | speedup vs default | % of peak | loss | accuracy |",
            "|---|---|---|---|---|---|---|---|"]

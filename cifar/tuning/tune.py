@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import statistics
 import sys
 import time
@@ -90,14 +91,25 @@ class _Feedback:
 
 def run(args) -> dict:
     """Everything ``tune`` does; returns the report (also written as JSON, Markdown and PNGs)."""
+    from cifar.suite.usercheck import check_user_functions
+    from cifar.training.data import SOURCES
     from cifar.training.models import MODELS
     from cifar.training.threads import cpu_budget
+    from cifar.training.user import is_spec
 
     budget = parse_budget(args.budget)
-    if args.model not in MODELS:
-        raise TuneError(f"--model {args.model!r}: one of {', '.join(MODELS)}")
+    if args.model not in MODELS and not is_spec(args.model):
+        raise TuneError(f"--model {args.model!r}: one of {', '.join(MODELS)}, or pkg.module:function returning a "
+                        "Keras model")
     if args.phase not in PHASES:
         raise TuneError(f"--phase {args.phase!r}: one of {', '.join(PHASES)}")
+    if args.data not in SOURCES and not os.path.exists(os.path.expanduser(args.data)) and not is_spec(args.data):
+        raise TuneError(f"--data {args.data!r}: one of {', '.join(SOURCES)}, a path to CIFAR-10, or "
+                        "pkg.module:function returning (x, y)")
+    try:
+        check_user_functions((args.model,), args.data)  # before any search: the user's functions work here
+    except ValueError as err:
+        raise TuneError(str(err)) from None
     cores = cpu_budget()
     space = Space.parse(args.space, cores.logical)
     storage = args.storage or DEFAULT_STORAGE
@@ -166,7 +178,8 @@ def build_report(args, study, storage, space, info, cores, budget, peak, progres
                   if t.user_attrs.get("flops_per_image")), None)
     best = confirmation.recommended if confirmation else None
     report = {
-        "model": args.model, "cpu_model": info["cpu_model"], "budget_cores": cores.describe(),
+        "model": args.model, "cpu_model": info["cpu_model"], "fingerprint": machine_fingerprint(info),
+        "budget_cores": cores.describe(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "study": study.study_name, "storage": storage, "budget_seconds": budget, "phase": args.phase,
         "peak_gflops": (peak or 0.0) / 1e9, "flops_per_image": flops,
@@ -184,7 +197,7 @@ def build_report(args, study, storage, space, info, cores, budget, peak, progres
         report["confirmation"] = confirmation.to_dict()
         chosen = best.setting if best else DEFAULT
         report["recommended"] = chosen.to_dict()
-        report["snippet"] = reporting.snippet(chosen)
+        report["snippet"] = reporting.snippet(chosen, args.model, args.data)
         report["thread_grid"] = reporting.thread_grid(best.setting if best else None)
     return report
 
@@ -221,8 +234,10 @@ def main(args) -> int:
         console.print(reporting.summary_table(report))
         console.print(report["confirmation"]["verdict"], style="bold", highlight=False, markup=False)
         console.print("\n" + report["snippet"], highlight=False, markup=False)
-        console.print(f"guard it: pytest benchmarks/ --thread-grid {report['thread_grid']}", highlight=False,
-                      markup=False)
+        guard = (f"pytest benchmarks/ --thread-grid tune:{args.json}" + (
+            "  (the setting as a whole beside TensorFlow's default: test_epoch[" + args.model + "-tuned])"
+            if report["recommended"] != DEFAULT.to_dict() else ""))
+        console.print(f"guard it: {guard}", highlight=False, markup=False)
     else:
         for row in search_info["best"][:5]:
             console.print(f"  {row['images_per_s_geomean']:,.0f} images/s  {row['id']}  ({row['processes']} processes)",

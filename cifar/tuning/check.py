@@ -1,0 +1,163 @@
+"""``python -m cifar tune --check reports/tune.json``: does a tuned setting still hold here, now?
+
+After a TensorFlow upgrade, on a new machine, or just later, the report's recommendation is measured again against
+TensorFlow's default and the confirmation's runner-up, interleaved in fresh processes, by the confirmation's own
+rule (`cifar.tuning.confirm`: paired by pass, the estimator's 95 % t interval, at least `MIN_PASSES` passes):
+
+====  ======================================================================================================
+exit  meaning
+====  ======================================================================================================
+0     it holds: the recommendation is measurably faster than the default and nothing measured beat it (for a
+      report that kept the default: no setting is measurably faster than it)
+1     it no longer holds: the recommendation is not faster than the default (its interval lies at or below
+      1), or the runner-up is measurably faster than it (or, for a report that kept the default, the runner-up
+      is now measurably faster than the default); the line gives the interval
+2     bad input: no such report, not a confirmed tune report, a setting this code cannot run
+3     inconclusive: too little time to tell (fewer than `MIN_PASSES` passes, or an interval that still holds 1);
+      the line says about how many processes per setting would tell
+====  ======================================================================================================
+
+A report from another machine fingerprint says so and is measured here: the question is then whether its answer
+carries over.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cifar.tuning.confirm import MIN_PASSES, Arm, Confirmation, confirm
+from cifar.tuning.search import MachineLock, Runners, TuneError, parse_budget
+from cifar.tuning.space import DEFAULT, Setting
+
+EXIT_HOLDS, EXIT_NO_LONGER, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What a tune report says, as far as a check needs it."""
+
+    model: str
+    recommended: Setting
+    runner_up: Setting | None
+    fingerprint: str | None
+    cpu_model: str | None
+    date: str | None
+
+
+def read_report(path: str) -> Checked:
+    """The report's recommendation and runner-up (the fastest other confirmed arm, not the default); `TuneError`,
+    one line, for anything else."""
+    from cifar.training.models import MODELS
+    from cifar.training.user import is_spec
+
+    where = f"--check {path}"
+    try:
+        report = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise TuneError(f"{where}: cannot read the tune report ({err.strerror})") from None
+    except json.JSONDecodeError:
+        raise TuneError(f"{where}: not a JSON tune report") from None
+    if not isinstance(report, dict) or "recommended" not in report or "confirmation" not in report:
+        raise TuneError(f"{where}: no confirmed recommendation in it (a --phase search report has none)")
+    try:
+        recommended = Setting.from_dict(report["recommended"])
+        arms = [(Setting.from_dict(a["setting"]), (a.get("speedup") or {}).get("ratio") or 0.0)
+                for a in report["confirmation"]["arms"]]
+    except (TypeError, ValueError, KeyError) as err:
+        raise TuneError(f"{where}: its settings are not ones this code can run ({err})") from None
+    model = report.get("model", "seed_cnn")
+    if model not in MODELS and not is_spec(model):
+        raise TuneError(f"{where}: model {model!r} is not one of {', '.join(MODELS)} or pkg.module:function")
+    others = sorted((a for a in arms if a[0] not in (recommended, DEFAULT)), key=lambda a: -a[1])
+    return Checked(model, recommended, others[0][0] if others else None, report.get("fingerprint"),
+                   report.get("cpu_model"), report.get("date"))
+
+
+def decide(confirmation: Confirmation, recommended: Setting) -> tuple[int, str]:
+    """The exit code and its line, by the confirmation's rule (see the module docstring)."""
+    arms = {arm.setting: arm for arm in confirmation.arms}
+    default = confirmation.default
+    if not confirmation.enough:
+        return EXIT_INCONCLUSIVE, (f"inconclusive: {len(default.images_per_s)} processes of the default, "
+                                   f"{MIN_PASSES} needed; give --check a larger --budget")
+    if recommended == DEFAULT:
+        faster = [a for a in confirmation.arms[1:] if a.speedup is not None and a.speedup.low > 1.0
+                  and a.pairs >= MIN_PASSES]
+        if faster:
+            best = max(faster, key=lambda a: a.speedup.ratio)
+            return EXIT_NO_LONGER, (f"no longer holds: {best.setting.id} is now measurably faster than TensorFlow's "
+                                    f"default, {best.speedup}")
+        return EXIT_HOLDS, "holds: no setting measured is faster than TensorFlow's default"
+    mine = arms[recommended]
+    if mine.speedup is None:
+        return EXIT_INCONCLUSIVE, f"inconclusive: {recommended.id} has no interval yet ({mine.pairs} pairs)"
+    if mine.speedup.high <= 1.0:
+        return EXIT_NO_LONGER, f"no longer holds: {recommended.id} is not faster than TensorFlow's default, {mine.speedup}"
+    for other in confirmation.arms[1:]:
+        if other is mine or other.pairs < MIN_PASSES:
+            continue
+        against = mine.ratio_to(other)
+        if against is not None and against.high < 1.0:
+            return EXIT_NO_LONGER, (f"no longer holds: {other.setting.id} is measurably faster than {recommended.id}"
+                                    f", which runs at {against} of it")
+    if mine.speedup.low > 1.0:
+        return EXIT_HOLDS, f"holds: {recommended.id} runs at {mine.speedup} of TensorFlow's default"
+    needed = confirmation.processes_needed(mine)
+    return EXIT_INCONCLUSIVE, (f"inconclusive: {recommended.id} at {mine.speedup} of TensorFlow's default: the "
+                               "interval still holds 1" + (f"; ~{needed} processes per setting would tell"
+                                                           if needed else ""))
+
+
+def run(args) -> int:
+    """``tune --check PATH``: measure, decide, print one line (and a table); returns the exit code."""
+    from rich.console import Console
+
+    from cifar.tuning import report as reporting
+    from cifar.tuning.search import TRIAL_EPOCH
+    from cifar.tuning.tune import EPOCH_TARGET, fingerprint
+
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    out = Path(args.json or "reports/tune-check.json")
+    try:
+        budget = parse_budget(args.budget)
+        if out.resolve() == Path(args.check).resolve():
+            raise TuneError(f"--json {out} is the report being checked: give the check's report another path")
+        checked = read_report(args.check)
+    except TuneError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    here, _ = fingerprint()
+    if checked.fingerprint is not None and checked.fingerprint != here:
+        console.print(f"the report was measured on {checked.fingerprint} ({checked.date}); this machine is {here}: "
+                      "its answer is measured here", highlight=False, markup=False)
+    elif checked.fingerprint is None:
+        console.print(f"the report does not say its machine fingerprint (measured on {checked.cpu_model}, "
+                      f"{checked.date}); measured here, {here}", highlight=False, markup=False)
+    arms = [Arm("default", DEFAULT)]
+    if checked.recommended != DEFAULT:
+        arms.append(Arm("recommended", checked.recommended))
+    if checked.runner_up is not None:
+        arms.append(Arm("runner-up", checked.runner_up))
+    epoch = {"model": checked.model, "data": args.data, **TRIAL_EPOCH}
+    if args.steps:
+        epoch["steps"] = args.steps
+    runners = Runners(args.data)
+    try:
+        confirmation = confirm(arms, runners, EPOCH_TARGET, epoch, time.monotonic() + budget, lock=MachineLock(),
+                               max_passes=args.max_passes, eliminate=False)
+    finally:
+        runners.close()
+    code, line = decide(confirmation, checked.recommended)
+    console.print(reporting.summary_table({"confirmation": confirmation.to_dict(), "peak_gflops": None,
+                                           "peak_error": "not measured by --check"}))
+    console.print(line, style="bold", highlight=False, markup=False)
+    from cifar.files import write_json_atomic
+
+    write_json_atomic(out, {"checked": str(args.check), "fingerprint": here, "exit_code": code,
+                            "verdict": line, "confirmation": confirmation.to_dict()})
+    console.print(f"wrote {out}", highlight=False, markup=False)
+    return code
