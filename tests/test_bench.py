@@ -487,3 +487,27 @@ def test_the_installed_console_script_answers_help():
         pytest.skip(f"no {installed}: the project is not installed in this interpreter's environment (make installs it)")
     proc = subprocess.run([str(installed), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "gate-check" in proc.stdout
+
+
+def test_where_the_time_went_is_kept_per_workload_and_names_each_ones_largest_untimed_phase():
+    """Issue 31, items 1 and 4: the phases per workload, and the summary's line naming, for each workload, the largest
+    phase that is not measurement."""
+    from cifar.suite.campaign import Phases
+    from cifar.suite.record import phase_line
+
+    phases = Phases()
+    epoch = {"durations_seconds": [1.0, 1.0], "phases": {"warmup_seconds": 3.0, "between_rounds_seconds": 0.0},
+             "process": {"child_wall_seconds": 6.0}, "runner": {"parent_wall_seconds": 6.5}}
+    matmul = {"durations_seconds": [0.2] * 5, "phases": {"warmup_seconds": 0.2},
+              "process": {"child_wall_seconds": 3.2}, "runner": {"parent_wall_seconds": 3.4}}
+    for result, workload in ((epoch, "epoch"), (epoch, "epoch"), (matmul, "matmul")):
+        phases.add(result, workload)
+    assert phases.children == {"epoch": 2, "matmul": 1}
+    assert phases.by_workload["epoch"] == pytest.approx({"isolation": 1.0, "setup": 2.0, "warmup": 6.0,
+                                                         "between_rounds": 0.0, "timed": 4.0})
+    assert phases.seconds["setup"] == pytest.approx(2.0 + 2.0)  # the session's totals still add every workload
+    line = phase_line({"wall_seconds": 20.0, "timed_fraction": 0.25, "seconds": phases.seconds,
+                       "by_workload": {w: {"children": phases.children[w], "seconds": s}
+                                       for w, s in phases.by_workload.items()}})
+    assert line.splitlines()[1] == ("largest phase that is not measurement, per workload: epoch warmup 6 s of 13, "
+                                    "matmul setup 2 s of 3")

@@ -29,16 +29,24 @@ class Phases:
 
     def __init__(self) -> None:
         self.seconds = dict.fromkeys(self.NAMES, 0.0)
+        #: The same, per workload (``{"epoch": {"setup": …, …}, …}``), and how many children each ran.
+        self.by_workload: dict[str, dict[str, float]] = {}
+        self.children: dict[str, int] = {}
 
-    def add(self, result: dict) -> None:
+    def add(self, result: dict, workload: str | None = None) -> None:
         timed = sum(result.get("durations_seconds", ()))
         phases = result.get("phases", {})
         warmup, between = phases.get("warmup_seconds", 0.0), phases.get("between_rounds_seconds", 0.0)
         child = result.get("process", {}).get("child_wall_seconds", timed + warmup + between)
         parent = result.get("runner", {}).get("parent_wall_seconds", child)
+        mine = self.by_workload.setdefault(workload, dict.fromkeys(self.NAMES, 0.0)) if workload else None
+        if workload:
+            self.children[workload] = self.children.get(workload, 0) + 1
         for name, value in (("isolation", parent - child), ("setup", child - timed - warmup - between),
                             ("warmup", warmup), ("between_rounds", between), ("timed", timed)):
             self.seconds[name] += max(0.0, value)
+            if mine is not None:
+                mine[name] += max(0.0, value)
 
 
 def merge_results(results: list[dict]) -> dict:
@@ -168,7 +176,7 @@ class Campaign:
         finally:
             if self.progress is not None:
                 self.progress(case.name)
-        self.phases.add(result)
+        self.phases.add(result, case.workload)
         return result
 
     def _runner_with(self, runner: Runner, env: dict) -> Runner:

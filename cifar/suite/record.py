@@ -124,7 +124,9 @@ def session_phases(config, campaign) -> dict:
     phases = {"imports": config.stash.get(SESSION_START, now) - process_start, **campaign.phase_seconds()}
     wall = now - process_start
     phases["other"] = max(0.0, wall - sum(phases.values()))
-    return {"wall_seconds": wall, "seconds": phases, "timed_fraction": timed_fraction(phases, wall)}
+    return {"wall_seconds": wall, "seconds": phases, "timed_fraction": timed_fraction(phases, wall),
+            "by_workload": {name: {"children": campaign.phases.children[name], "seconds": dict(seconds)}
+                            for name, seconds in campaign.phases.by_workload.items()}}
 
 
 def timed_fraction(phases: dict[str, float], wall: float) -> float:
@@ -133,9 +135,19 @@ def timed_fraction(phases: dict[str, float], wall: float) -> float:
 
 
 def phase_line(phases: dict) -> str:
-    """``where the time went: 312 s wall, 31 % timed; set-up 140 s, warm-up 61 s, …``, largest first."""
+    """``where the time went: 312 s wall, 31 % timed; set-up 140 s, warm-up 61 s, …``, largest first; then, per
+    workload, its largest phase that is not measurement (``epoch: warmup 120 s of 300``)."""
     seconds = phases["seconds"]
     parts = ", ".join(f"{name.replace('_', ' ')} {value:.0f} s" for name, value in
                       sorted(seconds.items(), key=lambda item: -item[1]) if value >= 0.5)
-    return (f"where the time went: {phases['wall_seconds']:.0f} s wall, {phases['timed_fraction']:.0%} in timed rounds; "
+    line = (f"where the time went: {phases['wall_seconds']:.0f} s wall, {phases['timed_fraction']:.0%} in timed rounds; "
             f"{parts}")
+    worst = []
+    for workload, entry in sorted((phases.get("by_workload") or {}).items(),
+                                  key=lambda item: -sum(item[1]["seconds"].values())):
+        untimed = {k: v for k, v in entry["seconds"].items() if k != "timed"}
+        if untimed and max(untimed.values()) >= 0.5:
+            name = max(untimed, key=untimed.get)
+            worst.append(f"{workload} {name.replace('_', ' ')} {untimed[name]:.0f} s of "
+                         f"{sum(entry['seconds'].values()):.0f}")
+    return line + ("\nlargest phase that is not measurement, per workload: " + ", ".join(worst) if worst else "")

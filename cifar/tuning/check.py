@@ -120,7 +120,7 @@ def run(args) -> int:
     from cifar.tuning.search import TRIAL_EPOCH
     from cifar.tuning.tune import EPOCH_TARGET, fingerprint
 
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     out = Path(args.json or "reports/tune-check.json")
     try:
         budget = parse_budget(args.budget)

@@ -224,7 +224,7 @@ def main(args) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     search_info = report["search"]
     console.print(f"search: {search_info['trials']} trials ({search_info['pruned']} pruned, {search_info['failed']} "
                   f"failed), {search_info['processes']} processes in {search_info['seconds']:.0f} s; "
