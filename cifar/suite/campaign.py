@@ -172,7 +172,7 @@ class Campaign:
                 cpus = tuple(sorted(os.sched_getaffinity(0))[:config.cpus])
             config = config.threads
         try:
-            result = runner.run(case.target, params, config, cpus=cpus)
+            result = runner.run(case.target, params, config, **({"cpus": cpus} if cpus is not None else {}))
         finally:
             if self.progress is not None:
                 self.progress(case.name)
