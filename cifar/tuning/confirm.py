@@ -31,9 +31,12 @@ from cifar.isolation.errors import ChildError
 from cifar.isolation.schedule import in_pass_order
 from cifar.stats.estimate import TARGET_HALF_WIDTH, Ratio, compare, processes_needed, rate_over
 from cifar.tuning.search import MachineLock, Runners, TuneError, error_line, process_images_per_s
+from cifar.training.pipeline import ARRAYS
 from cifar.tuning.space import ARTICLE, DEFAULT, Setting
 
 TOP = 3
+#: The article's inputs: its script's arrays and its tf.data pipeline; preferred among equally simple tied arms.
+ARTICLE_INPUTS = (ARRAYS, "seed")
 #: No recommendation is made from fewer passes, and no arm is settled or dropped before: at 2-4 pairs a t interval
 #: is honest but too wide to tell settings apart, and an early drop is final.
 MIN_PASSES = 5
@@ -93,6 +96,11 @@ class Arm:
                 {"ratio": self.speedup.ratio, "low": self.speedup.low, "high": self.speedup.high},
                 "half_width": None if math.isinf(self.half_width) else self.half_width,
                 "training": _median_training(self.training), "failures": self.failures, "dropped": self.dropped}
+
+
+def _simplicity(arm: Arm) -> tuple:
+    """Sort key of tied arms, simplest first: fewer changes from TensorFlow's defaults, the article's input, faster."""
+    return len(arm.setting.changes()), arm.setting.pipeline not in ARTICLE_INPUTS, -arm.speedup.ratio
 
 
 def _median_training(training: list[dict]) -> dict:
@@ -178,10 +186,10 @@ class Confirmation:
 
     @property
     def recommended(self) -> Arm | None:
-        """Of `tied`, the arm with the fewest changes from TensorFlow's defaults (the higher point among equals), or
-        None: keep the default."""
+        """Of `tied`, the arm with the fewest changes from TensorFlow's defaults; among equals, the article's input
+        (its arrays or its tf.data pipeline) over the batched one, then the higher point. None: keep the default."""
         tied = self.tied
-        return min(tied, key=lambda a: (len(a.setting.changes()), -a.speedup.ratio)) if tied else None
+        return min(tied, key=_simplicity) if tied else None
 
     @property
     def settled(self) -> bool:
@@ -210,9 +218,13 @@ class Confirmation:
         line = f"use {best.setting.id}: {best.speedup} of TensorFlow's default ({width})"
         others = [a for a in self.tied if a is not best]
         if others:
-            closer = best is not self.leader
-            line += ("; tied with " + ", ".join(f"{a.setting.id} ({a.speedup})" for a in others)
-                     + ("; chose the one closer to the defaults" if closer else "; it is also the closest to the defaults"))
+            line += "; tied with " + ", ".join(f"{a.setting.id} ({a.speedup})" for a in others)
+            mine, leader = len(best.setting.changes()), len(self.leader.setting.changes())
+            if best is not self.leader:
+                line += ("; chose the one closer to the defaults" if mine < leader
+                         else "; chose the article's input of the equally simple")
+            else:  # no tied arm has fewer changes
+                line += "; it is also the closest to the defaults"
         return line
 
     def to_dict(self) -> dict:

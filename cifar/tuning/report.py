@@ -17,7 +17,7 @@ from cifar.tuning.space import Setting
 
 #: The snippet's knobs, one line each, so a user (and the test that runs it) can shrink or point it elsewhere.
 SNIPPET_KNOBS = ('DATA = "auto"  # CIFAR-10: $CIFAR10_DIR or Keras\' cache, else a synthetic stand-in; or a path',
-                 "N_TRAIN = None  # all 50,000 training images",
+                 "N_TRAIN = None  # every training image (CIFAR-10: 50,000)",
                  "EPOCHS = 10")
 
 
@@ -145,7 +145,8 @@ def summary_table(report: dict):
     table = Table(title="Confirmation: re-measured interleaved, fresh processes", box=box.SIMPLE_HEAD,
                   caption=f"{confirmation['passes']} passes; images/s: each process's images over its time, geometric "
                           "mean over processes; speedup over TensorFlow's default: paired by pass, 95 % t interval "
-                          "(cifar.stats.estimate); % of peak: the Markdown report")
+                          "(cifar.stats.estimate); " + _peak_caption(report)
+                          + ("; % of peak: the Markdown report" if report.get("peak_gflops") else ""))
     for column in TERMINAL_COLUMNS:
         table.add_column(column, justify="left" if column in ("setting", "role") else "right")
     for arm in confirmation["arms"]:
