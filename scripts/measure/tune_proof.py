@@ -4,8 +4,8 @@
    the reference, and its wall time W.
 2. ``python -m cifar tune --budget 0.15W`` (search and confirmation) REPETITIONS times, each a fresh study.
 3. One interleaved confirmation of the exhaustive best, each run's recommendation, TensorFlow's default and the
-   article's (4, 2), every arm in every pass: every ratio from this one run, paired by pass (the median of the
-   per-pass ratios), 95 % bootstrap CIs resampling passes.
+   article's (4, 2), every arm in every pass: every ratio from this one run, paired by pass, as the estimator gives
+   it (`cifar.stats.estimate`: the geometric mean of the per-pass ratios with a 95 % t interval).
 
     python scripts/measure/tune_proof.py --repetitions 3 --processes 10 --out reports/tune-proof.json
     python scripts/measure/tune_proof.py --again reports/tune-proof.json --processes 30   # step 3 alone, again
