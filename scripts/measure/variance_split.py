@@ -26,14 +26,18 @@ import statistics
 from pathlib import Path
 
 
-def split(processes: list[list[float]]) -> tuple[float, float, float] | None:
-    """(sigma_w, sigma_b, r) of log round times, or None with fewer than 3 processes of 2+ rounds."""
-    logs = [[math.log(d) for d in p] for p in processes if len(p) >= 2]
-    if len(logs) < 3:
+def split(groups: list[list[list[float]]]) -> tuple[float, float, float] | None:
+    """(sigma_w, sigma_b, r) of log round times over `groups` (each one arm of one run: arms of a paired run, or
+    sessions with an injected slowdown, centre apart, so processes are compared within their group only), or None
+    without a group of 3 processes of 2+ rounds."""
+    groups = [[[math.log(d) for d in p] for p in g if len(p) >= 2] for g in groups]
+    groups = [g for g in groups if len(g) >= 3]
+    if not groups:
         return None
-    r = statistics.mean(len(p) for p in logs)
-    within = statistics.mean(statistics.variance(p) for p in logs)
-    between = statistics.variance(statistics.mean(p) for p in logs) - within / r
+    processes = [p for g in groups for p in g]
+    r = statistics.mean(len(p) for p in processes)
+    within = statistics.mean(statistics.variance(p) for p in processes)
+    between = statistics.mean(statistics.variance(statistics.mean(p) for p in g) for g in groups) - within / r
     return math.sqrt(within), math.sqrt(max(between, 1e-12)), r
 
 
@@ -42,7 +46,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    per: dict[str, list[list[float]]] = {}
+    per: dict[str, list[list[list[float]]]] = {}  # benchmark -> groups (an arm of a run) -> processes -> rounds
     workload_of: dict[str, str] = {}
     cost: dict[str, list[float]] = {}  # workload -> untimed seconds per child, one per run
     for path in args.runs:
@@ -59,7 +63,7 @@ def main() -> None:
             if info.get("paired_baseline"):
                 arms.append(info["paired_baseline"].get("durations_per_process") or [])
             for arm in arms:
-                per.setdefault(name, []).extend(arm)
+                per.setdefault(name, []).append(arm)
     rows = []
     print(f"{'benchmark':52} {'sigma_w':>8} {'sigma_b':>8} {'round s':>8} {'proc s':>7} {'r now':>6} {'r*':>6} "
           f"{'var at r*':>9}")
@@ -68,7 +72,7 @@ def main() -> None:
         if found is None:
             continue
         sw, sb, r = found
-        c_r = statistics.median(d for p in per[name] for d in p)
+        c_r = statistics.median(d for g in per[name] for p in g for d in p)
         c_p = statistics.median(cost[workload_of[name]]) if workload_of[name] in cost else None
         r_star = math.sqrt(c_p * sw * sw / (c_r * sb * sb)) if c_p else None
 
@@ -76,7 +80,7 @@ def main() -> None:
             return (sb * sb + sw * sw / rounds) * (c_p + rounds * c_r)
 
         gain = variance(max(1.0, r_star)) / variance(r) if c_p else None
-        rows.append({"benchmark": name, "workload": workload_of[name], "processes": len(per[name]),
+        rows.append({"benchmark": name, "workload": workload_of[name], "processes": sum(map(len, per[name])),
                      "sigma_within": sw, "sigma_between": sb, "round_seconds": c_r, "process_seconds": c_p,
                      "rounds_now": r, "rounds_optimal": r_star, "variance_at_optimum_relative": gain})
         print(f"{name[:52]:52} {sw:8.1%} {sb:8.1%} {c_r:8.3f} " + (f"{c_p:7.1f} " if c_p else f"{'-':>7} ")
