@@ -23,7 +23,6 @@ carries over.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -54,15 +53,14 @@ def read_report(path: str) -> Checked:
     from cifar.training.models import MODELS
     from cifar.training.user import is_spec
 
+    from cifar.tuning.report import read_report as read_json
+
     where = f"--check {path}"
     try:
-        report = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise TuneError(f"{where}: cannot read the tune report ({err.strerror})") from None
-    except json.JSONDecodeError:
-        raise TuneError(f"{where}: not a JSON tune report") from None
-    if not isinstance(report, dict) or "recommended" not in report or "confirmation" not in report:
-        raise TuneError(f"{where}: no confirmed recommendation in it (a --phase search report has none)")
+        report = read_json(path, where, ("recommended", "confirmation"),
+                           "no confirmed recommendation in it (a --phase search report has none)")
+    except ValueError as err:
+        raise TuneError(str(err)) from None
     try:
         recommended = Setting.from_dict(report["recommended"])
         arms = [(Setting.from_dict(a["setting"]), (a.get("speedup") or {}).get("ratio") or 0.0)

@@ -97,6 +97,22 @@ def thread_grid(setting: Setting | None) -> str:
     return f"{setting.intra}x{setting.inter},default"
 
 
+def read_report(path: str, where: str, keys: tuple[str, ...], missing: str) -> dict:
+    """A tune report (``python -m cifar tune --json PATH``) holding `keys`; `ValueError`, one line starting with
+    `where`, for a file that is missing, not JSON, or without them (`missing` says why)."""
+    import json
+
+    try:
+        report = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise ValueError(f"{where}: cannot read the tune report ({err.strerror})") from None
+    except json.JSONDecodeError:
+        raise ValueError(f"{where}: not a JSON tune report") from None
+    if not isinstance(report, dict) or any(key not in report for key in keys):
+        raise ValueError(f"{where}: {missing}")
+    return report
+
+
 def guard_from_report(path: str) -> dict:
     """What ``pytest benchmarks/ --thread-grid tune:PATH`` measures for a tune report (``python -m cifar tune --json
     PATH``): ``{"grid": the recommendation's threads and the default, "tuned": the recommendation as a whole or
@@ -104,17 +120,9 @@ def guard_from_report(path: str) -> dict:
     import, ``cpus``) is what the suite's tuned case runs beside TensorFlow's default; None when the report
     recommends the default itself (nothing to guard beyond it). `ValueError`, one line, for a file that is missing
     or holds no confirmed recommendation."""
-    import json
-
     where = f"--thread-grid tune:{path}"
-    try:
-        report = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise ValueError(f"{where}: cannot read the tune report ({err.strerror})") from None
-    except json.JSONDecodeError:
-        raise ValueError(f"{where}: not a JSON tune report") from None
-    if not isinstance(report, dict) or "thread_grid" not in report or "recommended" not in report:
-        raise ValueError(f"{where}: no recommendation in it (was the tune run confirmed? --phase search writes none)")
+    report = read_report(path, where, ("thread_grid", "recommended"),
+                         "no recommendation in it (was the tune run confirmed? --phase search writes none)")
     try:
         setting = Setting.from_dict(report["recommended"])
     except (TypeError, ValueError) as err:
