@@ -204,6 +204,10 @@ def test_epoch_over_the_articles_arrays(tf_runner):
     assert result["workload"]["pipeline_id"] == "arrays" and result["workload"]["pipeline"] == "arrays"
     assert result["workload"]["parameters"] == 20_042
     assert result["items_per_round"] == 3 * 128 and len(result["durations_seconds"]) == 2
+    # Warm-up: single steps of a fit of their own, at most one epoch's 3, not counted among the 2 timed epochs.
+    warmup = result["warmup"]
+    assert 1 <= warmup["units"] <= 3 and warmup["cap_units"] == 3 and len(warmup["unit_seconds"]) == warmup["units"]
+    assert result["training"]["epochs"] == 2 and result["training"]["warmup_steps"] == warmup["units"]
 
 
 def test_heavy_pipeline_decodes_and_augments_every_image(tf_runner):

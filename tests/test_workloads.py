@@ -79,3 +79,65 @@ def test_cpu_per_item_counts_only_the_timed_rounds(monkeypatch):
                      before_round=lambda: burn(0.05))
     # Sleeping rounds use ~no CPU; 3 x 50 ms of untimed burning would show as ~50 ms per 1,000 items.
     assert result["cpu_seconds_per_1000_items"] < 0.02
+
+
+def _unit_clock(monkeypatch, unit_times):
+    """A fake perf_counter that a unit advances by its next time from `unit_times`."""
+    now = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    times = iter(unit_times)
+
+    def unit():
+        now[0] += next(times)
+
+    return unit
+
+
+def test_warm_up_stops_once_three_units_in_a_row_agree(monkeypatch):
+    from cifar.workloads.timing import warm_up
+
+    # A traced first unit, a slow second, then steady ones: the third steady unit ends it.
+    unit = _unit_clock(monkeypatch, [0.7, 0.05, 0.030, 0.031, 0.030, 0.030])
+    record = warm_up(unit, cap_units=30)
+    assert record["units"] == 5 and record["stable"] is True
+    assert record["unit_seconds"] == pytest.approx([0.7, 0.05, 0.030, 0.031, 0.030])
+    assert record["seconds"] == pytest.approx(0.841)
+
+
+def test_warm_up_that_never_settles_stops_at_the_cap_and_says_so(monkeypatch):
+    from cifar.workloads.timing import warm_up
+
+    unit = _unit_clock(monkeypatch, [0.7, 0.03, 0.05, 0.03, 0.05, 0.03, 0.05, 0.03])
+    record = warm_up(unit, cap_units=6)
+    assert record["units"] == 6 and record["stable"] is False and record["cap_units"] == 6
+
+
+def test_measure_warms_up_with_units_and_times_whole_rounds(monkeypatch):
+    monkeypatch.delenv(INJECT_ENV, raising=False)
+    events = []
+    now = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+
+    def step(event, seconds):
+        events.append(event)
+        now[0] += seconds
+
+    result = measure(lambda: step("round", 1.0), rounds=3, warmup_rounds=1, items_per_round=10,
+                     run_unit=lambda: step("unit", 0.2), units_per_round=5)
+    # Equal units agree at once: three of them, then the rounds; no whole round is spent warming up.
+    assert events == ["unit"] * 3 + ["round"] * 3
+    assert result["warmup"]["units"] == 3 and result["warmup"]["stable"] is True
+    assert len(result["durations_seconds"]) == 3
+    assert result["durations_seconds"] == [1.0, 1.0, 1.0] and result["phases"]["warmup_seconds"] == pytest.approx(0.6)
+    without = measure(lambda: step("round", 1.0), rounds=1, warmup_rounds=0, items_per_round=1, run_unit=lambda: events.append("x"),
+                      units_per_round=5)
+    assert without["warmup"]["units"] == 0 and "x" not in events
+
+
+def test_measure_without_a_unit_warms_up_with_whole_rounds(monkeypatch):
+    monkeypatch.delenv(INJECT_ENV, raising=False)
+    events = []
+    result = measure(lambda: events.append("round"), rounds=2, warmup_rounds=2, items_per_round=10)
+    assert events == ["round"] * 4 and result["warmup"]["rule"] == "warmup_rounds whole rounds"
+    with pytest.raises(ValueError, match="units_per_round"):
+        measure(lambda: None, rounds=1, warmup_rounds=1, items_per_round=1, run_unit=lambda: None)

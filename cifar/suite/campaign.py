@@ -72,6 +72,9 @@ def merge_results(results: list[dict]) -> dict:
     merged["contention_per_process"] = [{"other_fraction": c["other_fraction"],
                                          "steal_fraction": c.get("steal_fraction", 0.0),
                                          "contended": c["contended"]} for c in contention]
+    # How each process warmed up (`cifar.workloads.timing.warm_up`): the rule, the units it took, whether they settled.
+    merged["warmup_per_process"] = [{k: r["warmup"].get(k) for k in ("rule", "units", "cap_units", "stable", "seconds")}
+                                    for r in results if r.get("warmup")]
     merged["process"] = {"peak_rss_bytes": max(r["process"]["peak_rss_bytes"] for r in results),
                          "cpu_seconds": sum(r["process"]["cpu_seconds"] for r in results)}
     merged["threads_applied"] = first.get("threads_applied", {})

@@ -67,7 +67,8 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         # processes_needed a side would be needed, "cap": max_passes stopped it, "failed": a configuration crashed,
         # "fixed": no adaptive effort).
         "effort": result.get("effort"),
-        "warmup_rounds": result["warmup_rounds"],
+        "warmup_rounds": result["warmup_rounds"],  # the cap of the warm-up, in rounds' worth of work
+        "warmup_per_process": result.get("warmup_per_process", [result["warmup"]] if result.get("warmup") else []),
         "contention_other_fraction": result["contention"]["other_fraction"],
         "contended": result["contention"]["contended"],
         "injected_slowdown": result.get("injected_slowdown", 0.0),

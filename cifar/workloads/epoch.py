@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from cifar.workloads.timing import ContentionProbe, busy_wait, injected_slowdown, own_cpu_seconds, summarize
+from cifar.workloads.timing import (ContentionProbe, busy_wait, injected_slowdown, own_cpu_seconds, steady,
+                                    summarize, warmup_record)
 
 
 #: Keras' own default for ``compile(jit_compile=...)``: with TensorFlow, XLA whenever every layer supports it.
@@ -22,8 +23,10 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
     them every epoch). A dict is `cifar.training.pipeline.PipelineOptions` for a tf.data pipeline, repeated, with
     ``steps_per_epoch=steps``. Neither validates: both time the training path alone, so they compare.
 
-    One ``fit`` call runs all epochs; a callback times each, and the first `warmup_rounds` epochs (which
-    include tracing the train function) are dropped.
+    Warm-up first, untimed: a ``fit`` of single steps (which traces and compiles the train function) that stops
+    once a step's time is stable (`cifar.workloads.timing.WARMUP_RULE`, at most `warmup_rounds` epochs' worth of
+    steps; recorded under ``warmup``). Then one ``fit`` call runs the `rounds` epochs, a callback timing each; it
+    reuses the traced train function.
 
     Beyond the article (the tuner's dimensions): ``precision="mixed_bfloat16"`` (Keras' mixed-precision policy),
     ``jit_compile`` passed to ``compile`` (Keras' ``"auto"`` by default, as the article's script), ``seed`` for
@@ -73,15 +76,37 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
             self.cpu_seconds.append(own_cpu_seconds() - self._cpu)
             self.logs = dict(logs or {})
 
+    class StepWarmup(keras.callbacks.Callback):
+        """Times each step of the warm-up fit and stops it once they are steady."""
+
+        def __init__(self):
+            super().__init__()
+            self.unit_seconds = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.unit_seconds.append(time.perf_counter() - self._start)
+            if steady(self.unit_seconds):
+                self.model.stop_training = True
+
     inject = injected_slowdown()
+    cap = warmup_rounds * steps
+    started = time.perf_counter()
+    warm = StepWarmup()
+    if cap:
+        # Arrays: up to warmup_rounds epochs of the same arrays; a pipeline: one epoch of up to cap steps.
+        warm_args = dict(fit_args, epochs=warmup_rounds) if arrays else dict(fit_args, epochs=1, steps_per_epoch=cap)
+        net.fit(verbose=0, callbacks=[warm], **warm_args)
+    warmup = warmup_record(warm.unit_seconds, cap, time.perf_counter() - started)
     timer = EpochTimer()
     with ContentionProbe() as probe:
-        # The probe covers warm-up epochs too; fit gives no hook between them that would not itself run
-        # inside the timed epoch.
-        net.fit(epochs=warmup_rounds + rounds, verbose=0, callbacks=[timer], **fit_args)
-    result = summarize(timer.durations[warmup_rounds:], steps * batch_size, "images", warmup_rounds,
-                       probe.result, inject, sum(timer.cpu_seconds[warmup_rounds:]))
-    result["phases"] = {"warmup_seconds": sum(timer.durations[:warmup_rounds]), "between_rounds_seconds": 0.0}
+        net.fit(epochs=rounds, verbose=0, callbacks=[timer], **fit_args)
+    result = summarize(timer.durations, steps * batch_size, "images", warmup_rounds,
+                       probe.result, inject, sum(timer.cpu_seconds))
+    result["phases"] = {"warmup_seconds": warmup["seconds"], "between_rounds_seconds": 0.0}
+    result["warmup"] = warmup
     result["workload"] = {"name": "epoch", "model": model, "parameters": net.count_params(),
                           "pipeline": ARRAYS if arrays else options.to_dict(),
                           "pipeline_id": ARRAYS if arrays else options.id,
@@ -93,7 +118,8 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
             result["workload"][name] = value
     result["training"] = {"loss": float(timer.logs.get("loss", float("nan"))),
                           "accuracy": float(timer.logs.get("accuracy", float("nan"))),
-                          "epochs": warmup_rounds + rounds, "jit_compile_resolved": bool(net.jit_compile)}
+                          "epochs": rounds, "warmup_steps": warmup["units"],
+                          "jit_compile_resolved": bool(net.jit_compile)}
     result["flops_per_image"] = training_flops_per_image(net)
     return result
 

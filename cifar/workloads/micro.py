@@ -29,6 +29,10 @@ def matmul_round(products: int = MATMUL_PRODUCTS):
             c = tf.matmul(a, b)
         c[0, 0].numpy()  # block until the last product is really computed
 
+    def run_unit():  # one product, waited for: the warm-up's unit
+        tf.matmul(a, b)[0, 0].numpy()
+
+    run_round.unit = run_unit
     return run_round
 
 
@@ -56,11 +60,15 @@ def matmul(rounds: int = 10, warmup_rounds: int = 2, products: int = MATMUL_PROD
         def run_round():
             for _ in range(products):
                 session.run(product.op)  # .op: compute the product without copying it out
+
+        def run_unit():
+            session.run(product.op)
     else:
         run_round = matmul_round(products)
+        run_unit = run_round.unit
 
     result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=products, unit="products",
-                     injectable=injectable)
+                     injectable=injectable, run_unit=run_unit, units_per_round=products)
     result["gflop_per_s_median"] = result["items_per_s_median"] * 2 * m * k * n / 1e9
     result["workload"] = {"name": "matmul", "products": products}
     return result
@@ -98,7 +106,11 @@ def conv2d(rounds: int = 10, warmup_rounds: int = 2, steps: int = 5, batch_size:
             grads = step()
         grads[1].numpy()
 
-    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=steps * batch_size)
+    def run_unit():
+        step()[1].numpy()
+
+    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=steps * batch_size,
+                     run_unit=run_unit, units_per_round=steps)
     result["workload"] = {"name": "conv2d", "steps": steps, "batch_size": batch_size}
     return result
 
@@ -115,7 +127,11 @@ def train_step(model: str = "seed_cnn", rounds: int = 10, warmup_rounds: int = 2
         for _ in range(steps):
             net.train_on_batch(x, y)
 
-    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=steps * batch_size)
+    def run_unit():
+        net.train_on_batch(x, y)
+
+    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=steps * batch_size,
+                     run_unit=run_unit, units_per_round=steps)
     result["workload"] = {"name": "train_step", "model": model, "parameters": net.count_params(), "steps": steps,
                           "batch_size": batch_size, "data_source": source}
     return result

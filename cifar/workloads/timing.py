@@ -1,8 +1,10 @@
 """How every workload times its rounds: `measure`, the result every workload returns (`summarize`), the
 contention probe, and the slowdown injected on purpose to show the gate catches it.
 
-A round is a fixed amount of work (``items_per_round`` items); warm-up rounds run first and are not recorded.
-Each recorded round is timed with ``perf_counter`` in the child that ran it; this process's CPU time inside
+A round is a fixed amount of work (``items_per_round`` items). Before the recorded rounds a workload warms up,
+untimed: where it can run one unit of a round alone (one product, one step, one batch), unit by unit until the
+unit's time is stable (`warm_up`: `WARMUP_RULE`, at most ``warmup_rounds`` rounds' worth of units); else
+``warmup_rounds`` whole rounds. The rule and what it took are in the result's ``warmup``. Each recorded round is timed with ``perf_counter`` in the child that ran it; this process's CPU time inside
 the recorded rounds gives CPU per item.
 """
 
@@ -32,6 +34,44 @@ def injected_slowdown() -> float:
     if not 0.0 <= value <= 10.0:
         raise ValueError(f"{INJECT_ENV} must be between 0 and 10, got {text!r}")
     return value
+
+
+#: Warm-up stops once this many units in a row agree within WARMUP_TOLERANCE (slowest over fastest)...
+WARMUP_WINDOW = 3
+WARMUP_TOLERANCE = 0.10
+#: ... or once it has run `warmup_rounds` rounds' worth of units (the fixed warm-up it replaced): the cap.
+WARMUP_RULE = (f"single units until {WARMUP_WINDOW} in a row agree within {WARMUP_TOLERANCE:.0%} "
+               "(slowest / fastest), at most warmup_rounds rounds' worth of units")
+FIXED_RULE = "warmup_rounds whole rounds"
+
+
+def warm_up(run_unit, *, cap_units: int, rule: str = WARMUP_RULE) -> dict:
+    """Call ``run_unit()`` until the last `WARMUP_WINDOW` calls took times within `WARMUP_TOLERANCE` of each other
+    (the first call, which traces and allocates, is as long as it is; steady calls agree), or `cap_units` times.
+
+    Returns the record a result keeps under ``warmup``: the rule, the units run, whether they settled (False: the
+    cap stopped them), the seconds it took and each unit's seconds. ``cap_units=0`` runs nothing."""
+    if cap_units < 0:
+        raise ValueError(f"cap_units must be >= 0, got {cap_units}")
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < cap_units and not steady(times):
+        mark = time.perf_counter()
+        run_unit()
+        times.append(time.perf_counter() - mark)
+    return warmup_record(times, cap_units, time.perf_counter() - started, rule)
+
+
+def steady(unit_seconds: list[float]) -> bool:
+    """Whether the last `WARMUP_WINDOW` units took times within `WARMUP_TOLERANCE` of each other."""
+    last = unit_seconds[-WARMUP_WINDOW:]
+    return len(last) == WARMUP_WINDOW and max(last) <= (1.0 + WARMUP_TOLERANCE) * min(last)
+
+
+def warmup_record(unit_seconds: list[float], cap_units: int, seconds: float, rule: str = WARMUP_RULE) -> dict:
+    """What a result keeps under ``warmup``."""
+    return {"rule": rule, "units": len(unit_seconds), "cap_units": cap_units, "stable": steady(unit_seconds),
+            "seconds": seconds, "unit_seconds": list(unit_seconds)}
 
 
 def busy_wait(seconds: float) -> None:
@@ -164,21 +204,32 @@ class ContentionProbe:
 
 
 def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int, unit: str = "images",
-            injectable: bool = True, before_round=None) -> dict:
-    """Call ``run_round()`` warm-up + `rounds` times; time each recorded round with ``perf_counter``.
+            injectable: bool = True, before_round=None, run_unit=None, units_per_round: int | None = None) -> dict:
+    """Warm up, then call ``run_round()`` `rounds` times, each timed with ``perf_counter``.
 
-    ``injectable=False`` exempts the calibration kernel from ``$CIFAR_BENCH_INJECT_SLOWDOWN``: it stands for
-    the machine, not for the code under test. ``before_round()``, if given, runs before every round, untimed.
+    Warm-up: with ``run_unit`` (one of the round's `units_per_round` units alone), `warm_up` until a unit's time
+    is stable, at most `warmup_rounds` rounds' worth; without it, `warmup_rounds` whole rounds. Either way it is
+    untimed and recorded under ``warmup``. ``injectable=False`` exempts the calibration kernel from
+    ``$CIFAR_BENCH_INJECT_SLOWDOWN``: it stands for the machine, not for the code under test. ``before_round()``,
+    if given, runs before every round (and before the warm-up), untimed.
     """
     if rounds < 1 or warmup_rounds < 0:
         raise ValueError(f"need rounds >= 1 and warmup_rounds >= 0, got {rounds}, {warmup_rounds}")
+    if run_unit is not None and (units_per_round is None or units_per_round < 1):
+        raise ValueError(f"run_unit needs units_per_round >= 1, got {units_per_round!r}")
     inject = injected_slowdown() if injectable else 0.0
     started = time.perf_counter()
-    for _ in range(warmup_rounds):
-        if before_round is not None:
+    if run_unit is not None:
+        if before_round is not None and warmup_rounds:
             before_round()
-        run_round()
-    warmup_seconds = time.perf_counter() - started
+        warmup = warm_up(run_unit, cap_units=warmup_rounds * units_per_round)
+    else:
+        for _ in range(warmup_rounds):
+            if before_round is not None:
+                before_round()
+            run_round()
+        warmup = {"rule": FIXED_RULE, "units": warmup_rounds, "cap_units": warmup_rounds, "stable": None}
+    warmup["seconds"] = warmup_seconds = time.perf_counter() - started
     durations = []
     between = 0.0  # untimed set-up between recorded rounds (before_round)
     cpu_seconds = 0.0  # this process's CPU (all its threads) inside the timed rounds only
@@ -197,6 +248,7 @@ def measure(run_round, *, rounds: int, warmup_rounds: int, items_per_round: int,
             cpu_seconds += own_cpu_seconds() - cpu_start
     result = summarize(durations, items_per_round, unit, warmup_rounds, probe.result, inject, cpu_seconds)
     result["phases"] = {"warmup_seconds": warmup_seconds, "between_rounds_seconds": between}
+    result["warmup"] = warmup
     return result
 
 
