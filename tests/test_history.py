@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from cifar.reports.history import build_series, history, read_runs, table
@@ -186,3 +187,65 @@ def test_runs_from_before_the_unit_was_recorded_are_never_mixed_into_an_items_pe
     for s in series:
         values = s.values()
         assert max(values) / min(values) < 1.2 and not s.change_points  # one unit per series: no fake step
+
+
+def process_runs(tmp_path, n=12, step_at=6):
+    """Runs whose benchmark ran in 3 processes each (recorded per process, as the suite records them)."""
+    from tests.runs import processes
+
+    paths = []
+    for i in range(n):
+        level = 0.25 if i < step_at else 0.30
+        per_process = processes(level, n=3, rounds=4, cv=0.03, seed=i)
+        extra = {EPOCH: {"unit": "images", "items_per_round": 1280, "case": "epoch-seed_cnn-arrays",
+                         "threads": "default", "durations_per_process": per_process}}
+        run = make_run({EPOCH: [d for p in per_process for d in p]}, extra=extra,
+                       datetime=f"2026-11-{10 + i:02d}T00:00:00", commit=f"{i:02d}c0ffee{i:02d}aa")
+        paths.append(write(tmp_path / f"{i:04d}_proc.json", run))
+    return paths
+
+
+def test_each_point_carries_its_processes_and_each_stable_stretch_a_run_to_run_band(tmp_path):
+    from statistics import geometric_mean
+
+    from cifar.reports.history import BAND_RUNS, bands
+
+    (epoch,) = history(read_runs(process_runs(tmp_path)))
+    for p in epoch.points:
+        assert len(p.processes) == 3
+        assert p.value == pytest.approx(geometric_mean(p.processes))  # the value is the processes' centre
+    (cp,) = epoch.change_points
+    assert cp.index == 6
+    before, after = bands(epoch)
+    assert (before.first, before.last, before.runs) == (0, 5, 6) and (after.first, after.last) == (6, 11)
+    for band, segment in ((before, epoch.points[:6]), (after, epoch.points[6:])):
+        assert band.low < band.median < band.high
+        assert band.median == pytest.approx(float(np.median([p.value for p in segment])))
+    assert before.low > after.high  # 20 % slower with ~3 % noise: the two bands do not overlap
+    # Too few runs since the last change: no band there (its spread is not known yet).
+    (short,) = history(read_runs(process_runs(tmp_path, n=6 + BAND_RUNS - 1)))
+    assert [b.first for b in bands(short)] == [0]
+    assert "bands" in short.to_dict() and len(short.to_dict()["bands"]) == 1
+
+
+def test_the_plot_starts_at_zero_and_draws_processes_and_bands(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cifar.reports.historyplot import _draw, _svg
+
+    series = history(read_runs(process_runs(tmp_path)))
+    ((case, fp, members),) = groups(series)
+    fig, ax = plt.subplots()
+    _draw(ax, case, fp, members)
+    low, high = ax.get_ylim()
+    assert low == 0 and high > max(v for p in members[0].points for v in p.processes)
+    assert "axis from 0" in ax.get_ylabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["default", "its processes", "run-to-run band"]  # one entry each, though two bands
+    plt.close(fig)
+    svg = _svg(case, fp, members)
+    name = members[0].short_name
+    assert svg.count(f'id="band-{name}') == 2 and svg.count(f'id="processes-{name}') == 1

@@ -44,3 +44,34 @@ def test_history_page_renders_its_plots_and_ids_in_chromium(tmp_path):
     for name in (EPOCH, PIPE):
         assert name.split("::")[-1] in dom
     assert "06c0ffe" in dom and "-16." in dom  # the step, at the first slowed run's commit, with its size
+
+
+def _chromium(browser, *args):
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                               "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                               "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args],
+                              capture_output=True, text=True, timeout=120)
+
+
+def test_history_page_shows_processes_bands_and_a_zero_based_axis_in_chromium(tmp_path):
+    """Issue 32, item 1: each run with its processes, the run-to-run band, the axis from zero; rendered by a real
+    browser, with a screenshot kept beside the page (its path is printed: pytest -s, or the failure report)."""
+    from tests.test_history import process_runs
+
+    browser = _browser()
+    if browser is None:
+        pytest.skip(f"no headless browser ({', '.join(BROWSERS)}): the page was not checked in one")
+    series = history(read_runs(process_runs(tmp_path)))
+    page = html_page(series, tmp_path / "history.html")
+    proc = _chromium(browser, "--dump-dom", page.resolve().as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    assert 'data-plots="1"' in dom and "1 plots" in dom
+    name = series[0].short_name
+    assert dom.count(f'id="band-{name}') == 2 and f'id="processes-{name}' in dom
+    assert "axis from 0" in dom and "its processes" in dom and "run-to-run band" in dom
+    shot = tmp_path / "history.png"
+    proc = _chromium(browser, f"--screenshot={shot}", "--window-size=1000,900", page.resolve().as_uri())
+    assert proc.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", proc.stderr[-2000:]
+    print(f"screenshot of the history page: {shot}")

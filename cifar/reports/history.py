@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cifar.errors import GateError
-from cifar.stats.estimate import process_values, rate
+from cifar.stats.estimate import process_rate, process_seconds, process_values, rate
 from cifar.suite.runfile import Run, run_order, saved_runs
 
 
@@ -50,6 +50,9 @@ class Point:
     value: float
     contended: bool
     dirty: bool
+    #: Each process's own value in the series' unit (its items over its time, or its seconds per round): the
+    #: spread the run's value is the centre of.
+    processes: tuple[float, ...] = ()
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Series:
     def to_dict(self) -> dict:
         return {"name": self.name, "fingerprint": self.fingerprint, "case": self.case, "threads": self.threads,
                 "unit": self.unit, "points": [asdict(p) for p in self.points],
+                "bands": [asdict(b) for b in bands(self)],
                 "change_points": [{**asdict(c), "change": c.change, "commit": self.points[c.index].commit,
                                    "run": self.points[c.index].run} for c in self.change_points]}
 
@@ -92,14 +96,49 @@ def find_runs(storage: Path = Path(".benchmarks")) -> list[Path]:
     return saved_runs(storage)
 
 
-def _value(bench) -> tuple[float, str]:
+def _value(bench) -> tuple[float, str, tuple[float, ...]]:
     """A run's figure for a benchmark, from the one estimator (`cifar.stats.estimate`): items per second over its
-    processes, or, for runs from before the unit was recorded, the processes' seconds per round."""
+    processes, or, for runs from before the unit was recorded, the processes' seconds per round; and each
+    process's own."""
     values = process_values(bench.current.per_process)
     unit, items = bench.extra.get("unit"), bench.extra.get("items_per_round")
+    rounds = [r for r in bench.current.per_process if r]
     if unit and items:
-        return rate(values, items), f"{unit}/s"
-    return 1.0 / rate(values, 1.0), "s per round"
+        return rate(values, items), f"{unit}/s", tuple(process_rate(r, items) for r in rounds)
+    return 1.0 / rate(values, 1.0), "s per round", tuple(process_seconds(r) for r in rounds)
+
+
+#: A segment (the runs between change points) gets a run-to-run band from this many runs on.
+BAND_RUNS = 4
+
+
+@dataclass(frozen=True)
+class Band:
+    """How far this machine's runs of one benchmark spread while nothing changed: a segment's runs (first to
+    last, positions on the x axis), their median, and median ± 2 robust standard deviations (1.4826 x the
+    median absolute deviation) of the runs' values; about 95 % of runs fall inside when their spread is normal."""
+
+    first: int
+    last: int
+    runs: int
+    median: float
+    low: float
+    high: float
+
+
+def bands(s: "Series") -> list[Band]:
+    """One `Band` per segment of `s` between its change points with at least `BAND_RUNS` runs."""
+    cuts = [0, *(cp.index for cp in s.change_points), len(s.points)]
+    out = []
+    for lo, hi in zip(cuts, cuts[1:]):
+        if hi - lo < BAND_RUNS:
+            continue
+        values = np.array([p.value for p in s.points[lo:hi]])
+        median = float(np.median(values))
+        spread = 2 * 1.4826 * float(np.median(np.abs(values - median)))
+        out.append(Band(s.points[lo].position, s.points[hi - 1].position, hi - lo, median, median - spread,
+                        median + spread))
+    return out
 
 
 def build_series(runs: list[tuple[str, Run]], select: str | None = None) -> list[Series]:
@@ -114,7 +153,7 @@ def build_series(runs: list[tuple[str, Run]], select: str | None = None) -> list
         for bench in run.benchmarks:
             if select and not (fnmatch.fnmatchcase(bench.fullname, select) or select in bench.fullname):
                 continue
-            value, unit = _value(bench)
+            value, unit, processes = _value(bench)
             # Runs from before the unit was recorded give seconds per round: a series of their own, never mixed
             # with items/s (a change point between the two would be a change of unit).
             key = (bench.fullname, fp, unit)
@@ -122,7 +161,7 @@ def build_series(runs: list[tuple[str, Run]], select: str | None = None) -> list
                 series[key] = Series(bench.fullname, fp, str(bench.extra.get("case") or bench.workload or bench.name),
                                      str(bench.threads or ""), unit)
             series[key].points.append(Point(label, position, commit + ("+" if dirty else ""), run.datetime[:10], value,
-                                            bench.contended, dirty))
+                                            bench.contended, dirty, processes))
     return list(series.values())
 
 

@@ -2,9 +2,13 @@
 
 One panel per case and machine (e.g. ``epoch-seed_cnn-arrays`` on the AMD EPYC), one line per thread
 configuration; the x axis is the machine's runs in order, labelled by commit (``+``: a dirty tree) with the date
-under the first run of each day; throughput (images/s) where the workload has one, else seconds per round; a
-change point is a dashed line before its first run, labelled with its size and p-value; a contended measurement
-is a hollow marker. No benchmark is left out: PNGs are paged, 12 panels a page.
+under the first run of each day; throughput (images/s) where the workload has one, else seconds per round, on a
+y axis that starts at zero (so a 10 % dip looks like 10 %). Each run is its value (the line's marker) and its
+processes (small dots: the spread the value is the centre of); where a stretch between change points has
+`cifar.reports.history.BAND_RUNS` runs or more, a shaded band shows how far this machine's runs spread while
+nothing changed (median ± 2 robust sd of the runs). A change point is a dashed line before its first run,
+labelled with its size and p-value; a contended measurement is a hollow marker. No benchmark is left out: PNGs
+are paged, 12 panels a page.
 
 >>> python -m cifar history --plot reports/history.png --html reports/history.html    # doctest: +SKIP
 """
@@ -15,7 +19,7 @@ import html
 import io
 from pathlib import Path
 
-from cifar.reports.history import Series, describe
+from cifar.reports.history import Series, bands, describe
 
 PANELS_PER_PAGE = 12
 
@@ -45,9 +49,22 @@ def _axis(members: list[Series]) -> tuple[list[int], list[str]]:
 
 def _draw(ax, case: str, fingerprint: str, members: list[Series]) -> None:
     positions, labels = _axis(members)
+    top = 0.0
     for s in members:
         xs = [p.position for p in s.points]
-        line, = ax.plot(xs, s.values(), marker="o", markersize=4, label=s.threads or s.short_name)
+        line, = ax.plot(xs, s.values(), marker="o", markersize=4, label=s.threads or s.short_name, zorder=2)
+        color = line.get_color()
+        dots = [(p.position, v) for p in s.points for v in p.processes]
+        if dots:
+            spread = ax.scatter([x for x, _ in dots], [v for _, v in dots], s=7, color=color, alpha=0.45,
+                                linewidths=0, zorder=1, label="its processes")
+            spread.set_gid(f"processes-{s.short_name}")
+        for band in bands(s):
+            shade = ax.fill_between([band.first - 0.4, band.last + 0.4], band.low, band.high, color=color, alpha=0.12,
+                                    linewidth=0, zorder=0, label="run-to-run band")
+            shade.set_gid(f"band-{s.short_name}-{band.first}")
+            top = max(top, band.high)
+        top = max([top, *s.values(), *(v for _, v in dots)])
         hollow = [p for p in s.points if p.contended]
         if hollow:
             ax.scatter([p.position for p in hollow], [p.value for p in hollow], s=60, facecolors="white",
@@ -59,10 +76,12 @@ def _draw(ax, case: str, fingerprint: str, members: list[Series]) -> None:
                         xytext=(3, 3), textcoords="offset points")
     ax.set_xticks(positions, labels, fontsize=6, rotation=90)
     ax.set_title(f"{case} ({fingerprint})", fontsize=8)
-    ax.set_ylabel(members[0].unit, fontsize=8)
+    ax.set_ylim(0, top * 1.1 if top > 0 else 1)  # zero-based: a dip's height is its size
+    ax.set_ylabel(f"{members[0].unit} (axis from 0)", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, loc="best")
+    handles = dict(zip(*reversed(ax.get_legend_handles_labels())))  # one entry per label
+    ax.legend(handles.values(), handles.keys(), fontsize=6, loc="lower left")
 
 
 def plot(series: list[Series], path: Path, per_page: int = PANELS_PER_PAGE) -> list[Path]:
@@ -127,8 +146,10 @@ def html_page(series: list[Series], path: Path, title: str = "cifar thread bench
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
            f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head><body>",
            f"<h1>{html.escape(title)}</h1><p id='status'></p>",
-           f"<p>{len(series)} benchmark series; runs placed by commit and date; change points marked with their size "
-           "and p-value (binary segmentation + permutation test on per-run medians).</p>"]
+           f"<p>{len(series)} benchmark series; runs placed by commit and date, on axes that start at zero. A marker is "
+           "a run's value, the small dots its processes; a shaded band is how far this machine's runs spread while "
+           "nothing changed (median ± 2 robust sd, from 4 runs on); change points are marked with their size and "
+           "p-value (binary segmentation + permutation test on per-run values).</p>"]
     for case, fp, members in panels:
         out.append(f"<section><h2>{html.escape(case)} <small>{html.escape(fp)}</small></h2>")
         out.append(f"<figure>{_svg(case, fp, members)}</figure>")
