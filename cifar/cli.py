@@ -145,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--html", help="also write one self-contained HTML page here (e.g. reports/history.html)")
     hist.add_argument("--json", help="also write the series and change points as JSON")
 
+    bisect = commands.add_parser("bisect", help="the first commit between GOOD and BAD where a case got slower: "
+                                 "each step a paired gate session of that commit against GOOD (git worktrees)")
+    bisect.add_argument("good", metavar="GOOD", help="a commit where the case was fast (an ancestor of BAD)")
+    bisect.add_argument("bad", metavar="BAD", help="a later commit where it is slower")
+    bisect.add_argument("-k", dest="case", required=True, metavar="CASE",
+                        help="pytest -k expression selecting the benchmarks (of the paired session) to follow")
+    bisect.add_argument("--budget", default="2h", help="wall time for all steps: 30m, 2h, 1h30m [2h]")
+    bisect.add_argument("--passes", type=_positive_int, default=16,
+                        help="pairs of processes per step, doubled for a step that cannot decide [16, as the gate]")
+    bisect.add_argument("--out", default="reports/bisect", help="worktrees, each step's run and log [reports/bisect]")
+    bisect.add_argument("--json", default="reports/bisect.json", help="the steps and the result [reports/bisect.json]")
+    bisect.epilog = "Options after -- are added to each step's pytest command."
     check = commands.add_parser("gate-check", help="real A/A and A/B sessions: false alarms and detection power")
     check.add_argument("--sessions", type=_positive_int, default=None,
                        help="real sessions per arm (A, B10, B5) [paired 3; --history 6, at least 5 for A/A: "
@@ -255,6 +267,12 @@ def _session(args) -> int:
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     print("$ " + " ".join(command[1:]), flush=True)
     return subprocess.run(command).returncode
+
+
+def _bisect(args) -> int:
+    from cifar.gate import bisect
+
+    return bisect.main(args)
 
 
 def _baseline(args) -> int:
@@ -408,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     from cifar.gate.stored import EXIT_BAD_INPUT, EXIT_ERROR
 
     handlers = {"gate": _gate, "session": _session, "baseline": _baseline, "history": _history,
-                "gate-check": _gate_check}
+                "gate-check": _gate_check, "bisect": _bisect}
     try:
         return handlers[args.command](args)
     except GateError as err:

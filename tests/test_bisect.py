@@ -1,0 +1,183 @@
+"""``python -m cifar bisect``: bad input answers in one line before anything runs; the search narrows as the
+steps' verdicts say (a fake step, no measurement); and, for real, a temporary repository of 8 commits of this
+suite, one of which makes conv2d slower, is bisected to that commit by paired sessions."""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cifar.errors import GateError
+from cifar.gate import bisect as bisect_module
+from cifar.gate.bisect import Bisection, bisect, render
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The commit of the 8 (1-based) that makes the suite's workloads 50 % slower.
+SLOW_AT = 5
+
+
+def _git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def suite_repo(path: Path, commits: int = 8, slow_at: int = SLOW_AT) -> list[str]:
+    """A git repository holding this suite (its tracked files as they are now) and `commits` commits; commit
+    `slow_at` sets $CIFAR_BENCH_INJECT_SLOWDOWN's default to 0.5 (every measured round 50 % longer, as real
+    slower code would be; the calibration kernel is exempt). Returns the commits' hashes, oldest first."""
+    path.mkdir()
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True,
+                           text=True).stdout.split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, path / name)
+    _git(path, "init", "-q", "-b", "main")
+    _git(path, "config", "user.email", "bisect@test")
+    _git(path, "config", "user.name", "bisect test")
+    hashes = []
+    for i in range(1, commits + 1):
+        if i == slow_at:
+            timing = path / "cifar/workloads/timing.py"
+            text = timing.read_text()
+            assert 'os.environ.get(INJECT_ENV, "")' in text
+            timing.write_text(text.replace('os.environ.get(INJECT_ENV, "")', 'os.environ.get(INJECT_ENV, "0.5")'))
+            subject = "Rounds 50 % slower (the slowdown bisect has to find)"
+        else:
+            with open(path / "CHANGES.txt", "a") as f:
+                f.write(f"change {i}\n")
+            subject = f"Change {i}, not touching the code measured"
+        _git(path, "add", "-A")
+        _git(path, "commit", "-q", "-m", subject)
+        hashes.append(_git(path, "rev-parse", "HEAD"))
+    return hashes
+
+
+def _cli(repo, *args, timeout=1800):
+    return subprocess.run([sys.executable, "-m", "cifar", "bisect", *args], cwd=repo, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bisect") / "suite"
+    return path, suite_repo(path)
+
+
+@pytest.mark.parametrize("good, bad, message", [
+    ("nosuchref", "HEAD", "'nosuchref' is not a commit of this repository"),
+    ("HEAD", "HEAD~7", "is not an ancestor of BAD"),
+    ("HEAD", "HEAD", "nothing between GOOD"),
+], ids=["unknown-ref", "good-after-bad", "nothing-between"])
+def test_bad_refs_are_one_line_and_exit_2_before_anything_runs(repo, good, bad, message):
+    path, _ = repo
+    started = time.monotonic()
+    proc = _cli(path, good, bad, "-k", "conv2d", "--out", "reports/bisect-bad", timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (path / "reports/bisect-bad").exists()  # no worktree, no session
+    assert time.monotonic() - started < 30
+
+
+def test_a_case_that_selects_nothing_is_one_line_and_exit_2(repo):
+    path, hashes = repo
+    proc = _cli(path, hashes[0], hashes[-1], "-k", "vgg19", "--out", "reports/bisect-bad", timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stdout + proc.stderr
+    assert "-k 'vgg19' selects no benchmark the paired gate judges" in proc.stderr
+    assert not (path / "reports/bisect-bad").exists()
+
+
+@pytest.mark.parametrize("budget", ["soon", "0m"])
+def test_a_bad_budget_is_one_line_and_exit_2(repo, budget):
+    path, hashes = repo
+    proc = _cli(path, hashes[0], hashes[-1], "-k", "conv2d", "--budget", budget, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--budget" in proc.stderr, proc.stderr
+
+
+def _fake_steps(monkeypatch, repo_hashes, verdict_of):
+    """Replace the measurement and the gate: each step's verdict is verdict_of(commit index, passes)."""
+    index = {h: i for i, h in enumerate(repo_hashes)}
+    measured = []
+
+    def measure(tree, base, run_path, passes):
+        sha = _git(tree, "rev-parse", "HEAD")
+        measured.append((index[sha], passes))
+        run_path.write_text(json.dumps({"commit": sha, "passes": passes}))
+        return 0
+
+    def judge(run_path, names):
+        run = json.loads(Path(run_path).read_text())
+        verdict = verdict_of(index[run["commit"]], run["passes"])
+        ratio = {"slower": [1.5, 1.4, 1.6], "not slower": [1.0, 0.97, 1.03]}.get(verdict)
+        return verdict, {names[0]: {"verdict": verdict, "ratio": ratio, "p_slower": None}}
+
+    monkeypatch.setattr(bisect_module, "judge", judge)
+    return measure, measured
+
+
+def test_the_search_measures_bad_first_then_halves_toward_the_first_slower_commit(repo, monkeypatch, tmp_path):
+    path, hashes = repo
+    measure, measured = _fake_steps(monkeypatch, hashes, lambda i, n: "slower" if i >= SLOW_AT - 1 else "not slower")
+    lines = []
+    result = bisect(hashes[0], hashes[-1], "conv2d", budget=3600, passes=8, out=tmp_path / "out", after=[],
+                    say=lines.append, cwd=path, measure=measure)
+    assert result.outcome == "found" and result.first_slower.sha == hashes[SLOW_AT - 1] and result.exit_code == 0
+    # Commits after GOOD: indexes 1..7 of the 8. BAD (7) first, then midpoints: 3 (not slower), 5, 4.
+    assert [i for i, _ in measured] == [7, 3, 5, 4]
+    assert not list((tmp_path / "out" / "trees").iterdir())  # worktrees removed
+    text = render(result)
+    assert f"first slower commit: {hashes[SLOW_AT - 1][:7]}" in text and "Rounds 50 % slower" in text
+    assert "1.500x [1.400, 1.600]" in text and "not slower" in text
+    assert any(line.startswith("step 1: ") for line in lines)
+
+
+def test_an_undecided_step_measures_more_then_stops_with_the_range_it_narrowed_to(repo, monkeypatch, tmp_path):
+    path, hashes = repo
+    # Commit index 3 never decides; the budget allows one re-measurement with twice the passes, then not a third.
+    def verdict_of(i, n):
+        return "undecided" if i == 3 else ("slower" if i >= SLOW_AT - 1 else "not slower")
+
+    measure, measured = _fake_steps(monkeypatch, hashes, verdict_of)
+    clock = iter(range(0, 10_000, 100))  # each step "takes" 100 s
+    monkeypatch.setattr(bisect_module.time, "monotonic", lambda: float(next(clock)))
+    result = bisect(hashes[0], hashes[-1], "conv2d", budget=950, passes=8, out=tmp_path / "out", after=[],
+                    say=lambda line: None, cwd=path, measure=measure)
+    assert measured == [(7, 8), (3, 8), (3, 16)]
+    assert result.outcome == "undecided" and result.exit_code == 3
+    assert [c.sha for c in result.narrowed] == [hashes[0], hashes[-1]]
+    assert "undecided: the first slower commit is after" in render(result)
+
+
+def test_bad_not_slower_than_good_ends_at_once_with_exit_1(repo, monkeypatch, tmp_path):
+    path, hashes = repo
+    measure, measured = _fake_steps(monkeypatch, hashes, lambda i, n: "not slower")
+    result = bisect(hashes[0], hashes[-1], "conv2d", budget=3600, passes=8, out=tmp_path / "out", after=[],
+                    say=lambda line: None, cwd=path, measure=measure)
+    assert measured == [(7, 8)] and result.outcome == "BAD is not slower" and result.exit_code == 1
+
+
+def test_bisect_finds_the_commit_that_made_conv2d_slower_for_real(repo, tmp_path):
+    """Real paired sessions in git worktrees of the temporary repository: 8 pairs a step, conv2d."""
+    path, hashes = repo
+    report = tmp_path / "bisect.json"
+    proc = _cli(path, hashes[0], hashes[-1], "-k", "conv2d", "--passes", "8", "--budget", "40m",
+                "--json", str(report))
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(report.read_text())
+    assert result["first_slower"]["sha"] == hashes[SLOW_AT - 1], result
+    steps = result["steps"]
+    assert steps[0]["commit"]["sha"] == hashes[-1] and steps[0]["verdict"] == "slower"
+    # Every step named a verdict from a real measurement: a ratio near 1.5 where slower, near 1 where not.
+    for s in steps:
+        (bench,) = s["benchmarks"].values()
+        low, high = bench["ratio"][1], bench["ratio"][2]
+        assert (s["verdict"] == "slower") == (s["commit"]["sha"] in hashes[SLOW_AT - 1:])
+        assert (low > 1.2) if s["verdict"] == "slower" else (high < 1.2)
+    assert "first slower commit: " + hashes[SLOW_AT - 1][:7] in proc.stdout
+    assert _git(path, "worktree", "list").count("\n") == 0  # only the repository itself is left
