@@ -209,10 +209,9 @@ def epoch_inputs() -> tuple:
 def build_cases(settings: SuiteSettings) -> list[Case]:
     """The cases of a run. Outside --quick each case runs in >= 3 processes a configuration (a t interval over
     2 processes spans 12.7 standard errors), and the compute cases add passes up to 6 until their best-vs-default
-    interval is within ±3 % (adaptive effort, cifar.suite.campaign). Rounds per process: few, because processes
-    differ more than rounds do and a new process is cheap once warm-up stops at a stable unit (Kalibera and Jones'
-    optimum on this suite's measured variances is 1.5-4 rounds for the compute cases and 5-8 for the pipelines,
-    docs/performance.md); 3-4 for the compute cases, 8 for the pipelines, 4 for the epochs."""
+    interval is within ±3 % (adaptive effort, cifar.suite.campaign). Rounds per process: 3-4 for the compute
+    cases, 4 for the epochs, 8 for the pipelines, from the variance split between rounds and processes and the cost
+    of a process (Kalibera and Jones' rounds per process; the figures in docs/performance.md)."""
     quick = settings.quick
     passes = 1 if quick else 3
     most = None if quick else 6  # adaptive effort's cap on the compute cases
