@@ -4,8 +4,9 @@ contention probe, and the slowdown injected on purpose to show the gate catches 
 A round is a fixed amount of work (``items_per_round`` items). Before the recorded rounds a workload warms up,
 untimed: where it can run one unit of a round alone (one product, one step, one batch), unit by unit until the
 unit's time is stable (`warm_up`: `WARMUP_RULE`, at most ``warmup_rounds`` rounds' worth of units); else
-``warmup_rounds`` whole rounds. The rule and what it took are in the result's ``warmup``. Each recorded round is timed with ``perf_counter`` in the child that ran it; this process's CPU time inside
-the recorded rounds gives CPU per item.
+``warmup_rounds`` whole rounds. The rule and what it took are in the result's ``warmup``. Each recorded round is
+timed with ``perf_counter`` in the child that ran it; this process's CPU time inside the recorded rounds gives CPU
+per item.
 """
 
 from __future__ import annotations
