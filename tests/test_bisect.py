@@ -172,9 +172,14 @@ def test_bisect_finds_the_commit_that_made_conv2d_slower_for_real(repo, tmp_path
     result = json.loads(report.read_text())
     assert result["first_slower"]["sha"] == hashes[SLOW_AT - 1], result
     steps = result["steps"]
-    assert steps[0]["commit"]["sha"] == hashes[-1] and steps[0]["verdict"] == "slower"
-    # Every step named a verdict from a real measurement: a ratio near 1.5 where slower, near 1 where not.
-    for s in steps:
+    # BAD first. A step may be undecided (too few quiet pairs on a busy machine, as in one CI run): then the same
+    # commit is measured again with twice the passes, and that decides.
+    assert steps[0]["commit"]["sha"] == hashes[-1]
+    for s, after in zip(steps, steps[1:] + [None]):
+        if s["verdict"] == "undecided":
+            assert after is not None and after["commit"] == s["commit"] and after["passes"] == 2 * s["passes"]
+            continue
+        # Every decision came from a real measurement: a ratio near 1.5 where slower, near 1 where not.
         (bench,) = s["benchmarks"].values()
         low, high = bench["ratio"][1], bench["ratio"][2]
         assert (s["verdict"] == "slower") == (s["commit"]["sha"] in hashes[SLOW_AT - 1:])
