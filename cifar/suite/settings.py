@@ -206,22 +206,28 @@ def epoch_inputs() -> tuple:
     return (ARRAYS, PipelineOptions("seed").to_dict(), PipelineOptions("batched").to_dict())
 
 
+#: Rounds per process, by (kind, --quick), from Kalibera and Jones' r* = sqrt(c_p sigma_w^2 / (c_r sigma_b^2)) and
+#: docs/performance.md's variance split (c_p: a process's cost outside its rounds; c_r: a round's, the pipelines'
+#: with its fresh iterator): the compute cases (matmul, conv2d, the training step; r* 1.1-1.8) 2, or 3 in
+#: `--quick` and the paired gate (whose pairs are fixed); the epochs 4 (r* ~4); the pipelines 4 (r* ~3-5).
+ROUNDS = {("compute", False): 2, ("compute", True): 3, ("epoch", False): 4, ("epoch", True): 4,
+          ("pipeline", False): 4, ("pipeline", True): 4}
+
+
 def build_cases(settings: SuiteSettings) -> list[Case]:
     """The cases of a run. Outside --quick each case runs in >= 3 processes a configuration (a t interval over
     2 processes spans 12.7 standard errors), and the compute cases add passes up to 6 until their best-vs-default
-    interval is within ±3 % (adaptive effort, cifar.suite.campaign). Rounds per process: 3-4 for the compute
-    cases, 4 for the epochs, 8 for the pipelines, from the variance split between rounds and processes and the cost
-    of a process (Kalibera and Jones' rounds per process; the figures in docs/performance.md)."""
+    interval is within ±3 % (adaptive effort, cifar.suite.campaign). Rounds per process: `ROUNDS`."""
     quick = settings.quick
     passes = 1 if quick else 3
     most = None if quick else 6  # adaptive effort's cap on the compute cases
-    rounds = 4 if quick else 3  # per process
+    rounds = ROUNDS["compute", quick]
     data = settings.data
     cases = [
         # Always one thread, in every session: the gate's yardstick for machine-wide drift.
         Case("calibration", "calibration", {"rounds": 5, "warmup_rounds": 1, "products": 10}, 1 if quick else 2,
              threads=(ThreadConfig(1, 1),)),
-        Case("matmul", "matmul", {"rounds": 4 if quick else 3, "warmup_rounds": 1}, passes, max_passes=most),
+        Case("matmul", "matmul", {"rounds": rounds, "warmup_rounds": 1}, passes, max_passes=most),
         Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5 if quick else 4}, passes,
              max_passes=most),
     ]
@@ -235,8 +241,8 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
     for options in pipeline_options(quick):
         # A pipeline runs on tf.data's own threads: its speed did not depend on TensorFlow's intra/inter pools
         # (docs/performance.md), so it runs under TensorFlow's default only, in more processes. A round is short
-        # (25-150 ms) and a child costs ~1 s to set up: many rounds.
-        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": 8,
+        # (25-150 ms) but each starts a fresh iterator (~50 ms), and a child costs ~1 s to set up.
+        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": ROUNDS["pipeline", quick],
                                                    "warmup_rounds": 1, "batches": 20, "data": data},
                           1 if quick else 3, threads=default))
     # --quick measures the article's model, and the user's own (`cifar.training.user`) when named.
@@ -256,7 +262,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
             # their thread dependence is the same model's compute, which the arrays epoch, conv2d and the training
             # step show under every configuration (ResNet-20, on request, one process a configuration).
             cases.append(Case("epoch", f"{model}-{feed_id}", {"model": model, "pipeline": feed,
-                                                              "rounds": 4,
+                                                              "rounds": ROUNDS["epoch", quick],
                                                               "warmup_rounds": 1, "steps": steps, "data": data},
                               1 if quick or model != "seed_cnn" else passes,
                               threads=None if feed == ARRAYS else default,
@@ -267,8 +273,9 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         # gate fails a change that loses it. The epoch the tuner measured, at the suite's steps and rounds.
         model = settings.tuned["model"]
         steps = settings.epoch_steps or ((10 if quick else 20) if model == "seed_cnn" else 6)
-        cases.append(Case("epoch", f"{model}-tuned", {"model": model, "pipeline": ARRAYS, "rounds": 4,
-                                                      "warmup_rounds": 1, "steps": steps, "data": data},
+        cases.append(Case("epoch", f"{model}-tuned", {"model": model, "pipeline": ARRAYS,
+                                                      "rounds": ROUNDS["epoch", quick], "warmup_rounds": 1, "steps": steps,
+                                                      "data": data},
                           passes, threads=tuned_variants(settings.tuned), max_passes=most))
     for pattern in settings.skip:
         if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
