@@ -8,7 +8,8 @@ from cifar.workloads.timing import (ContentionProbe, busy_wait, injected_slowdow
                                     summarize, warmup_record)
 
 
-#: Keras' own default for ``compile(jit_compile=...)``: with TensorFlow, XLA whenever every layer supports it.
+#: Keras' own default for ``compile(jit_compile=...)``: with TensorFlow, XLA when a non-CPU device is present and
+#: every layer supports it; on a CPU-only machine Keras resolves it to off (recorded as ``jit_compile_resolved``).
 KERAS_JIT_DEFAULT = "auto"
 PRECISIONS = ("float32", "mixed_bfloat16")
 
