@@ -80,6 +80,7 @@ def campaign(request):
         looks = Looks.from_tree()  # the paired gate's policy decides where a case may stop
     campaign = Campaign(settings, interleave=_timing(config), progress=progress, looks=looks)
     config.stash[CAMPAIGN] = campaign
+    campaign.start()
     config.stash[ENVIRONMENT] = campaign.environment()
     yield campaign
     campaign.close()

@@ -9,7 +9,7 @@ import pytest
 
 from cifar.isolation.errors import ChildCrashed, ChildFailed, ChildTimeout, ZygoteError
 from cifar.isolation.forkserver import ForkServer, ZygoteGone
-from cifar.isolation.runner import Runner
+from cifar.isolation.runner import Runner, start_together
 
 MODES = ["zygote", "spawn"]
 
@@ -375,3 +375,33 @@ def test_no_zygote_or_child_outlives_the_runners_process_however_it_dies(tmp_pat
                 os.kill(int(pid_text), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_start_together_overlaps_the_zygotes_imports_and_returns_when_all_are_ready(tmp_path):
+    log_file = tmp_path / "imports.log"
+    env = {"CIFAR_TEST_PRELOAD_LOG": str(log_file)}
+    runners = [Runner(mode="zygote", preload=("tests.slow_preload",), env=env, timeout=20, workdir=tmp_path / name)
+               for name in ("a", "b")]
+    try:
+        started = time.perf_counter()
+        start_together(runners)
+        waited = time.perf_counter() - started
+        (pid_a, start_a, end_a), (pid_b, start_b, end_b) = [line.split() for line in log_file.read_text().splitlines()]
+        assert pid_a != pid_b
+        # Both imports were under way at once: each began before the other ended.
+        assert float(start_a) < float(end_b) and float(start_b) < float(end_a)
+        assert all(r._server.ready for r in runners)  # nothing is left importing when it returns
+        assert sum(r.zygote_start_seconds for r in runners) <= waited  # the wait counted once, not per zygote
+        assert runners[0].run("tests.workers:returns", {"value": 7})["value"] == 7
+    finally:
+        for r in runners:
+            r.close()
+
+
+def test_a_zygote_that_dies_while_importing_reports_why_on_start(tmp_path):
+    with Runner(mode="zygote", preload=("no_such_module_for_this_test",), timeout=20, workdir=tmp_path) as runner:
+        runner.launch()
+        with pytest.raises(ZygoteError, match="zygote did not start: it exited") as err:
+            runner.start()
+        assert "no_such_module_for_this_test" in err.value.stderr_tail
+        assert runner.zygote_starts == 1  # not silently launched again

@@ -41,18 +41,29 @@ class ForkServer:
         self.process: subprocess.Popen | None = None
         self.running: int | None = None  # the pid of the child now running
         self._pending = b""  # bytes read from the zygote, not yet a whole line
+        self.ready = False  # the zygote said it is ready to fork
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
+        """`launch` and `wait_ready`."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the zygote's process (it imports its preloads) and return at once."""
         self._pending = b""
+        self.ready = False
         with open(self.log, "wb") as log_file:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module,
                  json.dumps({"preload": list(self.preload), "warm": [list(w) for w in self.warm],
                              "parent_pid": os.getpid()})],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=self.cwd, env=self.env)
+
+    def wait_ready(self) -> None:
+        """Wait for a launched zygote's ready line; `ZygoteError` (the zygote discarded) if it does not come."""
         try:
             message = self.read(ZYGOTE_START_TIMEOUT_SECONDS)
             how = (f"did not answer within {ZYGOTE_START_TIMEOUT_SECONDS:g} s" if message is None
@@ -62,6 +73,7 @@ class ForkServer:
         if message is None or not message.get("ready"):
             self.discard()
             raise ZygoteError(f"zygote did not start: it {how} (preload={list(self.preload)})", "", tail(self.log))
+        self.ready = True
 
     def run(self, spec: dict, log_path: Path, limit: float, command: str) -> int:
         """Fork one child for `spec` and wait for it; its exit code. Raises `ZygoteError`, `ChildTimeout`."""

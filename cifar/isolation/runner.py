@@ -178,9 +178,23 @@ class Runner:
         return f"cd {shlex.quote(self.tree)} && PYTHONPATH=. {command}" if self.tree else command
 
     def start(self) -> None:
-        """Start the zygote now (otherwise the first `run` does); no-op in spawn mode."""
+        """Start the zygote now and wait until it is ready (otherwise the first `run` does); no-op in spawn mode."""
         if self.mode == "zygote":
             self._zygote()
+
+    def launch(self) -> None:
+        """Start the zygote's process without waiting for its imports (`start` or the first `run` waits); no-op in
+        spawn mode or while a zygote is alive. The time until it is ready counts in `zygote_start_seconds`."""
+        if self.mode != "zygote" or self._server is not None and (self._server.alive() or self._starting()):
+            return
+        if self._server is not None:
+            self._server.discard()
+        self.zygote_starts += 1
+        self._server = ForkServer(self.layout.zygote, self.preload, self.warm, self._child_env(), self.tree,
+                                  self.workdir / f"zygote-{self.zygote_starts}.stderr.log", self.fork_timeout)
+        started = time.perf_counter()
+        self._server.launch()
+        self.zygote_start_seconds += time.perf_counter() - started
 
     @property
     def zygote_pid(self) -> int | None:
@@ -209,17 +223,16 @@ class Runner:
     def _child_env(self) -> dict:
         return {**child_env(tree=self.tree, unset=self.unset), **self.env}
 
+    def _starting(self) -> bool:
+        """Launched and not yet waited for, even if it has died since: `start` must report why it did not start."""
+        return self._server.process is not None and not self._server.ready
+
     def _zygote(self) -> ForkServer:
-        if self._server is None or not self._server.alive():
-            if self._server is not None:
-                self._server.discard()
-            self.zygote_starts += 1
-            self._server = ForkServer(self.layout.zygote, self.preload, self.warm,
-                                      self._child_env(), self.tree,
-                                      self.workdir / f"zygote-{self.zygote_starts}.stderr.log", self.fork_timeout)
+        self.launch()
+        if not self._server.ready:
             started = time.perf_counter()
             try:
-                self._server.start()
+                self._server.wait_ready()
             finally:
                 self.zygote_start_seconds += time.perf_counter() - started
         return self._server
@@ -265,6 +278,16 @@ class Runner:
             "isolation_overhead_seconds": max(0.0, elapsed - child_wall),
         }
         return result
+
+
+def start_together(runners) -> None:
+    """Start several runners' zygotes at once and wait for all of them: their imports overlap (a paired session's
+    two checkouts import TensorFlow in about the wall time of one), and no child is measured while another
+    zygote still imports. Their `zygote_start_seconds` add up to the wall time waited."""
+    for runner in runners:
+        runner.launch()
+    for runner in runners:
+        runner.start()
 
 
 def measure_isolation_overhead(children: int = 20, modes: tuple[str, ...] = MODES, timeout: float = 120.0) -> dict:

@@ -9,7 +9,7 @@ import os
 import statistics
 
 from cifar.isolation.errors import ChildError
-from cifar.isolation.runner import Runner
+from cifar.isolation.runner import Runner, start_together
 from cifar.isolation.schedule import in_pass_order
 from cifar.suite.settings import Case, SuiteSettings, Variant
 from cifar.training.data import warm as warm_data
@@ -145,6 +145,14 @@ class Campaign:
         self.recorded: list[dict] = []  # what tests recorded, for the summary
         self._environment: dict | None = None
         self._env_runners: dict[tuple, Runner] = {}  # zygotes of variants imported with their own environment
+
+    def start(self) -> None:
+        """Start the zygotes now, together (a paired run's two checkouts import TensorFlow at once) and before any
+        child: otherwise each starts at its first child, the baseline's in the middle of the session."""
+        try:
+            start_together([r for r in (self.runner, self.baseline) if r is not None and hasattr(r, "launch")])
+        except ChildError as err:  # each child's run tries again and reports it where it belongs
+            log.warning("a zygote did not start: %s", err)
 
     def result(self, case: Case, config: ThreadConfig) -> dict:
         key = (case.name, config.id)
