@@ -240,6 +240,20 @@ def test_suite_cases_have_unique_readable_ids():
     assert arrays.params["pipeline"] == "arrays"  # the article's script: model.fit on arrays, no tf.data
 
 
+def test_rounds_per_process_follow_the_table_and_the_paired_gate_keeps_its_validated_rounds():
+    from cifar.suite.settings import PAIRED, ROUNDS
+
+    kinds = {"matmul": "compute", "conv2d": "compute", "train_step": "compute", "epoch": "epoch",
+             "pipeline": "pipeline"}
+    for settings, mode in ((SuiteSettings(), "full"), (SuiteSettings(quick=True), "quick"), (PAIRED, "paired")):
+        for case in build_cases(settings):
+            if case.workload in kinds:
+                assert case.params["rounds"] == ROUNDS[kinds[case.workload]][mode], (mode, case.test_id)
+    # The paired gate's compute cases run the rounds its error rates were measured at (docs/gate.md), more than
+    # the other runs' r*-based 2.
+    assert ROUNDS["compute"]["paired"] == 3 and ROUNDS["compute"]["quick"] == ROUNDS["compute"]["full"] == 2
+
+
 def test_the_tf_data_epochs_run_under_the_default_only():
     for quick in (True, False):
         epochs = {c.id: c for c in build_cases(SuiteSettings(quick=quick)) if c.workload == "epoch"}

@@ -206,12 +206,19 @@ def epoch_inputs() -> tuple:
     return (ARRAYS, PipelineOptions("seed").to_dict(), PipelineOptions("batched").to_dict())
 
 
-#: Rounds per process, by (kind, --quick), from Kalibera and Jones' r* = sqrt(c_p sigma_w^2 / (c_r sigma_b^2)) and
-#: docs/performance.md's variance split (c_p: a process's cost outside its rounds; c_r: a round's, the pipelines'
-#: with its fresh iterator): the compute cases (matmul, conv2d, the training step; r* 1.1-1.8) 2, or 3 in
-#: `--quick` and the paired gate (whose pairs are fixed); the epochs 4 (r* ~4); the pipelines 4 (r* ~3-5).
-ROUNDS = {("compute", False): 2, ("compute", True): 3, ("epoch", False): 4, ("epoch", True): 4,
-          ("pipeline", False): 4, ("pipeline", True): 4}
+#: Rounds per process, by kind of case and run (`rounds_mode`), from Kalibera and Jones' r* = sqrt(c_p sigma_w^2 /
+#: (c_r sigma_b^2)) and docs/performance.md's variance split (c_p: a process's cost outside its rounds; c_r: a
+#: round's, the pipelines' with its fresh iterator): the compute cases (matmul, conv2d, the training step; r*
+#: 1.1-1.8) 2, and 3 in the paired gate, whose pairs are fixed and whose error rates were measured at 3; the
+#: epochs 4 (r* ~4); the pipelines 4 (r* ~3-5).
+ROUNDS = {"compute": {"full": 2, "quick": 2, "paired": 3},
+          "epoch": {"full": 4, "quick": 4, "paired": 4},
+          "pipeline": {"full": 4, "quick": 4, "paired": 4}}
+
+
+def rounds_mode(settings: "SuiteSettings") -> str:
+    """``paired`` for the paired gate's sessions (looks at its pairs: `PAIRED`), else ``quick`` or ``full``."""
+    return "paired" if settings.sequential else "quick" if settings.quick else "full"
 
 
 def build_cases(settings: SuiteSettings) -> list[Case]:
@@ -221,7 +228,8 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
     quick = settings.quick
     passes = 1 if quick else 3
     most = None if quick else 6  # adaptive effort's cap on the compute cases
-    rounds = ROUNDS["compute", quick]
+    mode = rounds_mode(settings)
+    rounds = ROUNDS["compute"][mode]
     data = settings.data
     cases = [
         # Always one thread, in every session: the gate's yardstick for machine-wide drift.
@@ -242,7 +250,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         # A pipeline runs on tf.data's own threads: its speed did not depend on TensorFlow's intra/inter pools
         # (docs/performance.md), so it runs under TensorFlow's default only, in more processes. A round is short
         # (25-150 ms) but each starts a fresh iterator (~50 ms), and a child costs ~1 s to set up.
-        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": ROUNDS["pipeline", quick],
+        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": ROUNDS["pipeline"][mode],
                                                    "warmup_rounds": 1, "batches": 20, "data": data},
                           1 if quick else 3, threads=default))
     # --quick measures the article's model, and the user's own (`cifar.training.user`) when named.
@@ -262,7 +270,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
             # their thread dependence is the same model's compute, which the arrays epoch, conv2d and the training
             # step show under every configuration (ResNet-20, on request, one process a configuration).
             cases.append(Case("epoch", f"{model}-{feed_id}", {"model": model, "pipeline": feed,
-                                                              "rounds": ROUNDS["epoch", quick],
+                                                              "rounds": ROUNDS["epoch"][mode],
                                                               "warmup_rounds": 1, "steps": steps, "data": data},
                               1 if quick or model != "seed_cnn" else passes,
                               threads=None if feed == ARRAYS else default,
@@ -274,7 +282,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         model = settings.tuned["model"]
         steps = settings.epoch_steps or ((10 if quick else 20) if model == "seed_cnn" else 6)
         cases.append(Case("epoch", f"{model}-tuned", {"model": model, "pipeline": ARRAYS,
-                                                      "rounds": ROUNDS["epoch", quick], "warmup_rounds": 1, "steps": steps,
+                                                      "rounds": ROUNDS["epoch"][mode], "warmup_rounds": 1, "steps": steps,
                                                       "data": data},
                           passes, threads=tuned_variants(settings.tuned), max_passes=most))
     for pattern in settings.skip:
