@@ -148,7 +148,7 @@ class Campaign:
 
     def start(self) -> None:
         """Start the zygotes now, together (a paired run's two checkouts import TensorFlow at once) and before any
-        child: otherwise each starts at its first child, the baseline's in the middle of the session."""
+        child: otherwise each starts at its first child, one import after the other."""
         try:
             start_together([r for r in (self.runner, self.baseline) if r is not None and hasattr(r, "launch")])
         except ChildError as err:  # each child's run tries again and reports it where it belongs

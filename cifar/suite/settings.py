@@ -210,7 +210,7 @@ def epoch_inputs() -> tuple:
 #: (c_r sigma_b^2)) and docs/performance.md's variance split (c_p: a process's cost outside its rounds; c_r: a
 #: round's, the pipelines' with its fresh iterator): the compute cases (matmul, conv2d, the training step; r*
 #: 1.1-1.8) 2, and 3 in the paired gate, whose pairs are fixed and whose error rates were measured at 3; the
-#: epochs 4 (r* ~4); the pipelines 4 (r* ~3-5).
+#: epochs 4 (r* ~4); the pipelines 4 (r* 3.4-4.4).
 ROUNDS = {"compute": {"full": 2, "quick": 2, "paired": 3},
           "epoch": {"full": 4, "quick": 4, "paired": 4},
           "pipeline": {"full": 4, "quick": 4, "paired": 4}}
