@@ -282,8 +282,8 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         model = settings.tuned["model"]
         steps = settings.epoch_steps or ((10 if quick else 20) if model == "seed_cnn" else 6)
         cases.append(Case("epoch", f"{model}-tuned", {"model": model, "pipeline": ARRAYS,
-                                                      "rounds": ROUNDS["epoch"][mode], "warmup_rounds": 1, "steps": steps,
-                                                      "data": data},
+                                                      "rounds": ROUNDS["epoch"][mode], "warmup_rounds": 1,
+                                                      "steps": steps, "data": data},
                           passes, threads=tuned_variants(settings.tuned), max_passes=most))
     for pattern in settings.skip:
         if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
