@@ -1,6 +1,7 @@
 """The few real-TensorFlow tests; each runs in a runner child, never in pytest's process."""
 
 import json
+import statistics
 import subprocess
 import sys
 
@@ -212,6 +213,20 @@ def test_epoch_over_the_articles_arrays(tf_runner):
     warmup = result["warmup"]
     assert 1 <= warmup["units"] <= 3 and warmup["cap_units"] == 3 and len(warmup["unit_seconds"]) == warmup["units"]
     assert result["training"]["epochs"] == 2 and result["training"]["warmup_steps"] == warmup["units"]
+
+
+@pytest.mark.parametrize("pipeline", ["arrays", {"variant": "batched"}], ids=["arrays", "batched"])
+def test_epoch_counts_the_images_of_the_users_smaller_data(tf_runner, pipeline):
+    """Issue 38, item 1: 512 images of the user's own against 10 steps: the arrays epoch runs 4 steps and trains
+    on 512 images (it was credited with 1,280); a repeated pipeline runs the 10 steps, 1,280 images."""
+    result = tf_runner.run("cifar.workloads:epoch", {"pipeline": pipeline, "rounds": 2, "warmup_rounds": 1,
+                                                     "steps": 10, "data": "tests.tiny_user:tiny_data"},
+                           ThreadConfig(1, 1))
+    arrays = pipeline == "arrays"
+    assert result["items_per_round"] == (512 if arrays else 1280)
+    assert result["workload"].get("steps_run") == (4 if arrays else None)  # named only when not `steps`
+    assert result["items_per_s_median"] == pytest.approx(result["items_per_round"] /
+                                                         statistics.median(result["durations_seconds"]))
 
 
 def test_heavy_pipeline_decodes_and_augments_every_image(tf_runner):

@@ -141,3 +141,14 @@ def test_measure_without_a_unit_warms_up_with_whole_rounds(monkeypatch):
     assert events == ["round"] * 4 and result["warmup"]["rule"] == "warmup_rounds whole rounds"
     with pytest.raises(ValueError, match="units_per_round"):
         measure(lambda: None, rounds=1, warmup_rounds=1, items_per_round=1, run_unit=lambda: None)
+
+
+def test_an_epoch_counts_the_images_it_trained_on():
+    """Issue 38, item 1: the arrays epoch over fewer images than steps x 128 (the user's own data: 512 images
+    against 10 steps) runs 4 steps an epoch; counting 1,280 images made it 2.5x faster than it was."""
+    from cifar.workloads.epoch import images_trained
+
+    assert images_trained(4, 128, 512) == 512  # arrays: 4 full batches, all of the data
+    assert images_trained(4, 128, 500) == 500  # the last batch partial
+    assert images_trained(10, 128, 1280) == 1280  # the suite's own: steps x 128 images
+    assert images_trained(10, 128) == 1280  # a repeated pipeline: full batches only

@@ -24,6 +24,10 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
     them every epoch). A dict is `cifar.training.pipeline.PipelineOptions` for a tf.data pipeline, repeated, with
     ``steps_per_epoch=steps``. Neither validates: both time the training path alone, so they compare.
 
+    A round's images are those it trained on (`images_trained`: the steps Keras ran, the last partial batch as
+    what it held): a data set smaller than ``steps x 128`` (the user's own, ``data="pkg.module:function"``)
+    gives the arrays fewer steps an epoch, and the result says so (``workload["steps_run"]``).
+
     Warm-up first, untimed: a ``fit`` of single steps (which traces and compiles the train function) that stops
     once a step's time is stable (`cifar.workloads.timing.WARMUP_RULE`, at most `warmup_rounds` epochs' worth of
     steps; recorded under ``warmup``). Then one ``fit`` call runs the `rounds` epochs, a callback timing each; it
@@ -66,15 +70,22 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
             self.durations = []
             self.cpu_seconds = []
 
+            self.steps_run = []
+
         def on_epoch_begin(self, epoch, logs=None):
+            self._steps = 0
             self._cpu = own_cpu_seconds()
             self._start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._steps += 1
 
         def on_epoch_end(self, epoch, logs=None):
             if inject:
                 busy_wait(inject * (time.perf_counter() - self._start))
             self.durations.append(time.perf_counter() - self._start)
             self.cpu_seconds.append(own_cpu_seconds() - self._cpu)
+            self.steps_run.append(self._steps)
             self.logs = dict(logs or {})
 
     class StepWarmup(keras.callbacks.Callback):
@@ -104,8 +115,14 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
     timer = EpochTimer()
     with ContentionProbe() as probe:
         net.fit(epochs=rounds, verbose=0, callbacks=[timer], **fit_args)
-    result = summarize(timer.durations, steps * batch_size, "images", warmup_rounds,
-                       probe.result, inject, sum(timer.cpu_seconds))
+    ran = set(timer.steps_run)
+    if len(ran) != 1:
+        raise RuntimeError(f"the timed epochs ran different numbers of steps ({timer.steps_run}): a round is not "
+                           "one amount of work")
+    (steps_run,) = ran
+    images = images_trained(steps_run, batch_size, len(fit_args["x"]) if arrays else None)
+    result = summarize(timer.durations, images, "images", warmup_rounds, probe.result, inject,
+                       sum(timer.cpu_seconds))
     result["phases"] = {"warmup_seconds": warmup["seconds"], "between_rounds_seconds": 0.0}
     result["warmup"] = warmup
     result["workload"] = {"name": "epoch", "model": model, "parameters": net.count_params(),
@@ -114,7 +131,7 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
                           "steps": steps, "batch_size": batch_size, "data_source": ds.source}
     # Only settings away from the suite's are named, so the suite's benchmarks keep their recorded definitions.
     for name, value, default in (("precision", precision, "float32"), ("jit_compile", jit_compile, KERAS_JIT_DEFAULT),
-                                 ("seed", seed, None)):
+                                 ("seed", seed, None), ("steps_run", steps_run, steps)):
         if value != default:
             result["workload"][name] = value
     result["training"] = {"loss": float(timer.logs.get("loss", float("nan"))),
@@ -123,6 +140,19 @@ def epoch(model: str = "seed_cnn", pipeline: dict | str = "arrays", rounds: int 
                           "jit_compile_resolved": bool(net.jit_compile)}
     result["flops_per_image"] = training_flops_per_image(net)
     return result
+
+
+def images_trained(steps_run: int, batch_size: int, dataset_images: int | None = None) -> int:
+    """The images one epoch trained on: `steps_run` batches of `batch_size`, except that an epoch over
+    `dataset_images` arrays (``fit(x, y)``) ends with what is left, a partial batch (a repeated tf.data pipeline,
+    None here, always gives full ones).
+
+    >>> images_trained(4, 128, 512), images_trained(4, 128, 500), images_trained(10, 128)
+    (512, 500, 1280)
+    """
+    if dataset_images is None:
+        return steps_run * batch_size
+    return min(steps_run * batch_size, dataset_images)
 
 
 def training_flops_per_image(net) -> float:
