@@ -17,6 +17,9 @@ def run_case(benchmark, campaign, case, threads):
             assert len(result.get("cpus") or ()) == threads.cpus, (result.get("cpus"), threads)
         for name, value in threads.env.items():
             assert result["environment_applied"].get(name) == value, (name, result["environment_applied"], threads)
+        if "TF_ENABLE_ONEDNN_OPTS" in threads.env:  # and TensorFlow did what the variable asks
+            want = threads.env["TF_ENABLE_ONEDNN_OPTS"] != "0"
+            assert result.get("onednn_applied") == want, (result.get("onednn_applied"), threads)
     info = extra_info(case, threads, result)
     if campaign.baseline is not None:
         info["paired_baseline"] = paired_info(campaign.baseline.tree, campaign.baseline_result(case, threads))

@@ -229,6 +229,24 @@ def test_epoch_counts_the_images_of_the_users_smaller_data(tf_runner, pipeline):
                                                          statistics.median(result["durations_seconds"]))
 
 
+def test_onednn_on_and_off_take_whatever_the_shell_exports(monkeypatch):
+    """Issue 38, item 2: the tuner's "on" arm, with TF_ENABLE_ONEDNN_OPTS=0 exported by the user, runs with oneDNN
+    as TensorFlow itself reports it; "off" without."""
+    from cifar.tuning.search import Runners
+    from cifar.tuning.space import Setting
+
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    runners = Runners("synthetic")
+    try:
+        params = {"rounds": 1, "warmup_rounds": 0, "products": 1}
+        on = runners.run(Setting(1, 1), "cifar.workloads:matmul", params)
+        off = runners.run(Setting(1, 1, onednn="off"), "cifar.workloads:matmul", params)
+    finally:
+        runners.close()
+    assert on["onednn_applied"] is True and on["environment_applied"] == {"TF_ENABLE_ONEDNN_OPTS": "1"}
+    assert off["onednn_applied"] is False
+
+
 def test_heavy_pipeline_decodes_and_augments_every_image(tf_runner):
     stats = tf_runner.run("tests.tf_workers:pipeline_stats", {"variant": "heavy", "n": 256})
     assert stats["n"] == 256 and stats["shapes"] == [[32, 32, 3]] and stats["dtypes"] == [["float32", "uint8"]]

@@ -108,6 +108,7 @@ def test_a_setting_knows_what_the_child_sets():
                 jit_compile="off")
     assert s.id == "intra2-inter1 batched-npc2-pool1 cpus1 onednn-off jit-off"
     assert s.env() == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert DEFAULT.env() == {"TF_ENABLE_ONEDNN_OPTS": "1"}  # "on" set, not left to the user's shell
     assert s.affinity([0, 1]) == (0,)
     assert Setting(cpus=2).affinity([0, 1]) is None  # all of them: no mask to set
     assert s.epoch_params() == {"pipeline": {**s.pipeline_options.to_dict()}, "jit_compile": False}
@@ -736,3 +737,32 @@ def test_a_user_function_that_cannot_be_used_is_one_line_before_any_search(tmp_p
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "t.db").exists()  # no study was opened: nothing searched
+
+
+def test_a_setting_that_did_not_take_is_not_measured():
+    """Issue 38, item 2: with TF_ENABLE_ONEDNN_OPTS=0 in the user's shell, "on" ran without oneDNN while the report
+    said otherwise. A child's read-back that disagrees with its setting fails that process, naming what."""
+    from cifar.tuning.search import NotApplied, Runners
+
+    on = Setting(1, 1)
+    good = {"threads_applied": {"intra_op_parallelism_threads": 1, "inter_op_parallelism_threads": 1},
+            "onednn_applied": True, "environment_applied": {"TF_ENABLE_ONEDNN_OPTS": "1"}}
+    assert on.not_applied(good) is None
+    assert "oneDNN is off in TensorFlow, not on" in on.not_applied({**good, "onednn_applied": False})
+    assert "intra_op_parallelism_threads read back 2, not 1" in on.not_applied(
+        {**good, "threads_applied": {"intra_op_parallelism_threads": 2, "inter_op_parallelism_threads": 1}})
+    assert "not 1 of them" in Setting(cpus=1).not_applied({"cpus": [0, 1]})
+
+    class Fake:
+        def __init__(self, env):
+            self.env = env
+
+        def run(self, target, params, threads, timeout=None, cpus=None):
+            return {**good, "onednn_applied": self.env["TF_ENABLE_ONEDNN_OPTS"] == "1"}
+
+    runners = Runners("synthetic", factory=Fake)
+    assert runners.run(on, "t", {})["onednn_applied"] is True
+    assert runners.run(Setting(1, 1, onednn="off"), "t", {})["onednn_applied"] is False
+    runners._runners[(("TF_ENABLE_ONEDNN_OPTS", "1"),)] = Fake({"TF_ENABLE_ONEDNN_OPTS": "0"})  # the shell's 0
+    with pytest.raises(NotApplied, match="intra1-inter1 arrays: oneDNN is off"):
+        runners.run(on, "t", {})

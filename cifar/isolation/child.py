@@ -62,8 +62,10 @@ def execute(spec: dict) -> dict:
     result = dict(target(**params))
     if spec.get("cpus") is not None:
         result["cpus"] = sorted(os.sched_getaffinity(0))
-    # Read at TensorFlow's import (the zygote's): what this child's TensorFlow runs with, for the read-back.
+    # Read at TensorFlow's import (the zygote's): what this child's TensorFlow runs with, for the read-back: the
+    # variable as set, and whether TensorFlow did turn oneDNN on (None: TensorFlow not imported).
     result["environment_applied"] = {"TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+    result["onednn_applied"] = threads.onednn_enabled()
     if config is not None:
         result["threads_requested"] = config.to_dict()
         result["threads_applied"] = threads.read_back(legacy)

@@ -268,6 +268,21 @@ def apply_thread_config(config: ThreadConfig) -> LegacySession | None:
     return None
 
 
+def onednn_enabled() -> bool | None:
+    """Whether this process's TensorFlow runs oneDNN's optimizations, as TensorFlow itself answers (it reads
+    ``TF_ENABLE_ONEDNN_OPTS`` at import, with a default of its own per platform); None when TensorFlow is not
+    imported here or does not say."""
+    import sys
+
+    if "tensorflow" not in sys.modules:
+        return None
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def read_back(legacy: LegacySession | None = None) -> dict:
     """What TensorFlow reports it uses (``tf.config.threading.get_*``, or a compat_v1 Session's ConfigProto),
     plus this process's OS thread count (psutil)."""

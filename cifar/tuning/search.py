@@ -68,6 +68,11 @@ class TuneError(ValueError):
     """A bad tuner input or a study that cannot be used: one line, raised before anything is measured."""
 
 
+class NotApplied(ChildError):
+    """A child ran, but part of its setting did not take (`Setting.not_applied`): its measurement is not the
+    setting's, and counts as a failed process."""
+
+
 def error_line(err: BaseException) -> str:
     """``ChildCrashed: child exited with code -11 …``: a failure's type and first line, for a trial's record."""
     return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}".rstrip(": ")
@@ -206,8 +211,12 @@ class Runners:
         key = tuple(sorted(env.items()))
         if key not in self._runners:
             self._runners[key] = self._factory(env)
-        return self._runners[key].run(target, params, setting.threads, timeout=timeout,
-                                      cpus=setting.affinity(self.usable))
+        result = self._runners[key].run(target, params, setting.threads, timeout=timeout,
+                                        cpus=setting.affinity(self.usable))
+        wrong = setting.not_applied(result)
+        if wrong:
+            raise NotApplied(f"{setting.id}: {wrong}")
+        return result
 
     def close(self) -> None:
         for runner in self._runners.values():

@@ -175,8 +175,24 @@ class Setting:
         return None if self.cpus is None or self.cpus >= len(usable) else tuple(sorted(usable)[: self.cpus])
 
     def env(self) -> dict:
-        """Environment read at TensorFlow's import: a Runner (zygote) per distinct value."""
-        return {"TF_ENABLE_ONEDNN_OPTS": "0"} if self.onednn == "off" else {}
+        """Environment read at TensorFlow's import: a Runner (zygote) per distinct value. Set both ways: "on" left
+        to the parent's environment would be off wherever the user's shell exports the variable as 0."""
+        return {"TF_ENABLE_ONEDNN_OPTS": "1" if self.onednn == "on" else "0"}
+
+    def not_applied(self, result: dict) -> str | None:
+        """What of this setting a child's `result` says did not take (its threads, its cores, oneDNN as TensorFlow
+        reports it), one line; None when all of it did. A measurement of a setting that did not take is not one."""
+        applied = result.get("threads_applied") or {}
+        for name, want in (("intra_op_parallelism_threads", self.intra), ("inter_op_parallelism_threads", self.inter)):
+            if name in applied and applied[name] != want:
+                return f"{name} read back {applied[name]}, not {want}"
+        if self.cpus is not None and result.get("cpus") is not None and len(result["cpus"]) != self.cpus:
+            return f"ran on CPUs {result['cpus']}, not {self.cpus} of them"
+        onednn = result.get("onednn_applied")
+        if onednn is not None and onednn != (self.onednn == "on"):
+            return (f"oneDNN is {'on' if onednn else 'off'} in TensorFlow, not {self.onednn} (TF_ENABLE_ONEDNN_OPTS="
+                    f"{(result.get('environment_applied') or {}).get('TF_ENABLE_ONEDNN_OPTS')})")
+        return None
 
     def to_dict(self) -> dict:
         return asdict(self)

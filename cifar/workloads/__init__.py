@@ -62,10 +62,11 @@ def environment() -> dict:
     """TensorFlow facts for machine info: version, oneDNN, CPU features (run in a child)."""
     import tensorflow as tf
 
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    from cifar.training.threads import onednn_enabled
+
     return {
         "tensorflow_version": tf.__version__,
-        "onednn_enabled": onednn != "0" if onednn is not None else True,
+        "onednn_enabled": onednn_enabled(),
         "keras_version": __import__("keras").__version__,
     }
 
