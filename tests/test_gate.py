@@ -869,6 +869,7 @@ def test_a_remeasurement_that_wrote_nothing_is_not_bad_input(tmp_path, monkeypat
     paired = gate_paired(make_paired_run({MATMUL: (processes(1.0, n=8), processes(1.5, n=8))}),
                          Policies(Policy(test="signed-rank")), remeasure=pytest_remeasure(run))
     assert paired.verdict == "UNCONFIRMED" and paired.exit_code == 4
+    assert "REGRESSION (NOT CONFIRMED)" in render(report)
 
 
 def test_a_crash_in_the_gate_has_its_own_exit_code_not_regression(tmp_path, monkeypatch, capsys):
@@ -884,3 +885,23 @@ def test_a_crash_in_the_gate_has_its_own_exit_code_not_regression(tmp_path, monk
     code = cli.main(["gate", str(slow), "--baselines", str(root), "--no-remeasure"])
     err = capsys.readouterr().err
     assert code == 4 and "gate crashed (RuntimeError: something broke)" in err and "not a verdict" in err
+
+
+def test_a_regression_its_remeasurement_has_no_result_for_is_unconfirmed_not_failed():
+    """Issue 38, item 3: the re-measurement ran but its test of that benchmark crashed (no result for it): the note
+    said "first verdict kept" and the gate exited 1, a confirmed regression. It is UNCONFIRMED, exit 4, in the
+    stored and the paired gate; a regression the re-measurement did confirm still fails."""
+    base = make_run({MATMUL: noisy(1.0, seed=1), CONV: noisy(1.0, seed=3)})
+    cur = make_run({MATMUL: noisy(1.3, seed=2), CONV: noisy(1.3, seed=4)})
+    report = gate(base, cur, remeasure=lambda names: make_run({CAL: noisy(1.0, seed=5)}))  # neither came back
+    assert report.verdict == "UNCONFIRMED" and report.exit_code == 4
+    assert all(c.unconfirmed for c in report.regressions) and len(report.regressions) == 2
+    assert any("NOT CONFIRMED" in n and "matmul" in n for n in report.notes)
+    assert report.to_dict()["comparisons"][0]["unconfirmed"]
+    one_back = gate(base, cur, remeasure=lambda names: make_run({MATMUL: noisy(1.3, seed=6)}))
+    assert one_back.verdict == "FAILED" and one_back.exit_code == 1  # matmul confirmed; conv2d said unconfirmed
+    assert [c.short_name for c in one_back.regressions if c.unconfirmed] == [CONV.split("::")[-1]]
+    paired = gate_paired(make_paired_run({MATMUL: (processes(1.0, n=8), processes(1.5, n=8))}),
+                         Policies(Policy(test="signed-rank")), remeasure=lambda names: make_paired_run({}))
+    assert paired.verdict == "UNCONFIRMED" and paired.exit_code == 4
+    assert "REGRESSION (NOT CONFIRMED)" in render(report)

@@ -54,6 +54,8 @@ class Comparison:
     detectable: float | None = None
     #: Inconclusive: the samples per side the test needs to be able to reach alpha at all.
     needed: int | None = None
+    #: A regression whose re-measurement gave no result for it (why, one line): seen, not confirmed.
+    unconfirmed: str | None = None
 
     @property
     def short_name(self) -> str:
@@ -67,7 +69,7 @@ class Comparison:
             "p_slower": self.p_slower, "p_faster": self.p_faster, "alpha": self.policy.alpha,
             "floor": self.policy.floor, "test": self.test, "remeasured": self.remeasured,
             "detectable_slowdown": None if self.detectable is None or math.isinf(self.detectable) else self.detectable,
-            "needed_per_side": self.needed,
+            "needed_per_side": self.needed, "unconfirmed": self.unconfirmed,
         }
 
 

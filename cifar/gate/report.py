@@ -27,6 +27,8 @@ def _verdict(c: Comparison) -> str:
         text += f" (needs >= {c.needed} per side)"
     if c.remeasured:
         text += " (re-measured)" if c.verdict == "regression" else " (re-measured; first run failed)"
+    elif c.unconfirmed:
+        text += " (NOT CONFIRMED)"
     return text
 
 

@@ -62,10 +62,12 @@ class GateReport:
 
     @property
     def verdict(self) -> str:
-        """``FAILED`` (a confirmed regression), ``UNCONFIRMED`` (a regression seen, its re-measurement failed),
-        ``INCONCLUSIVE`` (none, but something was not gated: see `cifar.gate.stored`) or ``passed``."""
+        """``FAILED`` (a confirmed regression, or one decided without re-measuring), ``UNCONFIRMED`` (regressions
+        seen and none confirmed: the re-measurement failed, or gave no result for them), ``INCONCLUSIVE`` (none,
+        but something was not gated: see `cifar.gate.stored`) or ``passed``."""
         if self.regressions:
-            return "UNCONFIRMED" if self.unconfirmed else "FAILED"
+            confirmed = [c for c in self.regressions if not c.unconfirmed]
+            return "FAILED" if confirmed and not self.unconfirmed else "UNCONFIRMED"
         return "INCONCLUSIVE" if self.inconclusive or self.ungated else "passed"
 
     @property
@@ -93,6 +95,7 @@ def remeasured(report: GateReport, failing: list[str], remeasure):
         return remeasure(failing)
     except RemeasureError as err:
         report.unconfirmed = str(err)
+        report.comparisons = [replace(c, unconfirmed=str(err)) if c.name in failing else c for c in report.comparisons]
         report.notes.append(f"regression seen in {', '.join(n.split('::')[-1] for n in failing)}, NOT CONFIRMED: "
                             f"{err}; rerun the gate (or pass --no-remeasure to decide on the first measurement)")
         return None
@@ -132,7 +135,9 @@ def confirm(report: GateReport, failing: list[str], again) -> None:
             continue
         result = again(first)
         if result is None:
-            report.notes.append(f"re-measurement of {first.short_name} produced no result; first verdict kept")
+            why = "its re-measurement produced no result for it (its test failed or was not run)"
+            report.comparisons[i] = replace(first, unconfirmed=why)
+            report.notes.append(f"regression seen in {first.short_name}, NOT CONFIRMED: {why}; rerun the gate")
             continue
         verdict = result.verdict if result.verdict in ("regression", "inconclusive") else "unchanged"
         report.comparisons[i] = replace(result, verdict=verdict, remeasured=True, first=first)
