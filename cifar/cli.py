@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     from cifar.training.pipeline import ARRAYS, VARIANTS
 
     parser = argparse.ArgumentParser(prog="python -m cifar", description="CIFAR-10 thread benchmarks for TensorFlow")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of a crash (exit 4)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="the article's script (no options: exactly it): set threads, train, "
@@ -173,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "instead of the paired gate (both arms in one session)")
     check.epilog = ("Options after -- are added to each session's pytest command (the shipped paired or history "
                     "session), e.g. -- -k seed-npc1")
+    for sub in commands.choices.values():  # also after the command: python -m cifar gate run.json --debug
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -194,7 +197,7 @@ def _gate(args) -> int:
     from cifar.gate import baselines
     from cifar.gate.stored import gate, ungated_report
     from cifar.gate.paired import gate_paired
-    from cifar.gate.policy import BASELINES, POLICY_NAME, Policies
+    from cifar.gate.policy import POLICY_NAME, Policies
     from cifar.gate.remeasure import pytest_remeasure
     from cifar.suite.runfile import Run
 
@@ -282,7 +285,7 @@ def _baseline(args) -> int:
 
     root = Path(args.baselines)
     if args.baseline_command == "promote":
-        from cifar.gate.policy import BASELINES, POLICY_NAME, Policies
+        from cifar.gate.policy import POLICY_NAME, Policies
 
         target = baselines.promote(_resolve_run(args.run), root, Policies.load(root / POLICY_NAME))
         print(f"promoted: {target}")
@@ -358,10 +361,10 @@ def _gate_check(args) -> int:
             report = gatecheck.gate_check(sessions, args.resamples, (*default_args, *args.after), policies,
                                           keep=Path(args.keep) if args.keep else None, paired=not args.history)
         except gatecheck.SessionFailed as err:
-            from cifar.gate.stored import EXIT_ERROR
+            from cifar import exitcodes
 
             print(f"error: {err}", file=sys.stderr)
-            return EXIT_ERROR
+            return exitcodes.ERROR
     print(gatecheck.render(report), end="")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -393,7 +396,42 @@ def _overhead(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from cifar.training import script as train
+
+    return train.main(args)
+
+
+def _claims(args) -> int:
+    from cifar import claims
+
+    return claims.main(args)
+
+
+def _tune(args) -> int:
+    if args.check:
+        from cifar.tuning import check
+
+        return check.run(args)
+    from cifar.tuning import tune
+
+    args.json = args.json or "reports/tune.json"
+    return tune.main(args)
+
+
+#: Every command's handler: ``handler(args) -> exit code`` (`cifar.exitcodes`); `main` maps what they raise.
+COMMANDS = {"train": _train, "claims": _claims, "tune": _tune, "overhead": _overhead, "gate": _gate,
+            "session": _session, "baseline": _baseline, "history": _history, "gate-check": _gate_check,
+            "bisect": _bisect}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command through the one error handling every command shares: `cifar.errors.BadInput` is one
+    line and exit 2, Ctrl-C 130, anything else a crash: one line (the traceback with ``--debug``) and exit 4,
+    which no command uses for a verdict (`cifar.exitcodes`)."""
+    from cifar import exitcodes
+    from cifar.errors import BadInput
+
     argv = list(sys.argv[1:] if argv is None else argv)
     # Whatever follows "--" is pytest's (session, gate-check): split it off before argparse, which would read it.
     after = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -403,42 +441,20 @@ def main(argv: list[str] | None = None) -> int:
     # TensorFlow's C++ INFO/WARNING lines (CPU features, missing CUDA) drown the report; errors still show.
     # Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.command == "train":
-        from cifar.training import script as train
-
-        return train.main(args)
-    if args.command == "overhead":
-        return _overhead(args)
-    if args.command == "claims":
-        from cifar import claims
-
-        return claims.main(args)
-    if args.command == "tune":
-        from cifar.tuning import tune
-
-        if args.check:
-            from cifar.tuning import check
-
-            return check.run(args)
-        args.json = args.json or "reports/tune.json"
-        return tune.main(args)
-    from cifar.errors import GateError
-    from cifar.gate.stored import EXIT_BAD_INPUT, EXIT_ERROR
-
-    handlers = {"gate": _gate, "session": _session, "baseline": _baseline, "history": _history,
-                "gate-check": _gate_check, "bisect": _bisect}
     try:
-        return handlers[args.command](args)
-    except GateError as err:
+        return COMMANDS[args.command](args)
+    except BadInput as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return exitcodes.BAD_INPUT
     except KeyboardInterrupt:
-        return 130
+        return exitcodes.INTERRUPTED
     except Exception as err:  # noqa: BLE001 - a crash must not exit 1, which the gate defines as "regression"
-        import traceback
+        if getattr(args, "debug", False):
+            import traceback
 
-        traceback.print_exc()
-        print(f"error: {args.command} crashed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
-              f"exit {EXIT_ERROR} means the command could not finish, not a verdict", file=sys.stderr)
-        return EXIT_ERROR
-
+            traceback.print_exc()
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"error: {args.command} crashed ({type(err).__name__}: {first}); exit {exitcodes.ERROR} means the "
+              "command could not finish, not a verdict" + ("" if getattr(args, "debug", False) else
+                                                             " (--debug prints the traceback)"), file=sys.stderr)
+        return exitcodes.ERROR

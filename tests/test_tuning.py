@@ -704,6 +704,48 @@ def test_tune_check_bad_input_is_one_line_and_exit_2(tmp_path, content, message)
     assert same.returncode == 2 and "is the report being checked" in same.stderr
 
 
+@pytest.mark.parametrize("recommended, model, message", [
+    (Setting(999, 1), "seed_cnn", "intra999-inter1 arrays cannot run here: "
+                                  "intra_op_parallelism_threads=999 is far more threads"),
+    (Setting(cpus=64), "seed_cnn", "runs on 64 cores; this process may use"),
+    (Setting(1, 1), "tests.no_such_module:build", "cannot import tests.no_such_module"),
+])
+def test_tune_check_of_a_report_this_machine_cannot_run_is_bad_input_not_a_traceback(tmp_path, recommended, model,
+                                                                                      message):
+    """Issue 38, item 4: a report whose model does not import here, or whose threads exceed this machine's cap, ended
+    in a traceback and exit 1 ("no longer holds"). It is bad input: one line, exit 2, before anything is measured."""
+    report = _checked_report(tmp_path / "tune.json", recommended, model=model)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", report, "--json", str(tmp_path / "c.json")],
+                          capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_tune_check_that_crashes_or_loses_its_recommendation_could_not_finish_exit_4(tmp_path, lock, monkeypatch,
+                                                                                      capsys):
+    """Issue 38, item 4: a crash is one line and exit 4 (not 1, "no longer holds"); a recommendation whose processes
+    failed twice is exit 4 "could not finish", not 3 "no interval yet", which would ask for more budget."""
+    from cifar import cli
+    from cifar.tuning import check
+
+    tuned = Setting(0, 0, "batched")
+    report = _checked_report(tmp_path / "tune.json", tuned)
+    code, line = _check(report, FakeRunners(speeds=_speeds({tuned: 1300.0}), crash=(tuned.id,)), lock)
+    assert code == 4 and line.startswith("could not finish: default batched-npcAUTO failed twice"), line
+
+    def crashes(*args, **kwargs):
+        raise RuntimeError("disk full\nmore")
+
+    monkeypatch.setattr(check, "confirm", crashes)
+    code = cli.main(["tune", "--check", report, "--json", str(tmp_path / "c.json")])
+    err = capsys.readouterr().err
+    assert code == 4 and "tune crashed (RuntimeError: disk full)" in err and "Traceback" not in err
+    assert cli.main(["tune", "--check", report, "--json", str(tmp_path / "c.json"), "--debug"]) == 4
+    assert "Traceback" in capsys.readouterr().err
+
+
 def test_tune_check_for_real_says_when_it_had_too_little_time_and_that_the_report_came_from_elsewhere(tmp_path):
     """One real short run: two passes of real epochs cannot decide (exit 3), and a report from another machine is
     named as such and measured here."""

@@ -29,9 +29,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cifar import exitcodes
 from cifar.errors import GateError
 
-EXIT_FOUND, EXIT_NOT_SLOWER, EXIT_BAD_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
 #: A step that could not decide is measured again with this many times the passes, while the budget allows.
 MORE = 2
 
@@ -175,7 +175,7 @@ class Bisection:
 
     @property
     def exit_code(self) -> int:
-        return {"found": EXIT_FOUND, "BAD is not slower": EXIT_NOT_SLOWER}.get(self.outcome, EXIT_UNDECIDED)
+        return {"found": exitcodes.OK, "BAD is not slower": exitcodes.CAUGHT}.get(self.outcome, exitcodes.INCONCLUSIVE)
 
     def to_dict(self) -> dict:
         return {"good": asdict(self.good), "bad": asdict(self.bad), "case": self.case, "budget_seconds": self.budget,

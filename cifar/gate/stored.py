@@ -21,13 +21,13 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field, replace
 
+from cifar import exitcodes
 from cifar.gate.decide import Comparison, compare
 from cifar.errors import GateError, RemeasureError
 from cifar.gate.policy import Policies
 from cifar.stats.estimate import centre, process_values, ratio
 from cifar.suite.runfile import Run, comparable
 
-EXIT_PASSED, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_ERROR = 0, 1, 2, 3, 4
 #: Verdicts of benchmarks that were in the run but not compared with anything: the gate is inconclusive, not passed.
 UNGATED = ("new", "redefined")
 
@@ -72,8 +72,8 @@ class GateReport:
 
     @property
     def exit_code(self) -> int:
-        return {"FAILED": EXIT_REGRESSION, "UNCONFIRMED": EXIT_ERROR, "INCONCLUSIVE": EXIT_INCONCLUSIVE,
-                "passed": EXIT_PASSED}[self.verdict]
+        return {"FAILED": exitcodes.CAUGHT, "UNCONFIRMED": exitcodes.ERROR, "INCONCLUSIVE": exitcodes.INCONCLUSIVE,
+                "passed": exitcodes.OK}[self.verdict]
 
     def to_dict(self) -> dict:
         return {"baseline": self.baseline_label, "normalization": self.normalization, "passed": self.passed,
@@ -90,7 +90,7 @@ def ungated_report(run: Run, reason: str, label: str) -> GateReport:
 
 def remeasured(report: GateReport, failing: list[str], remeasure):
     """``remeasure(failing)``, or None when it crashed or timed out: then the report keeps the first verdicts,
-    says the regressions were seen and not confirmed, and exits `EXIT_ERROR`, never "regression"."""
+    says the regressions were seen and not confirmed, and exits `exitcodes.ERROR`, never "regression"."""
     try:
         return remeasure(failing)
     except RemeasureError as err:

@@ -12,9 +12,11 @@ exit  meaning
 1     it no longer holds: the recommendation is not faster than the default (its interval lies at or below
       1), or the runner-up is measurably faster than it (or, for a report that kept the default, the runner-up
       is now measurably faster than the default); the line gives the interval
-2     bad input: no such report, not a confirmed tune report, a setting this code cannot run
+2     bad input: no such report, not a confirmed tune report, a setting this code or this machine cannot run
+      (threads above its cap, more cores than it has), a model that does not load here
 3     inconclusive: too little time to tell (fewer than `MIN_PASSES` passes, or an interval that still holds 1);
       the line says about how many processes per setting would tell
+4     could not finish: the recommendation's (or the default's) processes failed twice, or the check crashed
 ====  ======================================================================================================
 
 A report from another machine fingerprint says so and is measured here: the question is then whether its answer
@@ -28,11 +30,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cifar import exitcodes
 from cifar.tuning.confirm import MIN_PASSES, Arm, Confirmation, confirm
 from cifar.tuning.search import MachineLock, Runners, TuneError, parse_budget
 from cifar.tuning.space import DEFAULT, Setting
 
-EXIT_HOLDS, EXIT_NO_LONGER, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -75,37 +77,60 @@ def read_report(path: str) -> Checked:
                    report.get("cpu_model"), report.get("date"))
 
 
+def runnable_here(checked: Checked, data: str) -> None:
+    """`TuneError`, one line, when the report's settings cannot run on this machine (threads above its cap, more
+    cores than it lets this process use) or its model (the user's ``pkg.module:function``) does not load here with
+    `data`: checked before anything is measured."""
+    from cifar.suite.usercheck import check_user_functions
+    from cifar.training.threads import check_thread_config, cpu_budget
+
+    logical = cpu_budget().logical
+    for setting in (s for s in (checked.recommended, checked.runner_up) if s is not None):
+        try:
+            check_thread_config(setting.threads, logical)
+        except ValueError as err:
+            raise TuneError(f"--check: {setting.id} cannot run here: {err}") from None
+        if setting.cpus is not None and setting.cpus > logical:
+            raise TuneError(f"--check: {setting.id} runs on {setting.cpus} cores; this process may use {logical}")
+    try:
+        check_user_functions((checked.model,), data)
+    except ValueError as err:
+        raise TuneError(f"--check: {err}") from None
+
+
 def decide(confirmation: Confirmation, recommended: Setting) -> tuple[int, str]:
     """The exit code and its line, by the confirmation's rule (see the module docstring)."""
     arms = {arm.setting: arm for arm in confirmation.arms}
     default = confirmation.default
     if not confirmation.enough:
-        return EXIT_INCONCLUSIVE, (f"inconclusive: {len(default.images_per_s)} processes of the default, "
+        return exitcodes.INCONCLUSIVE, (f"inconclusive: {len(default.images_per_s)} processes of the default, "
                                    f"{MIN_PASSES} needed; give --check a larger --budget")
     if recommended == DEFAULT:
         faster = [a for a in confirmation.arms[1:] if a.speedup is not None and a.speedup.low > 1.0
                   and a.pairs >= MIN_PASSES]
         if faster:
             best = max(faster, key=lambda a: a.speedup.ratio)
-            return EXIT_NO_LONGER, (f"no longer holds: {best.setting.id} is now measurably faster than TensorFlow's "
+            return exitcodes.CAUGHT, (f"no longer holds: {best.setting.id} is now measurably faster than TensorFlow's "
                                     f"default, {best.speedup}")
-        return EXIT_HOLDS, "holds: no setting measured is faster than TensorFlow's default"
+        return exitcodes.OK, "holds: no setting measured is faster than TensorFlow's default"
     mine = arms[recommended]
+    if mine.dropped and len(mine.failures) >= 2:  # the check drops arms for failing only (eliminate=False)
+        return exitcodes.ERROR, f"could not finish: {recommended.id} {mine.dropped}"
     if mine.speedup is None:
-        return EXIT_INCONCLUSIVE, f"inconclusive: {recommended.id} has no interval yet ({mine.pairs} pairs)"
+        return exitcodes.INCONCLUSIVE, f"inconclusive: {recommended.id} has no interval yet ({mine.pairs} pairs)"
     if mine.speedup.high <= 1.0:
-        return EXIT_NO_LONGER, f"no longer holds: {recommended.id} is not faster than TensorFlow's default, {mine.speedup}"
+        return exitcodes.CAUGHT, f"no longer holds: {recommended.id} is not faster than TensorFlow's default, {mine.speedup}"
     for other in confirmation.arms[1:]:
         if other is mine or other.pairs < MIN_PASSES:
             continue
         against = mine.ratio_to(other)
         if against is not None and against.high < 1.0:
-            return EXIT_NO_LONGER, (f"no longer holds: {other.setting.id} is measurably faster than {recommended.id}"
+            return exitcodes.CAUGHT, (f"no longer holds: {other.setting.id} is measurably faster than {recommended.id}"
                                     f", which runs at {against} of it")
     if mine.speedup.low > 1.0:
-        return EXIT_HOLDS, f"holds: {recommended.id} runs at {mine.speedup} of TensorFlow's default"
+        return exitcodes.OK, f"holds: {recommended.id} runs at {mine.speedup} of TensorFlow's default"
     needed = confirmation.processes_needed(mine)
-    return EXIT_INCONCLUSIVE, (f"inconclusive: {recommended.id} at {mine.speedup} of TensorFlow's default: the "
+    return exitcodes.INCONCLUSIVE, (f"inconclusive: {recommended.id} at {mine.speedup} of TensorFlow's default: the "
                                "interval still holds 1" + (f"; ~{needed} processes per setting would tell"
                                                            if needed else ""))
 
@@ -120,14 +145,11 @@ def run(args) -> int:
 
     console = Console() if sys.stdout.isatty() else Console(width=120)
     out = Path(args.json or "reports/tune-check.json")
-    try:
-        budget = parse_budget(args.budget)
-        if out.resolve() == Path(args.check).resolve():
-            raise TuneError(f"--json {out} is the report being checked: give the check's report another path")
-        checked = read_report(args.check)
-    except TuneError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    budget = parse_budget(args.budget)
+    if out.resolve() == Path(args.check).resolve():
+        raise TuneError(f"--json {out} is the report being checked: give the check's report another path")
+    checked = read_report(args.check)
+    runnable_here(checked, args.data)  # before anything is measured: a bad report is exit 2, not a crash
     here, _ = fingerprint()
     if checked.fingerprint is not None and checked.fingerprint != here:
         console.print(f"the report was measured on {checked.fingerprint} ({checked.date}); this machine is {here}: "

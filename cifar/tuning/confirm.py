@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from cifar.isolation.errors import ChildError
 from cifar.isolation.schedule import in_pass_order
 from cifar.stats.estimate import TARGET_HALF_WIDTH, Ratio, compare, processes_needed, rate_over
-from cifar.tuning.search import MachineLock, Runners, TuneError, error_line, process_images_per_s
+from cifar.tuning.search import MachineLock, MeasurementFailed, Runners, error_line, process_images_per_s
 from cifar.training.pipeline import ARRAYS
 from cifar.tuning.space import ARTICLE, DEFAULT, Setting
 
@@ -294,7 +294,8 @@ def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadli
         _update(arms, passes, min_passes, eliminate)
         confirmation.passes = passes
         if not arms[0].images_per_s and len(arms[0].failures) >= 2:
-            raise TuneError(f"TensorFlow's default setting failed twice, nothing to compare with: {arms[0].failures[-1]}")
+            raise MeasurementFailed(f"TensorFlow's default setting failed twice, nothing to compare with: "
+                                    f"{arms[0].failures[-1]}")
         if passes >= min_passes and confirmation.settled:
             break
     confirmation.seconds = time.monotonic() - started

@@ -5,7 +5,6 @@ matmul peak)."""
 from __future__ import annotations
 
 import math
-import statistics
 from pathlib import Path
 
 from rich.markup import escape

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cifar.errors import BadInput
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner
 from cifar.stats.estimate import process_rate, rate_over
@@ -64,8 +65,13 @@ DEFAULT_STORAGE = "sqlite:///reports/tune.db"
 LOCK_PATH = Path(tempfile.gettempdir()) / "cifar-tune.lock"
 
 
-class TuneError(ValueError):
+class TuneError(BadInput, ValueError):
     """A bad tuner input or a study that cannot be used: one line, raised before anything is measured."""
+
+
+class MeasurementFailed(RuntimeError):
+    """What a verdict needs could not be measured (a setting's processes kept failing): the command could not
+    finish (exit 4), which is neither bad input nor a verdict."""
 
 
 class NotApplied(ChildError):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from cifar.errors import BadInput
 from cifar.training.pipeline import ARRAYS, AUTOTUNE, PipelineOptions
 from cifar.training.threads import ThreadConfig, check_thread_count
 from cifar.workloads.epoch import PRECISIONS
@@ -39,7 +40,7 @@ DIMENSIONS = ("intra", "inter", "pipeline", "num_parallel_calls", "private_threa
               "precision", "jit_compile")
 
 
-class SpaceError(ValueError):
+class SpaceError(BadInput, ValueError):
     """A bad ``--space``: an unknown dimension, no values, a value it cannot take."""
 
 

@@ -23,7 +23,7 @@ from cifar.tuning import report as reporting
 from cifar.tuning.confirm import arms_for, candidates_that_fit, confirm
 from cifar.tuning.search import (DEFAULT_STORAGE, TRIAL_EPOCH, MachineLock, Runners, StudyKey, TuneError,
                                  definition_key, measured_settings, open_study, parse_budget, search)
-from cifar.tuning.space import DEFAULT, Space, SpaceError
+from cifar.tuning.space import DEFAULT, Space
 from cifar.workloads import WORKLOADS
 
 #: With ``--phase all``, the share of the budget kept for the confirmation: it decides, so it gets the larger part
@@ -217,13 +217,7 @@ def write(report: dict, json_path: Path, markdown_path: Path) -> list[Path]:
 def main(args) -> int:
     from rich.console import Console
 
-    try:
-        report = run(args)
-    except (TuneError, SpaceError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    report = run(args)  # bad input (TuneError, SpaceError) and crashes: cifar.cli.main says them, one line
     console = Console() if sys.stdout.isatty() else Console(width=120)
     search_info = report["search"]
     console.print(f"search: {search_info['trials']} trials ({search_info['pruned']} pruned, {search_info['failed']} "

@@ -21,7 +21,6 @@ workload        one round                                             items
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from cifar.workloads.epoch import epoch
