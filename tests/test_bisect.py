@@ -113,8 +113,9 @@ def _fake_steps(monkeypatch, repo_hashes, verdict_of):
     def judge(run_path, names):
         run = json.loads(Path(run_path).read_text())
         verdict = verdict_of(index[run["commit"]], run["passes"])
+        verdict, why = verdict if isinstance(verdict, tuple) else (verdict, None)
         ratio = {"slower": [1.5, 1.4, 1.6], "not slower": [1.0, 0.97, 1.03]}.get(verdict)
-        return verdict, {names[0]: {"verdict": verdict, "ratio": ratio, "p_slower": None}}
+        return verdict, {names[0]: {"verdict": verdict, "ratio": ratio, "p_slower": None}}, why
 
     monkeypatch.setattr(bisect_module, "judge", judge)
     return measure, measured
@@ -159,6 +160,62 @@ def test_bad_not_slower_than_good_ends_at_once_with_exit_1(repo, monkeypatch, tm
     result = bisect(hashes[0], hashes[-1], "conv2d", budget=3600, passes=8, out=tmp_path / "out", after=[],
                     say=lambda line: None, cwd=path, measure=measure)
     assert measured == [(7, 8)] and result.outcome == "BAD is not slower" and result.exit_code == 1
+
+
+def test_a_step_whose_session_fails_keeps_the_finished_steps_and_exits_4(repo, monkeypatch, tmp_path, capsys):
+    """Issue 38, item 5: a failed step's session raised GateError: exit 2 ("bad input") and no JSON of the steps
+    already measured. Now: the range they narrowed to, the JSON written, exit 4 (could not finish)."""
+    from cifar import cli
+
+    path, hashes = repo
+    measure, measured = _fake_steps(monkeypatch, hashes, lambda i, n: "slower" if i >= SLOW_AT - 1 else "not slower")
+
+    def session(tree, base, run_path, case, passes, after):
+        if _git(tree, "rev-parse", "HEAD") == hashes[5]:  # the second midpoint's session dies
+            return 1
+        return measure(tree, base, run_path, passes)
+
+    monkeypatch.setattr(bisect_module, "paired_session", session)
+    monkeypatch.chdir(path)
+    out = tmp_path / "bisect.json"
+    code = cli.main(["bisect", hashes[0], hashes[-1], "-k", "conv2d", "--out", str(tmp_path / "out"),
+                     "--json", str(out)])
+    text = " ".join(capsys.readouterr().out.split())  # rich wraps the conclusion at 120 columns
+    assert code == 4, text
+    assert [i for i, _ in measured] == [7, 3]
+    saved = json.loads(out.read_text())
+    assert saved["outcome"] == "could not finish" and saved["exit_code"] == 4 and len(saved["steps"]) == 2
+    assert "paired session of " + hashes[5][:7] + " failed (exit 1)" in saved["reason"]
+    assert [c["sha"] for c in saved["narrowed_to"]] == [hashes[3], hashes[7]]
+    assert "could not finish" in text and f"after {hashes[3][:7]} and at or before {hashes[7][:7]}" in text
+
+
+def test_a_step_more_passes_cannot_decide_stops_at_once(repo, monkeypatch, tmp_path):
+    """Issue 38, item 5: a benchmark `new` or `redefined` in a step's run (or absent from it) was re-measured with
+    twice the passes until the budget was gone; more passes cannot compare what is not comparable."""
+    path, hashes = repo
+    why = "not comparable with GOOD's: test_conv2d[conv2d-default] redefined (more passes cannot change that)"
+    measure, measured = _fake_steps(monkeypatch, hashes,
+                                    lambda i, n: ("undecided", why) if i == 3 else
+                                    ("slower" if i >= SLOW_AT - 1 else "not slower"))
+    result = bisect(hashes[0], hashes[-1], "conv2d", budget=36_000, passes=8, out=tmp_path / "out", after=[],
+                    say=lambda line: None, cwd=path, measure=measure)
+    assert measured == [(7, 8), (3, 8)]  # no (3, 16), (3, 32), ...
+    assert result.outcome == "undecided" and result.exit_code == 3 and "redefined" in result.reason
+    assert "more passes cannot change that" in render(result)
+
+
+def test_judge_says_when_more_passes_cannot_decide(tmp_path):
+    from cifar.gate.bisect import judge
+    from tests.runs import make_paired_run, processes
+
+    conv = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
+    run = make_paired_run({conv: (processes(1.0, n=8, seed=1), processes(1.0, n=8, seed=2))})
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(run))
+    verdict, _, why = judge(path, ["test_conv2d[conv2d-default]", "test_conv2d[conv2d-intra1-inter1]"])
+    assert verdict == "undecided" and "not in the run: test_conv2d[conv2d-intra1-inter1]" in why
+    assert judge(path, ["test_conv2d[conv2d-default]"])[2] is None
 
 
 def test_bisect_finds_the_commit_that_made_conv2d_slower_for_real(repo, tmp_path):

@@ -14,9 +14,14 @@ The first step measures BAD itself: if BAD is not slower than GOOD there is noth
 over the first-parent commits after GOOD up to BAD, each midpoint against GOOD. Each step's gate has the paired
 gate's error rates, so a bisection of k steps can go wrong with about k times their per-step rate.
 
+A step undecided because a selected benchmark is not in its run, or is ``new`` or ``redefined`` there (the
+baseline arm has no such benchmark, or measures something else), stops the bisection at once: more passes cannot
+decide it.
+
 Exit codes: 0 the first slower commit was found; 1 BAD is not slower than GOOD; 2 bad input (unknown ref, GOOD
 not an ancestor of BAD, nothing between them, a case that selects no benchmark, a bad budget), before anything
-is measured; 3 undecided (budget spent, or a step could not decide): the range it narrowed to is reported.
+is measured; 3 undecided (budget spent, or a step could not decide): the range it narrowed to is reported;
+4 could not finish (a step's session failed): the finished steps and the range are reported and written.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ from cifar.errors import GateError
 
 #: A step that could not decide is measured again with this many times the passes, while the budget allows.
 MORE = 2
+
+
+class StepFailed(RuntimeError):
+    """A step's paired session failed or wrote no run: the bisection stops there, keeping the finished steps."""
 
 
 @dataclass
@@ -140,8 +149,15 @@ class Worktrees:
         subprocess.run(["git", "worktree", "prune"], cwd=self.cwd, capture_output=True)
 
 
-def judge(run_path: Path, names: list[str]) -> tuple[str, dict]:
-    """A step's verdict from its paired run, by this checkout's paired gate (its policy, no re-measurement)."""
+#: Benchmark verdicts more passes cannot turn into a decision: the baseline arm has no such benchmark, or measures
+#: something else under its name.
+NOT_COMPARABLE = ("new", "redefined")
+
+
+def judge(run_path: Path, names: list[str]) -> tuple[str, dict, str | None]:
+    """A step's verdict from its paired run, by this checkout's paired gate (its policy, no re-measurement), and,
+    for an undecided step that more passes cannot decide (a selected benchmark absent from the run, ``new`` or
+    ``redefined``), why."""
     from cifar.gate.paired import gate_paired
     from cifar.gate.policy import TREE_POLICY, Policies
     from cifar.suite.runfile import Run
@@ -154,10 +170,16 @@ def judge(run_path: Path, names: list[str]) -> tuple[str, dict]:
                   for c in report.comparisons if c.short_name in names}
     verdicts = [b["verdict"] for b in benchmarks.values()]
     if "regression" in verdicts:
-        return "slower", benchmarks
-    if not verdicts or any(v not in ("unchanged", "improvement") for v in verdicts):
-        return "undecided", benchmarks
-    return "not slower", benchmarks
+        return "slower", benchmarks, None
+    absent = [n for n in names if n not in benchmarks]
+    blocked = [f"{n} {b['verdict']}" for n, b in benchmarks.items() if b["verdict"] in NOT_COMPARABLE]
+    if absent or blocked:
+        why = "; ".join(([f"not in the run: {', '.join(absent)}"] if absent else []) +
+                        ([f"not comparable with GOOD's: {', '.join(blocked)}"] if blocked else []))
+        return "undecided", benchmarks, why + " (more passes cannot change that)"
+    if any(v not in ("unchanged", "improvement") for v in verdicts):
+        return "undecided", benchmarks, None
+    return "not slower", benchmarks, None
 
 
 @dataclass
@@ -170,16 +192,19 @@ class Bisection:
     first_slower: Commit | None = None
     #: The range still open when it stopped undecided: (last known not slower, first known slower).
     narrowed: tuple[Commit, Commit] | None = None
-    outcome: str = ""
+    outcome: str = ""  # "found", "BAD is not slower", "undecided", "could not finish"
     seconds: float = 0.0
+    #: Why it stopped undecided without using the budget, or what failed ("could not finish"); one line.
+    reason: str | None = None
 
     @property
     def exit_code(self) -> int:
-        return {"found": exitcodes.OK, "BAD is not slower": exitcodes.CAUGHT}.get(self.outcome, exitcodes.INCONCLUSIVE)
+        return {"found": exitcodes.OK, "BAD is not slower": exitcodes.CAUGHT,
+                "could not finish": exitcodes.ERROR}.get(self.outcome, exitcodes.INCONCLUSIVE)
 
     def to_dict(self) -> dict:
         return {"good": asdict(self.good), "bad": asdict(self.bad), "case": self.case, "budget_seconds": self.budget,
-                "outcome": self.outcome, "exit_code": self.exit_code, "seconds": self.seconds,
+                "outcome": self.outcome, "exit_code": self.exit_code, "seconds": self.seconds, "reason": self.reason,
                 "first_slower": asdict(self.first_slower) if self.first_slower else None,
                 "narrowed_to": [asdict(c) for c in self.narrowed] if self.narrowed else None,
                 "steps": [{**asdict(s), "commit": asdict(s.commit)} for s in self.steps]}
@@ -222,18 +247,22 @@ def bisect(good_ref: str, bad_ref: str, case: str, *, budget: float, passes: int
                 mark = time.monotonic()
                 status = measure(tree, base_tree, run_path, n)
                 if status != 0 or not run_path.is_file():
-                    raise GateError(f"bisect: the paired session of {commit.short} failed (exit {status}); its log is "
-                                    f"{run_path.with_suffix('.log')}")
-                verdict, benchmarks = judge(run_path, names)
+                    raise StepFailed(f"the paired session of {commit.short} failed (exit {status}); its log is "
+                                     f"{run_path.with_suffix('.log')}")
+                verdict, benchmarks, why = judge(run_path, names)
                 taken = Step(commit, verdict, n, time.monotonic() - mark, benchmarks, str(run_path))
                 result.steps.append(taken)
                 ratio = taken.ratio()
                 shown = f"{ratio[0]:.3f}x [{ratio[1]:.3f}, {ratio[2]:.3f}]" if ratio else "no ratio"
-                say(f"  {verdict}: {shown} time of {good_commit.short}, {taken.seconds:.0f} s")
+                say(f"  {verdict}: {shown} time of {good_commit.short}, {taken.seconds:.0f} s" + (f"; {why}" if why else ""))
+                if why:
+                    result.reason = f"{commit.short}: {why}"
+                    return None
                 if verdict != "undecided":
                     return verdict
                 n *= MORE
 
+        lo, hi = -1, len(commits) - 1  # commits[lo] not slower (-1: GOOD), commits[hi] slower once BAD is
         try:
             verdict = step(len(commits) - 1)
             if verdict != "slower":
@@ -241,7 +270,6 @@ def bisect(good_ref: str, bad_ref: str, case: str, *, budget: float, passes: int
                 if verdict != "not slower":
                     result.narrowed = (good_commit, commits[-1])
                 return result
-            lo, hi = -1, len(commits) - 1  # commits[lo] not slower (-1: GOOD), commits[hi] slower
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 verdict = step(mid)
@@ -251,6 +279,11 @@ def bisect(good_ref: str, bad_ref: str, case: str, *, budget: float, passes: int
                     return result
                 lo, hi = (lo, mid) if verdict == "slower" else (mid, hi)
             result.outcome, result.first_slower = "found", commits[hi]
+            return result
+        except StepFailed as err:
+            # What the finished steps found is kept: the range they narrowed to, and the JSON main writes.
+            result.outcome, result.reason = "could not finish", str(err)
+            result.narrowed = (good_commit if lo < 0 else commits[lo], commits[hi])
             return result
         finally:
             result.seconds = time.monotonic() - started
@@ -293,8 +326,14 @@ def render(result: Bisection, width: int = 120) -> str:
                 f"({result.seconds / 60:.1f} min)")
     else:
         lo, hi = result.narrowed
-        line = (f"undecided: the first slower commit is after {lo.short} and at or before {hi.short} "
-                f"({len(result.steps)} steps, {result.seconds / 60:.1f} min); raise --budget or --passes to narrow it")
+        where = (f"the first slower commit is after {lo.short} and at or before {hi.short} "
+                 f"({len(result.steps)} steps, {result.seconds / 60:.1f} min)")
+        if result.outcome == "could not finish":
+            line = f"could not finish: {result.reason}; {where}"
+        elif result.reason:
+            line = f"undecided: {result.reason}; {where}"
+        else:
+            line = f"undecided: {where}; raise --budget or --passes to narrow it"
     console.print(Text(line))
     return buffer.getvalue()
 
