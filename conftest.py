@@ -141,10 +141,13 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     """Record the suite's options in the run, so the gate can re-measure a benchmark the same way, and the run
     file's format version (cifar.suite.runfile)."""
+    from cifar.suite.record import narrowed_by
     from cifar.suite.runfile import FORMAT, FORMAT_KEY
 
     output_json[FORMAT_KEY] = FORMAT
     output_json["cifar_settings"] = config.stash[SETTINGS].to_dict()
+    output_json["cifar_selection"] = {"narrowed_by": narrowed_by(config.option.keyword, config.option.markexpr,
+                                                                  config.args, config.invocation_params.dir)}
     campaign = config.stash.get(CAMPAIGN, None)
     if campaign is not None:
         output_json["cifar_phases"] = session_phases(config, campaign)

@@ -117,6 +117,26 @@ def test_new_and_missing_benchmarks_do_not_fail_and_a_new_one_is_not_called_pass
     assert any("not gated" in n and CONV.split("::")[-1] in n for n in report.notes)
 
 
+def test_a_benchmark_that_vanished_makes_the_gate_inconclusive_unless_the_run_was_narrowed():
+    """Issue 38, item 6: a run whose only change is a benchmark gone (skipped, deleted) passed, exit 0. It is not
+    gated: INCONCLUSIVE with its name; a run narrowed on purpose (-k, other options) says so and may pass."""
+    both = "benchmarks/test_micro.py::test_matmul[matmul-default]"
+    base = make_run({MATMUL: noisy(1.0, seed=1), both: noisy(1.0, seed=2)})
+    vanished = gate(base, make_run({both: noisy(1.0, seed=3)}))
+    assert {c.name: c.verdict for c in vanished.comparisons} == {both: "unchanged", MATMUL: "missing"}
+    assert vanished.verdict == "INCONCLUSIVE" and vanished.exit_code == 3
+    assert any("not in this run" in n and "test_matmul[matmul-intra1-inter1]" in n for n in vanished.notes)
+    narrowed = make_run({both: noisy(1.0, seed=3)})
+    narrowed["cifar_selection"] = {"narrowed_by": ["-k matmul-default"]}
+    chosen = gate(base, narrowed)
+    assert chosen.verdict == "passed" and chosen.exit_code == 0 and chosen.narrowed == "-k matmul-default"
+    assert any("narrowed (-k matmul-default)" in n for n in chosen.notes)
+    other_grid = make_run({both: noisy(1.0, seed=3)})
+    other_grid["cifar_settings"]["grid"] = [{"intra_op_parallelism_threads": 0, "inter_op_parallelism_threads": 0}]
+    assert gate(base, other_grid).narrowed == "--grid other than the baseline's"
+    assert gate(base, other_grid).verdict == "passed"
+
+
 def test_a_redefined_benchmark_is_not_compared_with_baselines_of_the_old_definition():
     # The pipeline workload once kept one iterator per process; a baseline of that measures something else.
     old = {"definition": {"name": "pipeline", "batches": 20}}
@@ -905,3 +925,20 @@ def test_a_regression_its_remeasurement_has_no_result_for_is_unconfirmed_not_fai
                          Policies(Policy(test="signed-rank")), remeasure=lambda names: make_paired_run({}))
     assert paired.verdict == "UNCONFIRMED" and paired.exit_code == 4
     assert "REGRESSION (NOT CONFIRMED)" in render(report)
+
+
+def test_a_run_records_how_it_was_narrowed(tmp_path):
+    """What the gate reads to tell a run narrowed on purpose from one that lost a benchmark (issue 38, item 6)."""
+    import doctest
+
+    from cifar.suite import record
+    from cifar.suite.record import narrowed_by
+
+    (tmp_path / "benchmarks").mkdir()
+    assert narrowed_by("", "", ["benchmarks/"], tmp_path) == []
+    assert narrowed_by("", "", ["benchmarks"], tmp_path) == []
+    assert narrowed_by("seed", "slow", ["benchmarks/test_epoch.py"], tmp_path) == [
+        "-k seed", "-m slow", "benchmarks/test_epoch.py"]
+    run = Run.of({**make_run({MATMUL: noisy(1.0)}), "cifar_selection": {"narrowed_by": ["-k seed"]}})
+    assert run.narrowed_by == ("-k seed",)
+    assert doctest.testmod(record).failed == 0

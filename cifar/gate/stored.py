@@ -10,7 +10,8 @@ shared machine does not fail CI. A paired run carries its own baseline arm inste
 
 Exit codes of ``python -m cifar gate`` (see `GateReport.exit_code`): 0 passed, 1 regression, 2 bad input,
 3 inconclusive (no regression, but something was not gated: a benchmark whose test could not have failed, one
-with no baseline to compare with, or no baseline for this machine at all), 4 the gate could not finish (a
+with no baseline to compare with, one the baseline has and a run not narrowed with ``-k`` lacks, or no baseline for
+this machine at all), 4 the gate could not finish (a
 regression was seen and its re-measurement crashed or timed out, or the gate itself crashed).
 
 >>> python -m cifar gate run.json                       # doctest: +SKIP
@@ -40,6 +41,9 @@ class GateReport:
     notes: list[str] = field(default_factory=list)
     #: Why the re-measurement that should confirm the regressions gave no result (None: it did, or none was made).
     unconfirmed: str | None = None
+    #: How the run was deliberately narrowed (``-k conv2d``, other options than the baseline's); then a benchmark
+    #: the baseline has and the run lacks was left out by choice. None: a whole run, whose missing ones vanished.
+    narrowed: str | None = None
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -51,9 +55,10 @@ class GateReport:
 
     @property
     def ungated(self) -> list[Comparison]:
-        """Benchmarks of the run compared with nothing: no baseline measured them (new) or measured something
-        else under their name (redefined)."""
-        return [c for c in self.comparisons if c.verdict in UNGATED]
+        """Benchmarks compared with nothing: no baseline measured them (new), one measured something else under
+        their name (redefined), or the baseline has them and a run that was not narrowed lacks them (missing:
+        skipped or deleted)."""
+        return [c for c in self.comparisons if c.verdict in UNGATED or (c.verdict == "missing" and not self.narrowed)]
 
     @property
     def passed(self) -> bool:
@@ -77,7 +82,7 @@ class GateReport:
 
     def to_dict(self) -> dict:
         return {"baseline": self.baseline_label, "normalization": self.normalization, "passed": self.passed,
-                "verdict": self.verdict, "exit_code": self.exit_code, "notes": self.notes,
+                "verdict": self.verdict, "exit_code": self.exit_code, "notes": self.notes, "narrowed": self.narrowed,
                 "unconfirmed": self.unconfirmed, "comparisons": [c.to_dict() for c in self.comparisons]}
 
 
@@ -234,8 +239,18 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
         report.comparisons.append(result)
         if result.verdict == "regression":
             failing.append(name)
-    for name in base.keys() - cur.keys():
+    missing = sorted(base.keys() - cur.keys())
+    for name in missing:
         report.comparisons.append(Comparison(name, "missing", baseline_seconds=centre(base_raw_values[name])))
+    chosen = [*current_run.narrowed_by, *(f"--{k.replace('_', '-')} other than the baseline's"
+                                          for k in current_run.options_differ(baseline_runs))]
+    report.narrowed = ", ".join(chosen) or None
+    if missing:
+        names = ", ".join(n.split("::")[-1] for n in missing)
+        report.notes.append(f"{len(missing)} benchmark(s) of the baseline left out of this run, which was narrowed "
+                            f"({report.narrowed}): {names}" if report.narrowed else
+                            f"{len(missing)} benchmark(s) of the baseline are not in this run (skipped, failed or "
+                            f"deleted?) and were not gated: {names}")
     changed = sorted(n for n in cur if n in redefined and n not in base)
     if changed:
         report.notes.append(f"{len(changed)} benchmark(s) measure something other than the baseline did (their "

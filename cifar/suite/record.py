@@ -152,3 +152,18 @@ def phase_line(phases: dict) -> str:
             worst.append(f"{workload} {name.replace('_', ' ')} {untimed[name]:.0f} s of "
                          f"{sum(entry['seconds'].values()):.0f}")
     return line + ("\nlargest phase that is not measurement, per workload: " + ", ".join(worst) if worst else "")
+
+
+def narrowed_by(keyword: str, markexpr: str, args: list[str], root) -> list[str]:
+    """How a run was deliberately narrowed to some of the suite's benchmarks: pytest's ``-k`` and ``-m``, and the
+    arguments that name a file or a test id instead of a folder (relative to `root`, where pytest was started).
+    The gate then does not take a benchmark the baseline has and the run lacks for a vanished one.
+
+    >>> narrowed_by("conv2d", "", ["benchmarks/", "benchmarks/test_micro.py::test_matmul"], ".")
+    ['-k conv2d', 'benchmarks/test_micro.py::test_matmul']
+    """
+    import os
+
+    out = [f"-k {keyword}"] if keyword else []
+    out += [f"-m {markexpr}"] if markexpr else []
+    return out + [arg for arg in args if not os.path.isdir(os.path.join(root, arg))]

@@ -89,6 +89,25 @@ class Run:
     raw: dict = field(compare=False, repr=False)
 
     @property
+    def narrowed_by(self) -> tuple[str, ...]:
+        """How the run was deliberately narrowed to part of the suite (``-k``, ``-m``, test ids, ``--skip-cases``);
+        empty for a whole run and for runs from before this was recorded."""
+        chosen = (self.raw.get("cifar_selection") or {}).get("narrowed_by") or []
+        return (*map(str, chosen), *(f"--skip-cases={p}" for p in self.settings.get("skip") or ()))
+
+    #: The suite's options that decide which benchmarks a run has (`cifar.suite.settings.SuiteSettings`).
+    SELECTING = ("quick", "grid", "models", "tuned", "data")
+
+    def options_differ(self, others: "list[Run]") -> tuple[str, ...]:
+        """The selecting options (`SELECTING`) in which this run differs from every run of `others`: a run made
+        with another grid or models has other benchmarks by choice."""
+        differ = None
+        for other in others:
+            these = {k for k in self.SELECTING if self.settings.get(k) != other.settings.get(k)}
+            differ = these if differ is None else differ & these
+        return tuple(k for k in self.SELECTING if k in (differ or ()))
+
+    @property
     def phases(self) -> dict | None:
         """Where the session's wall time went (version 2), or None for older runs."""
         return self.raw.get("cifar_phases")
