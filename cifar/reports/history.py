@@ -114,31 +114,65 @@ BAND_RUNS = 4
 
 @dataclass(frozen=True)
 class Band:
-    """How far this machine's runs of one benchmark spread while nothing changed: a segment's runs (first to
-    last, positions on the x axis), their median, and median ± 2 robust standard deviations (1.4826 x the
-    median absolute deviation) of the runs' values; about 95 % of runs fall inside when their spread is normal."""
+    """Where the next run of one benchmark should fall while nothing changes, from a segment's runs (first to
+    last, positions on the x axis): a 95 % prediction interval on the logs of their values, centre ± t(0.975,
+    n - 1) · sd · sqrt(1 + 1/n), the Student-t quantile paying for knowing the spread from a few runs. `centre`
+    is the runs' geometric mean. How often runs really fell inside: `band_coverage`, docs/history.md."""
 
     first: int
     last: int
     runs: int
-    median: float
+    centre: float
     low: float
     high: float
 
 
+#: The share of new runs a band is meant to hold.
+BAND_LEVEL = 0.95
+
+
+def band_of(values: list[float]) -> tuple[float, float, float]:
+    """(centre, low, high): the `Band` interval of `values` (at least 2, all positive)."""
+    from scipy.stats import t
+
+    logs = np.log(np.asarray(values, dtype=float))
+    n = logs.size
+    centre, sd = float(logs.mean()), float(logs.std(ddof=1))
+    half = float(t.ppf(0.5 + BAND_LEVEL / 2, n - 1)) * sd * float(np.sqrt(1 + 1 / n))
+    return float(np.exp(centre)), float(np.exp(centre - half)), float(np.exp(centre + half))
+
+
+def segments(s: "Series") -> list[tuple[int, int]]:
+    """The (start, end) indices of `s`'s points between its change points."""
+    cuts = [0, *(cp.index for cp in s.change_points), len(s.points)]
+    return list(zip(cuts, cuts[1:]))
+
+
 def bands(s: "Series") -> list[Band]:
     """One `Band` per segment of `s` between its change points with at least `BAND_RUNS` runs."""
-    cuts = [0, *(cp.index for cp in s.change_points), len(s.points)]
     out = []
-    for lo, hi in zip(cuts, cuts[1:]):
+    for lo, hi in segments(s):
         if hi - lo < BAND_RUNS:
             continue
-        values = np.array([p.value for p in s.points[lo:hi]])
-        median = float(np.median(values))
-        spread = 2 * 1.4826 * float(np.median(np.abs(values - median)))
-        out.append(Band(s.points[lo].position, s.points[hi - 1].position, hi - lo, median, median - spread,
-                        median + spread))
+        centre, low, high = band_of([p.value for p in s.points[lo:hi]])
+        out.append(Band(s.points[lo].position, s.points[hi - 1].position, hi - lo, centre, low, high))
     return out
+
+
+def band_coverage(series: list["Series"]) -> tuple[int, int]:
+    """How often the band holds a run it was not drawn from: for every run of a segment with more than
+    `BAND_RUNS` runs, the band of the segment's other runs, and whether the run fell inside. (inside, checked)."""
+    inside = checked = 0
+    for s in series:
+        for lo, hi in segments(s):
+            values = [p.value for p in s.points[lo:hi]]
+            if len(values) <= BAND_RUNS:
+                continue
+            for i, value in enumerate(values):
+                _, low, high = band_of(values[:i] + values[i + 1:])
+                inside += low <= value <= high
+                checked += 1
+    return inside, checked
 
 
 def build_series(runs: list[tuple[str, Run]], select: str | None = None) -> list[Series]:
@@ -240,15 +274,18 @@ def table(series: list[Series], width: int = 170) -> str:
     console = Console(file=buffer, width=width, color_system=None)
     for fp in dict.fromkeys(s.fingerprint for s in series):
         members = [s for s in series if s.fingerprint == fp]
+        inside, checked = band_coverage(members)
+        held = (f"; bands: a left-out run fell inside the others' band {inside} of {checked} times "
+                f"({inside / checked:.0%}, meant {BAND_LEVEL:.0%})" if checked else "")
         result = Table(title=Text(f"History on {fp}: {len(members)} benchmarks"),
-                       caption=Text("change points: binary segmentation + permutation test on per-run medians"))
+                       caption=Text("change points: binary segmentation + permutation test on per-run medians" + held))
         result.add_column(Text("benchmark"), no_wrap=True, min_width=max(len(s.short_name) for s in members))
         for column in ("runs", "first", "last"):
             result.add_column(Text(column), no_wrap=True)
         result.add_column(Text("change points"), overflow="fold")
         for s in members:
             first, last = s.points[0], s.points[-1]
-            fmt = (lambda v: f"{v:,.0f} {s.unit}") if s.throughput else (lambda v: f"{v * 1000:.2f} ms")
+            fmt = (lambda v: f"{v:,.0f} {s.unit}") if s.throughput else (lambda v: f"{v:.4g} {s.unit}")
             points = "; ".join(describe(s, cp) for cp in s.change_points) or "-"
             result.add_row(Text(s.short_name), str(len(s.points)), Text(f"{fmt(first.value)} ({first.commit})"),
                            Text(f"{fmt(last.value)} ({last.commit})"), Text(points))

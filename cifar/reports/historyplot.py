@@ -6,7 +6,7 @@ under the first run of each day; throughput (images/s) where the workload has on
 y axis that starts at zero (so a 10 % dip looks like 10 %). Each run is its value (the line's marker) and its
 processes (small dots: the spread the value is the centre of); where a stretch between change points has
 `cifar.reports.history.BAND_RUNS` runs or more, a shaded band shows how far this machine's runs spread while
-nothing changed (median ± 2 robust sd of the runs). A change point is a dashed line before its first run,
+nothing changed (a 95 % t prediction interval of the runs). A change point is a dashed line before its first run,
 labelled with its size and p-value; a contended measurement is a hollow marker. No benchmark is left out: PNGs
 are paged, 12 panels a page.
 
@@ -148,7 +148,7 @@ def html_page(series: list[Series], path: Path, title: str = "cifar thread bench
            f"<h1>{html.escape(title)}</h1><p id='status'></p>",
            f"<p>{len(series)} benchmark series; runs placed by commit and date, on axes that start at zero. A marker is "
            "a run's value, the small dots its processes; a shaded band is how far this machine's runs spread while "
-           "nothing changed (median ± 2 robust sd, from 4 runs on); change points are marked with their size and "
+           "nothing changed (where 95 % of the next runs should fall: a t prediction interval of the stretch's runs, from 4 runs on); change points are marked with their size and "
            "p-value (binary segmentation + permutation test on per-run values).</p>"]
     for case, fp, members in panels:
         out.append(f"<section><h2>{html.escape(case)} <small>{html.escape(fp)}</small></h2>")
@@ -162,7 +162,7 @@ def html_page(series: list[Series], path: Path, title: str = "cifar thread bench
                "<th>commit</th><th>date</th><th>runs</th><th>change points</th></tr>")
     for s in series:
         last = s.points[-1]
-        value = f"{last.value:,.0f}" if s.throughput else f"{last.value * 1000:.2f} ms"
+        value = f"{last.value:,.0f}" if s.throughput else f"{last.value:.4g}"  # in the unit column's unit
         cps = "; ".join(describe(s, cp) for cp in s.change_points) or "-"
         out.append(f"<tr><td><code>{html.escape(s.short_name)}</code></td><td>{html.escape(s.fingerprint)}</td>"
                    f"<td>{value}{' (contended)' if last.contended else ''}</td><td>{html.escape(s.unit)}</td>"
