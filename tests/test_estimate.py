@@ -135,3 +135,30 @@ def test_the_docstring_examples_hold():
 
     result = doctest.testmod(estimate)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_paired_comparison_that_lost_its_pairing_says_so():
+    """Issue 38, item 8: a side that lost a process silently turned the paired comparison into an unpaired one."""
+    from cifar.reports.summary import best_configurations
+
+    paired = compare([1.0, 1.1, 1.05], [0.5, 0.55, 0.52], paired=True)
+    assert paired.paired and paired.note is None
+    lost = compare([1.0, 1.1, 1.05], [0.5, 0.55], paired=True)
+    assert not lost.paired and lost.unpaired_sizes == (3, 2) and "not paired: 3 vs 2 processes" in lost.note
+
+    def entry(threads, values):
+        return {"case": "matmul", "threads": threads, "unit": "products", "items_per_round": 30,
+                "durations_per_process": [[v] for v in values], "durations_seconds": values}
+
+    (row,) = best_configurations([entry("default", [1.0, 1.1, 1.05]), entry("intra1-inter1", [0.5, 0.55])])
+    assert row.note and "not paired" in row.note
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_a_zero_or_negative_value_is_one_error_from_every_ratio(bad):
+    """Issue 38, item 8: ratio_point raised a math domain error on 0 where log_t_ratio_ci returned NaN."""
+    from cifar.stats.estimate import log_t_ratio_ci, ratio_point
+
+    for function in (ratio_point, log_t_ratio_ci):
+        with pytest.raises(ValueError, match="process values must be positive numbers"):
+            function([1.0, bad], [1.0, 1.1])

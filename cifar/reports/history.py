@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cifar.errors import GateError
-from cifar.stats.estimate import process_rate, process_seconds, process_values, rate
+from cifar.stats.estimate import prediction_interval, process_rate, process_seconds, process_values, rate
 from cifar.suite.runfile import Run, run_order, saved_runs
 
 
@@ -132,14 +132,9 @@ BAND_LEVEL = 0.95
 
 
 def band_of(values: list[float]) -> tuple[float, float, float]:
-    """(centre, low, high): the `Band` interval of `values` (at least 2, all positive)."""
-    from scipy.stats import t
-
-    logs = np.log(np.asarray(values, dtype=float))
-    n = logs.size
-    centre, sd = float(logs.mean()), float(logs.std(ddof=1))
-    half = float(t.ppf(0.5 + BAND_LEVEL / 2, n - 1)) * sd * float(np.sqrt(1 + 1 / n))
-    return float(np.exp(centre)), float(np.exp(centre - half)), float(np.exp(centre + half))
+    """(centre, low, high): the `Band` interval of `values` (at least 2, all positive), the estimator's
+    `cifar.stats.estimate.prediction_interval` at `BAND_LEVEL`."""
+    return prediction_interval(values, BAND_LEVEL)
 
 
 def segments(s: "Series") -> list[tuple[int, int]]:

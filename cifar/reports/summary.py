@@ -46,6 +46,8 @@ class BestRow:
     processes: int = 1  # the fewer of the two sides' processes that the interval used
     #: The pass (0-based, among those the interval used) that alone widened the interval (`influential`), or None.
     widened_by: int | None = None
+    #: What the interval's numbers do not say (`cifar.stats.estimate.Estimate.note`: e.g. it lost its pairing).
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def best_configurations(entries: list[dict]) -> list[BestRow]:
             widened = influential(estimate, a, b)
         rows.append(BestRow(case, best["threads"], throughput(best), best["unit"],
                             estimate.ratio if estimate else None, baseline["threads"] if baseline else "-",
-                            estimate.n if estimate else 1, widened))
+                            estimate.n if estimate else 1, widened, estimate.note if estimate else None))
     return rows
 
 
@@ -212,6 +214,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
                 width += f" (~{processes_needed(row.speedup, row.processes)} for ±{TARGET_HALF_WIDTH:.0%})"
             if row.widened_by is not None:
                 widened.append(f"{row.case}: pass {row.widened_by + 1} of {row.processes} alone widened its interval")
+            if row.note:
+                cell += f" ({row.note})"
         elif row.baseline == "-":
             cell = "default not measured"
         else:

@@ -18,7 +18,12 @@ The unit is the fresh process (rounds of one process share its memory layout, th
   `Estimate.n` is the processes a side it rests on, after the odd ones are left out;
 * **half-width** (`half_width`): relative to the point, one meaning everywhere (0.03 = ±3 %);
 * **processes needed** (`processes_needed`): about how many processes a side would narrow the interval to a
-  target half-width if the spread stays what was seen (t quantile included).
+  target half-width if the spread stays what was seen (t quantile included);
+* **where the next value should fall** (`prediction_interval`): a history's band, from its runs' values.
+
+Values must be positive (a zero or negative time or rate is a broken measurement): every function here says so
+with the same `ValueError`. A comparison asked to pair sides of unequal length compares them unpaired and says
+so (`Estimate.note`).
 
 A percentile bootstrap of medians, which this replaced, claimed 95 % and held the true ratio 49 % of the time with 2
 processes a side and 73 % with 3 (tests/test_stats.py simulates it): its interval is the range of what it resamples.
@@ -107,8 +112,18 @@ def ratio_point(numerator: list[float], denominator: list[float]) -> float:
     >>> ratio_point([2.0, 8.0], [1.0, 1.0])
     4.0
     """
+    _positive(numerator, denominator)
     return math.exp(math.fsum(map(math.log, numerator)) / len(numerator)
                     - math.fsum(map(math.log, denominator)) / len(denominator))
+
+
+def _positive(*sides: list[float]) -> None:
+    """Ratios of geometric means need values above 0: a zero or negative time or rate is a broken measurement,
+    said as one `ValueError` by every function here (not a NaN from one and a math error from another)."""
+    for side in sides:
+        bad = [v for v in side if not v > 0]  # also catches NaN
+        if bad:
+            raise ValueError(f"process values must be positive numbers, got {bad[0]!r}")
 
 
 def log_t_ratio_ci(numerator: list[float], denominator: list[float], paired: bool = False,
@@ -124,6 +139,7 @@ def log_t_ratio_ci(numerator: list[float], denominator: list[float], paired: boo
     import numpy as np
     from scipy import stats
 
+    _positive(numerator, denominator)
     a = np.log(np.asarray(numerator, dtype=float))
     b = np.log(np.asarray(denominator, dtype=float))
     if paired and a.size != b.size:
@@ -163,6 +179,27 @@ def slowdown_upper_bound(baseline: list[float], current: list[float], confidence
     return math.exp(float(d.mean()) + float(t.ppf(confidence, d.size - 1)) * se)
 
 
+def prediction_interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Where one more value of the same kind should fall, from `values` (at least 2, all positive): (centre, low,
+    high), a Student-t prediction interval on the logs, centre ± t(n-1) · sd · sqrt(1 + 1/n), centre the
+    geometric mean. The t quantile pays for knowing the spread from a few values (a history's runs).
+
+    >>> [round(v, 3) for v in prediction_interval([1.0, 1.0, 1.0])]
+    [1.0, 1.0, 1.0]
+    """
+    import numpy as np
+    from scipy.stats import t
+
+    _positive(values)
+    logs = np.log(np.asarray(values, dtype=float))
+    n = logs.size
+    if n < 2:
+        raise ValueError(f"a prediction interval needs at least 2 values, got {n}")
+    centre, sd = float(logs.mean()), float(logs.std(ddof=1))
+    half = float(t.ppf(0.5 + confidence / 2, n - 1)) * sd * math.sqrt(1 + 1 / n)
+    return math.exp(centre), math.exp(centre - half), math.exp(centre + half)
+
+
 def half_width(ratio: Ratio) -> float:
     """An interval's half-width relative to its point (0.03: ±3 %)."""
     return (ratio.high - ratio.low) / 2.0 / ratio.ratio
@@ -193,6 +230,17 @@ class Estimate:
     n: int  # processes a side it rests on (the fewer side), odd ones left out
     paired: bool
     left_out: tuple[int, ...] = field(default=())  # indices of the processes (pairs) left out as contended
+    #: Asked for paired but the sides are (baseline, values) processes long: compared unpaired (Welch), which
+    #: a reader must be told, since drift between passes no longer cancels. None when as asked.
+    unpaired_sizes: tuple[int, int] | None = None
+
+    @property
+    def note(self) -> str | None:
+        """What a reader of the interval must know that its numbers do not say (one line), or None."""
+        if self.unpaired_sizes is None:
+            return None
+        a, b = self.unpaired_sizes
+        return f"not paired: {a} vs {b} processes (a side lost some), compared unpaired"
 
     @property
     def half_width(self) -> float:
@@ -212,6 +260,7 @@ def compare(baseline: list[float], values: list[float], baseline_flags: list[boo
     a, b = list(baseline), list(values)
     fa = list(baseline_flags) if baseline_flags is not None and len(baseline_flags) == len(a) else None
     fb = list(flags) if flags is not None and len(flags) == len(b) else None
+    unpaired_sizes = (len(a), len(b)) if paired and len(a) != len(b) else None
     paired = paired and len(a) == len(b)
     left: tuple[int, ...] = ()
     if paired:
@@ -226,7 +275,7 @@ def compare(baseline: list[float], values: list[float], baseline_flags: list[boo
             kept = quiet_indices(fb)
             left = tuple(i for i in range(len(b)) if i not in kept)
             b = [b[i] for i in kept]
-    return Estimate(log_t_ratio_ci(a, b, paired=paired), min(len(a), len(b)), paired, left)
+    return Estimate(log_t_ratio_ci(a, b, paired=paired), min(len(a), len(b)), paired, left, unpaired_sizes)
 
 
 def influential(estimate: Estimate, baseline: list[float], values: list[float], share: float = 0.5) -> int | None:
