@@ -281,3 +281,10 @@ def test_seconds_per_round_are_shown_in_their_unit(tmp_path):
     s.points = [Point(f"r{i}", i, "abc1234", "2026-12-03", 0.6125, False, False) for i in range(2)]
     page = html_page([s], tmp_path / "h.html").read_text()
     assert "<td>0.6125</td><td>s per round</td>" in page and " ms" not in page
+
+
+def test_history_of_a_file_that_does_not_exist_names_it(tmp_path):
+    """Issue 38, item 8: `history /nonexistent.json` said "needs at least 2 saved runs, found 1"."""
+    proc = subprocess.run([sys.executable, "-m", "cifar", "history", "/nonexistent.json", "--plot",
+                           str(tmp_path / "h.png")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: history: no such run file: /nonexistent.json"

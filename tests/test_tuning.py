@@ -808,3 +808,18 @@ def test_a_setting_that_did_not_take_is_not_measured():
     runners._runners[(("TF_ENABLE_ONEDNN_OPTS", "1"),)] = Fake({"TF_ENABLE_ONEDNN_OPTS": "0"})  # the shell's 0
     with pytest.raises(NotApplied, match="intra1-inter1 arrays: oneDNN is off"):
         runners.run(on, "t", {})
+
+
+def test_the_snippet_quotes_the_data_and_names_the_cpus_it_ran_on():
+    """Issue 38, item 8: DATA = "{data}" broke on a path with a quote; the taskset hint named CPUs 0..N-1 where a
+    restricted mask had the tuner run on others."""
+    import ast
+
+    data = 'C:\\data\\my "cifar"'
+    text = reporting.snippet(Setting(cpus=1), "tests.tiny_user:tiny_model", data, usable=[2, 3])
+    tree = ast.parse(text)
+    assigned = {node.targets[0].id: node.value.value for node in tree.body
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)}
+    assert assigned["DATA"] == data
+    assert "taskset -c 2 python tuned.py" in text and "(CPU 2)" in text
+    assert "taskset -c 0 python" not in text

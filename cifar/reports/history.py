@@ -295,6 +295,9 @@ def to_json(series: list[Series]) -> str:
 def load(paths: list[Path] | None = None) -> list[tuple[str, Run]]:
     """The runs a history is made of: `paths`, or every run saved in .benchmarks/; at least 2."""
     paths = [Path(p) for p in paths or []] or find_runs()
+    absent = [str(p) for p in paths if not p.is_file()]
+    if absent:
+        raise GateError(f"history: no such run file: {', '.join(absent)}")
     if len(paths) < 2:
         raise GateError(f"history needs at least 2 saved runs, found {len(paths)} "
                         "(run pytest benchmarks/ --benchmark-autosave a few times)")

@@ -20,21 +20,34 @@ SNIPPET_KNOBS = ('DATA = "auto"  # CIFAR-10: $CIFAR10_DIR or Keras\' cache, else
                  "EPOCHS = 10")
 
 
-def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto") -> str:
+def _literal(text: str) -> str:
+    """`text` as a double-quoted Python string literal, whatever it holds (a path with quotes or backslashes):
+    JSON's string escapes are Python's."""
+    import json
+
+    return json.dumps(text)
+
+
+def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto", usable: list[int] | None = None) -> str:
     """A complete training script that applies `setting` as the tuner measured it: environment first, then the
     thread pools before any op, the precision policy, the data (`data`: as tune's ``--data``), the model (`model`:
     one of `cifar.training.models.MODELS` or the user's ``pkg.module:function``), the input pipeline (every function it maps defined in it) and ``fit``.
-    Runs as printed (``python tuned.py``); `SNIPPET_KNOBS` are its first lines after the imports."""
+    Runs as printed (``python tuned.py``); `SNIPPET_KNOBS` are its first lines after the imports. `usable`: the
+    CPUs the tuner could use (this process's affinity by default), of which a setting with fewer cores ran on the
+    first ones, named in the ``taskset`` alternative."""
+    import os
+
     lines = ["# The tuner's answer as a complete script: save it as tuned.py and run python tuned.py", "import os"]
     if setting.onednn != "on":
         lines.append('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow is imported: before the import')
     if setting.cpus is not None:
-        cpus = ", ".join(str(i) for i in range(setting.cpus))
+        used = setting.affinity(sorted(os.sched_getaffinity(0)) if usable is None else usable) or ()
+        cpus = ",".join(map(str, used))
         lines.append(f"os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{setting.cpus}])  # the first "
-                     f"{setting.cpus} usable core(s); or: taskset -c {cpus.replace(', ', ',')} python tuned.py")
+                     f"{setting.cpus} usable core(s), as measured (CPU {cpus}); or: taskset -c {cpus} python tuned.py")
     lines += ["import tensorflow as tf", "import keras", "",
               "from cifar.training.data import load_cifar10", "from cifar.training.models import build_model", "",
-              *(SNIPPET_KNOBS if data == "auto" else (f'DATA = "{data}"', *SNIPPET_KNOBS[1:])), "",
+              *(SNIPPET_KNOBS if data == "auto" else (f"DATA = {_literal(data)}", *SNIPPET_KNOBS[1:])), "",
               "# before any op runs: TensorFlow accepts thread settings only then",
               f"tf.config.threading.set_intra_op_parallelism_threads({setting.intra})"
               + ("  # 0: TensorFlow decides" if setting.intra == 0 else ""),
@@ -44,7 +57,7 @@ def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto") -> st
         lines.append(f'keras.mixed_precision.set_global_policy("{setting.precision}")  # before the model is built')
     lines += ["", "data = load_cifar10(DATA, n_train=N_TRAIN)  # uint8 images (N, 32, 32, 3), int labels (N, 1)",
               "x_train, y_train = data.x_train, data.y_train",
-              f'model = build_model("{model}", compile=False)']
+              f"model = build_model({_literal(model)}, compile=False)"]
     options = setting.pipeline_options
     compile_args = 'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]'
     if setting.jit_compile != "auto":
