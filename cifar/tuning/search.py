@@ -104,10 +104,16 @@ def parse_budget(text: str) -> float:
     return seconds
 
 
+#: How a trial's images/s are counted, part of every study's key: 2 counts the images an epoch trained on (a data
+#: set smaller than the epoch's steps x 128 was credited with the full steps before), so studies of 1 never mix in.
+MEASUREMENT_VERSION = 2
+
+
 def definition_key(model: str, epoch: dict, space: Space) -> str:
-    """A short hash of what a trial measures (model, epoch parameters, the space): studies of different
-    definitions never mix."""
-    text = json.dumps({"model": model, "epoch": epoch, "space": space.to_dict()}, sort_keys=True)
+    """A short hash of what a trial measures (model, epoch parameters, the space, `MEASUREMENT_VERSION`): studies
+    of different definitions never mix."""
+    text = json.dumps({"model": model, "epoch": epoch, "space": space.to_dict(), "measurement": MEASUREMENT_VERSION},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
