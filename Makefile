@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine (Python 3.10+ and make):
-#   make bench   - the main job: every thread configuration x workload, in isolated processes
-#   make test    - the correctness tests of the package
-# Both create .venv and install the project into it on first use.
+#   make bench     - the main job: every thread configuration x workload, in isolated processes
+#   make test-all  - every test (what CI runs: .ci/run, which also installs Chromium and PostgreSQL)
+# Both create .venv and install the project into it on first use. Between edits: make test, the fast tier (the
+# unit tests, the real-TensorFlow tests that take seconds, and ruff); test-all adds the long ones (-m long).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: bench test install clean gate gate-paired gate-check
+.PHONY: bench test test-all lint install clean gate gate-paired gate-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +23,14 @@ install: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks/ $(ARGS)
 
-test: $(STAMP)
+test: lint
+	$(BIN)/python -m pytest tests/ -m "not long" $(ARGS)
+
+test-all: lint
 	$(BIN)/python -m pytest tests/ $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
 
 # Quick benchmarks in 3 processes per case, then the noise-aware gate against this machine's baselines.
 gate: $(STAMP)

@@ -31,9 +31,11 @@ def pytest_addoption(parser):
     group.addoption("--quick", action="store_true", help="a small suite (3 configurations, seed_cnn only): ~1 minute")
     group.addoption("--data", default="auto", help=f"{' | '.join(SOURCES)} | PATH to CIFAR-10 | pkg.module:function "
                                                    "returning (x uint8 images, y labels) [auto]")
-    group.addoption("--models", default=None, help="comma-separated: seed_cnn,resnet20, or your own as pkg.module:function "
+    group.addoption("--models", default=None,
+                    help="comma-separated: seed_cnn,resnet20, or your own as pkg.module:function "
                                                    "returning a Keras model [seed_cnn, the article's]")
-    group.addoption("--epoch-steps", default=None, help="training steps per measured epoch [seed_cnn 20, resnet20 6; --quick: 10]")
+    group.addoption("--epoch-steps", default=None,
+                    help="training steps per measured epoch [seed_cnn 20, resnet20 6; --quick: 10]")
     group.addoption("--runner", default="zygote", help="zygote (fork from a TensorFlow-preloaded process) | spawn")
     group.addoption("--passes", default=None,
                     help="fresh processes per configuration and case, interleaved [quick 1; default 3, 2 for the "
@@ -44,7 +46,8 @@ def pytest_addoption(parser):
                          "none with --quick or --passes]")
     group.addoption("--passes-for", action="append", default=[], metavar="PATTERN=N",
                     help="N passes for the cases whose test id without the configuration matches PATTERN "
-                         "(fnmatch, e.g. 'test_pipeline?seed-npc*=32' for test_pipeline[seed-npc1]); repeatable, last match wins")
+                         "(fnmatch, e.g. 'test_pipeline?seed-npc*=32' for test_pipeline[seed-npc1]); repeatable, last "
+                         "match wins")
     group.addoption("--skip-cases", action="append", default=[], metavar="PATTERN",
                     help="leave out the cases whose test id without the configuration matches PATTERN (fnmatch, "
                          "e.g. 'test_epoch?seed_cnn-batched-*'); repeatable")
@@ -52,7 +55,8 @@ def pytest_addoption(parser):
                     help="a paired run's looks: a case under one configuration stops at 8, 12, ... pairs once they "
                          "exclude a 5 %% slowdown and the gate's test does not fail (the paired gate's setting)")
     group.addoption("--baseline-tree", default=None, metavar="PATH",
-                    help="(write --baseline-tree=PATH, with '=') a checkout of the baseline code (git worktree add --detach PATH main): every benchmark "
+                    help="(write --baseline-tree=PATH, with '=') a checkout of the baseline code (git worktree add "
+                         "--detach PATH main): every benchmark "
                          "also runs there, in its own processes, interleaved with this tree's (A B B A); "
                          "`python -m cifar gate` then compares the two arms of this one session")
 

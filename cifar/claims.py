@@ -418,7 +418,8 @@ def render(claims: list[Claim], header: str) -> str:
 
 
 def markdown(claims: list[Claim], header: str) -> str:
-    lines = [f"Measured {header}.", "", "| | the article says | measured here | verdict | reproduce |", "|---|---|---|---|---|"]
+    lines = [f"Measured {header}.", "", "| | the article says | measured here | verdict | reproduce |",
+             "|---|---|---|---|---|"]
     for c in claims:
         cells = [c.key, c.article, c.measured, c.verdict, f"`{c.command}`"]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
@@ -431,7 +432,8 @@ def run(claims: list[str], processes: int = DEFAULT_PROCESSES, json_path: str | 
     import datetime
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     from cifar.suite.machine import cpu_model
 

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     claims = commands.add_parser("claims", help="the article's claims (a-f), each measured on this machine")
     claims.add_argument("claims", nargs="*", metavar="CLAIM", help="which of a b c d e f [all]")
     claims.add_argument("--processes", type=_positive_int, default=5, help="fresh processes per arm [5]")
-    claims.add_argument("--json", default="reports/claims.json", help="every measurement and verdict [reports/claims.json]")
+    claims.add_argument("--json", default="reports/claims.json",
+                        help="every measurement and verdict [reports/claims.json]")
     claims.add_argument("--markdown", default=None, help="also write the table as Markdown here")
     tune = commands.add_parser("tune", help="the best settings for this machine: an Optuna search in isolated "
                                             "processes, confirmed against TensorFlow's default, ready to paste")
@@ -86,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--data", default="auto", help="auto | real | synthetic | PATH to CIFAR-10 | pkg.module:function "
                                                      "returning (x uint8 images, y labels) [auto]")
     tune.add_argument("--seed", type=_non_negative_int, default=None, help="the sampler's seed")
-    tune.add_argument("--json", default=None, help="the full report [reports/tune.json; --check: reports/tune-check.json]")
+    tune.add_argument("--json", default=None,
+                      help="the full report [reports/tune.json; --check: reports/tune-check.json]")
     tune.add_argument("--check", default=None, metavar="REPORT",
                       help="re-measure REPORT's recommendation against TensorFlow's default and its runner-up, "
                            "interleaved, within --budget: exit 0 it holds, 1 it no longer does, 2 bad input, "
@@ -105,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--baseline-runs", type=_positive_int, default=POOLED_RUNS,
                       help=f"how many of the newest promoted baselines to pool [{POOLED_RUNS}]")
     gate.add_argument("--baselines", default="baselines", help="the baselines folder [baselines]")
-    gate.add_argument("--config", default=None, help="the policy: alpha, floor, test, per-benchmark overrides [BASELINES/gate.json]")
+    gate.add_argument("--config", default=None,
+                      help="the policy: alpha, floor, test, per-benchmark overrides [BASELINES/gate.json]")
     gate.add_argument("--alpha", type=float, default=None,
                       help="significance of the test [from --config; its \"paired\" section for paired runs]")
     gate.add_argument("--floor", type=float, default=None,
@@ -328,7 +331,8 @@ def _history_sessions(count: int, option: str | None = None) -> None:
         check_history_sessions(count)
     except ValueError as err:
         if option:
-            raise GateError(f"gate-check --history needs {option} >= {MIN_HISTORY_SESSIONS}, got {count}: {err}") from None
+            raise GateError(f"gate-check --history needs {option} >= {MIN_HISTORY_SESSIONS}, got {count}: "
+                            f"{err}") from None
         raise GateError(str(err)) from None
 
 
@@ -347,7 +351,8 @@ def _gate_check(args) -> int:
         if not paired:
             _history_sessions(len(runs["A"]))
         default_args = gatecheck.PAIRED_PYTEST_ARGS if paired else gatecheck.DEFAULT_PYTEST_ARGS
-        policies = Policies.load(args.config or BASELINES / POLICY_NAME, paired=paired, required=args.config is not None)
+        policies = Policies.load(args.config or BASELINES / POLICY_NAME, paired=paired,
+                                 required=args.config is not None)
         report = gatecheck.report_from_runs(runs, policies, resamples=args.resamples,
                                             pytest_args=(*default_args, *args.after))
     else:

@@ -2,9 +2,10 @@
 the gates, baselines, histories).
 
 `BadInput`: anything wrong with what a command was given, one line; `GateError`, `cifar.tuning.search.TuneError`
-and `cifar.tuning.space.SpaceError` are kinds of it. `GateError`: bad input (a missing, corrupt or foreign run; a bad policy), one line, which the command line prints
-as ``error: …`` with exit code 2. `RemeasureError`: the re-measurement that confirms a regression ran and gave no
-result (it crashed or timed out); the gate then says the regression was seen and not confirmed, exit code 4."""
+and `cifar.tuning.space.SpaceError` are kinds of it. `GateError`: bad input (a missing, corrupt or foreign run; a
+bad policy), one line, which the command line prints as ``error: …`` with exit code 2. `RemeasureError`: the
+re-measurement that confirms a regression ran and gave no result (it crashed or timed out); the gate then says the
+regression was seen and not confirmed, exit code 4."""
 
 
 class BadInput(Exception):

@@ -258,7 +258,8 @@ def test_the_tf_data_epochs_run_under_the_default_only():
     for quick in (True, False):
         epochs = {c.id: c for c in build_cases(SuiteSettings(quick=quick)) if c.workload == "epoch"}
         assert epochs["seed_cnn-arrays"].threads is None  # the article's script: every configuration of the grid
-        assert epochs["seed_cnn-seed-npcAUTO"].threads == epochs["seed_cnn-batched-npcAUTO"].threads == (ThreadConfig(),)
+        tf_data = (epochs["seed_cnn-seed-npcAUTO"].threads, epochs["seed_cnn-batched-npcAUTO"].threads)
+        assert tf_data == ((ThreadConfig(),), (ThreadConfig(),))
 
 
 def test_compute_cases_get_adaptive_effort_outside_quick_and_fixed_passes():
@@ -310,8 +311,10 @@ def test_quick_grid_is_a_subset_of_the_full_grid():
      (["--passes-for", "*seed-npc*=0"], "--passes-for needs PATTERN=N with N >= 1, got *seed-npc*=0"),
      (["--quick", "--passes-for", "*vgg*=2"], "the pattern matches no case of this suite"),
      (["--baseline-tree", "/tmp"], "--baseline-tree '/tmp' is not a checkout of this project"),
-     (["--thread-grid", "99999x1", "--quick", "-k", "matmul"], "intra_op_parallelism_threads=99999 is far more threads"),
-     (["--thread-grid", "tune:/no/such/tune.json"], "--thread-grid tune:/no/such/tune.json: cannot read the tune report"),
+     (["--thread-grid", "99999x1", "--quick", "-k", "matmul"],
+      "intra_op_parallelism_threads=99999 is far more threads"),
+     (["--thread-grid", "tune:/no/such/tune.json"],
+      "--thread-grid tune:/no/such/tune.json: cannot read the tune report"),
      (["--sequential"], "--sequential looks at the pairs of a paired run: it needs --baseline-tree=PATH")],
     ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes", "passes-for-text",
          "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree", "absurd-threads", "tune-report",
@@ -482,7 +485,6 @@ def test_progress_counts_down_in_place_on_a_terminal_and_in_lines_elsewhere():
 def test_console_scripts_point_at_functions_whose_module_runs_nothing_on_import():
     """Issue 28, item 6: ``cifar-bench`` named ``cifar.__main__:main``, a module that runs the CLI (and exits) when
     imported. Each script's module must import silently; the installed script must answer --help."""
-    import importlib.util
     import tomllib
 
     root = Path(__file__).resolve().parent.parent
@@ -498,7 +500,8 @@ def test_console_scripts_point_at_functions_whose_module_runs_nothing_on_import(
 def test_the_installed_console_script_answers_help():
     installed = Path(sys.executable).parent / "cifar-bench"
     if not installed.exists():
-        pytest.skip(f"no {installed}: the project is not installed in this interpreter's environment (make installs it)")
+        pytest.skip(f"no {installed}: the project is not installed in this interpreter's environment (make installs "
+                    f"it)")
     proc = subprocess.run([str(installed), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "gate-check" in proc.stdout
 

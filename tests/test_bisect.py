@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cifar.errors import GateError
 from cifar.gate import bisect as bisect_module
-from cifar.gate.bisect import Bisection, bisect, render
+from cifar.gate.bisect import bisect, render
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The commit of the 8 (1-based) that makes the suite's workloads 50 % slower.
@@ -218,6 +217,7 @@ def test_judge_says_when_more_passes_cannot_decide(tmp_path):
     assert judge(path, ["test_conv2d[conv2d-default]"])[2] is None
 
 
+@pytest.mark.long
 def test_bisect_finds_the_commit_that_made_conv2d_slower_for_real(repo, tmp_path):
     """Real paired sessions in git worktrees of the temporary repository: 8 pairs a step, conv2d."""
     path, hashes = repo

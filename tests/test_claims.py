@@ -98,7 +98,8 @@ def test_input_bound_verdict_flips_and_thread_gain_shrinks():
 
 
 def test_legacy_config_proto_reach():
-    results = {"matmul graph intra1-inter1-v1": processes(1.2, items=30), "matmul graph intra2-inter2-v1": processes(0.6, items=30),
+    results = {"matmul graph intra1-inter1-v1": processes(1.2, items=30),
+               "matmul graph intra2-inter2-v1": processes(0.6, items=30),
                "matmul default": processes(0.6, items=30), "matmul intra1-inter1": processes(1.2, items=30, seed=3),
                "matmul legacy-session-intra1-inter1": processes(1.2, items=30, seed=4),
                "epoch arrays default": processes(0.6), "epoch arrays intra1-inter1": processes(0.9, seed=5),

@@ -125,7 +125,8 @@ def test_best_of_compares_the_fastest_with_default_or_default_with_the_runner_up
     best, baseline, e = best_of([default, two, one])
     assert (best["threads"], baseline["threads"]) == ("two", "default") and e.ratio.ratio == pytest.approx(2.0)
     best, baseline, e = best_of([default, one])
-    assert (best["threads"], baseline["threads"]) == ("default", "one") and e.ratio.ratio == pytest.approx(2.0 / 1.0324, rel=0.01)
+    assert (best["threads"], baseline["threads"]) == ("default", "one") and e.ratio.ratio == pytest.approx(2.0 / 1.0324,
+                                                                                                           rel=0.01)
     assert best_of([two, one])[1] is None  # default not measured: no comparison
     assert throughput(default) == pytest.approx(100 / math.exp(sum(map(math.log, [1.0, 1.1, 1.0])) / 3))
 

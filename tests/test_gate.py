@@ -6,7 +6,6 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,8 @@ from cifar.gate.policy import Policies, Policy
 from cifar.gate.remeasure import pytest_remeasure
 from cifar.gate.report import render
 from cifar.suite.runfile import Run
+from cifar.reports.history import change_points, history, read_runs
+from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
 
 def fingerprint(run):
@@ -30,8 +31,6 @@ def fingerprint(run):
 
 def load_run(path):
     return Run.load(path)
-from cifar.reports.history import change_points, history, read_runs
-from tests.runs import MACHINE, make_paired_run, make_run, noisy, processes, write
 
 MATMUL = "benchmarks/test_micro.py::test_matmul[matmul-intra1-inter1]"
 CONV = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
@@ -332,7 +331,8 @@ def test_sigkill_during_promotion_leaves_no_partial_baseline(tmp_path):
 def test_concurrent_promotions_get_distinct_numbers(tmp_path):
     root = tmp_path / "baselines"
     paths = [write(tmp_path / f"{i}.json", make_run({MATMUL: noisy(1.0, seed=i)})) for i in range(4)]
-    code = "import sys, pathlib, cifar.gate.baselines as b; b.promote(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))"
+    code = ("import sys, pathlib, cifar.gate.baselines as b; "
+            "b.promote(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(p), str(root)]) for p in paths]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     files = baselines.series(root, fingerprint(make_run({})))
@@ -493,7 +493,8 @@ def test_a_policy_file_that_still_chooses_a_process_value_is_refused_in_one_line
     for data in ({"paired": {"overrides": {"*seed-npc*": {"per_process": "geomean"}}}},
                  {"paired": {"per_process": "median"}}):
         path.write_text(json.dumps(data))
-        with pytest.raises(GateError, match="'per_process' is no longer a policy: a process's value is the estimator's"):
+        with pytest.raises(GateError,
+                           match="'per_process' is no longer a policy: a process's value is the estimator's"):
             Policies.load(path, paired=True)
     path.write_text(json.dumps({"overrides": {"*": {"test": "signed-rank"}}}))  # stored baselines: no pairs
     with pytest.raises(GateError, match="override '\\*' must be an object with alpha, calibrate, floor"):
@@ -537,7 +538,8 @@ def test_paired_benchmark_the_baseline_code_measures_differently_is_shown_not_ga
     for bench in run["benchmarks"]:
         bench["extra_info"]["definition"] = {"name": bench["fullname"], "iterator": "fresh per round"}
         bench["extra_info"]["paired_baseline"]["definition"] = {"name": bench["fullname"]}
-    run["benchmarks"][1]["extra_info"]["paired_baseline"]["definition"] = run["benchmarks"][1]["extra_info"]["definition"]
+    second = run["benchmarks"][1]["extra_info"]
+    second["paired_baseline"]["definition"] = second["definition"]
     report = gate_paired(run)
     verdicts = {c.name: c.verdict for c in report.comparisons}
     assert verdicts == {MATMUL: "redefined", CONV: "regression"}

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from cifar.gate.check import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates, paired_resampled_rates,
+from cifar.gate.check import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates,
+                              paired_resampled_rates,
                              real_rates, render, report_from_runs, resampled_rates, schedule, session_heterogeneity)
 from cifar.gate.decide import compare
 from cifar.gate.paired import paired_samples
@@ -63,7 +64,8 @@ def test_effective_slowdown_is_measured_not_assumed():
 
 
 def paired_sessions(n, slowdown, seed):
-    return [make_paired_run({NAME: (processes(1.0, seed=seed + 2 * i), processes(1.0 + slowdown, seed=seed + 2 * i + 1))})
+    return [make_paired_run({NAME: (processes(1.0, seed=seed + 2 * i), processes(1.0 + slowdown,
+                                                                                 seed=seed + 2 * i + 1))})
             for i in range(n)]
 
 
@@ -89,9 +91,11 @@ def test_paired_rates_on_sessions_with_known_effects():
 
 
 def test_detectable_check_splits_first_verdicts_by_what_the_gate_said_it_could_see():
-    quiet = [make_paired_run({NAME: (processes(1.0, n=16, cv=0.01, seed=i), processes(1.05, n=16, cv=0.01, seed=50 + i))})
+    quiet = [make_paired_run({NAME: (processes(1.0, n=16, cv=0.01, seed=i), processes(1.05, n=16, cv=0.01,
+                                                                                      seed=50 + i))})
              for i in range(3)]
-    loud = [make_paired_run({NAME: (processes(1.0, n=16, cv=0.25, seed=i), processes(1.05, n=16, cv=0.25, seed=80 + i))})
+    loud = [make_paired_run({NAME: (processes(1.0, n=16, cv=0.25, seed=i), processes(1.05, n=16, cv=0.25,
+                                                                                     seed=80 + i))})
             for i in range(2)]
     check = detectable_check({"A": [], "B10": [], "B5": quiet + loud}, Policies(Policy(floor=0.02, test="signed-rank")))
     assert check["B5"]["at or below"] == Rate(3, 3)  # 1 % noise: it said it could see 5 %, and it did
@@ -106,7 +110,8 @@ def test_paired_report_renders_with_its_rule():
     assert "paired: both arms in one session" in text and "per-process CV" in text
     effect = report["effective_slowdown"][NAME]
     assert f"{effect['process_cv']:.1%}, {effect['pair_sd']:.1%}, {effect['detectable']:.1%}" in text
-    assert "'detects >=' figure against its first verdict" in text and str(report["detectable_check"]["B10"]["at or below"]) in text
+    assert "'detects >=' figure against its first verdict" in text
+    assert str(report["detectable_check"]["B10"]["at or below"]) in text
     assert report["policy"]["per_process"] == "mean" and "per-process mean of the rounds," in text
     # A check kept from before the estimator said what it used then, and still renders so.
     old = dict(report, policy=dict(report["policy"], per_process="median", per_process_overrides={NAME: "geomean"}))
@@ -190,8 +195,9 @@ def test_paired_report_counts_the_pairs_left_out_as_contended():
     report = report_from_runs(runs, Policies(Policy(floor=0.03)), resamples=20)
     counts = report["contended_pairs_left_out"][NAME]
     assert counts["B5"] == [0, 2, 0] and counts["A"] == [0, 0, 0]
-    assert "Pairs left out as contended, per session (A/A; B10; B5): test_matmul[matmul-default] 0,0,0; 0,0,0; 0,2,0" in render(report)
-    assert "Pairs left out as contended, per session (A/A; B10; B5): none" in render(report_from_runs(fake_paired_runs(), resamples=20))
+    left_out = "Pairs left out as contended, per session (A/A; B10; B5): "
+    assert left_out + "test_matmul[matmul-default] 0,0,0; 0,0,0; 0,2,0" in render(report)
+    assert left_out + "none" in render(report_from_runs(fake_paired_runs(), resamples=20))
 
 
 def test_pooled_resampling_draws_pairs_from_every_session_of_the_arm():
@@ -200,7 +206,8 @@ def test_pooled_resampling_draws_pairs_from_every_session_of_the_arm():
     # falls between the two, mostly above the floor (with fewer than ~12 of 32 pairs from the +9 % session
     # it is not: ~15 % of trials here).
     runs = {"A": paired_sessions(2, 0.0, 0),
-            "B5": [make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=s), processes(1.0 + e, n=32, cv=0.01, seed=s + 1))})
+            "B5": [make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=s), processes(1.0 + e, n=32, cv=0.01,
+                                                                                            seed=s + 1))})
                    for s, e in ((10, 0.09), (20, 0.01))]}
     policies = Policies(Policy(floor=0.02, test="signed-rank"))
     pooled = paired_resampled_rates(runs, policies, resamples=200, variants=())["default"]["B5"][NAME]
@@ -216,7 +223,8 @@ def test_pooling_keeps_every_pair_ratio_when_sessions_drift():
     # The second session ran 30 % slower in both arms (the machine, not the code): the pairs' ratios are all
     # the signed-rank gate sees, so pooled A/A trials still pass.
     slow = make_paired_run({NAME: (processes(1.3, n=32, cv=0.01, seed=5), processes(1.3, n=32, cv=0.01, seed=6))})
-    runs = {"A": [make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=3), processes(1.0, n=32, cv=0.01, seed=4))}), slow]}
+    runs = {"A": [make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=3), processes(1.0, n=32, cv=0.01,
+                                                                                           seed=4))}), slow]}
     rates = paired_resampled_rates(runs, Policies(Policy(floor=0.02)), resamples=100,
                                    variants=((0.05, 0.02, "mann-whitney"),))
     assert rates["default"]["A"][NAME].rate < 0.05
@@ -225,7 +233,8 @@ def test_pooling_keeps_every_pair_ratio_when_sessions_drift():
 
 def test_paired_report_shows_both_resampling_schemes_and_uneven_sessions():
     runs = fake_paired_runs()
-    runs["B5"][0] = make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=7), processes(1.2, n=32, cv=0.01, seed=8))})
+    runs["B5"][0] = make_paired_run({NAME: (processes(1.0, n=32, cv=0.01, seed=7), processes(1.2, n=32, cv=0.01,
+                                                                                             seed=8))})
     report = report_from_runs(runs, Policies(Policy(floor=0.03)), resamples=20)
     text = render(report)
     assert "pairs pooled over each arm's sessions" in text and "drawn from one real session" in text
@@ -307,21 +316,24 @@ def test_sessions_made_with_looks_are_resampled_at_their_full_length_and_stopped
 
     runs = {"A": [with_looks(make_paired_run({NAME: (processes(1.0, n=8, seed=i), processes(1.0, n=8, seed=9 + i))}),
                              8, "unchanged") for i in range(2)],
-            "B10": [with_looks(make_paired_run({NAME: (processes(1.0, n=16, seed=i), processes(1.1, n=16, seed=5 + i))}),
+            "B10": [with_looks(make_paired_run({NAME: (processes(1.0, n=16, seed=i), processes(1.1, n=16,
+                                                                                               seed=5 + i))}),
                                16, "all") for i in range(2)]}
     policies = Policies(Policy(floor=0.02, test="signed-rank"))
     runs["B5"] = [with_looks(make_paired_run({NAME: (processes(1.0, n=16, seed=i), processes(1.05, n=16, seed=7 + i))}),
                              16, "all") for i in range(2)]
     lengths = []
     slower = rates._slower
-    monkeypatch.setattr(rates, "_slower", lambda base, cur, test="mann-whitney": lengths.append(len(cur)) or slower(base, cur, test))
+    monkeypatch.setattr(rates, "_slower", lambda base, cur,
+                        test="mann-whitney": lengths.append(len(cur)) or slower(base, cur, test))
     caught = paired_resampled_rates(runs, policies, resamples=50, variants=())["default"]
     assert set(lengths) == {16} and caught["B10"][NAME].rate > 0.9
     assert rates.stopped_counts(runs, policies)[NAME] == {"A": [8, 8], "B10": [None, None], "B5": [None, None]}
     monkeypatch.setattr(rates, "stopped_at", lambda base, cur, policy: 8)  # every synthetic session stops at 8
     assert paired_resampled_rates(runs, policies, resamples=50, variants=())["default"]["B10"][NAME].rate == 0.0
     text = render(report_from_runs(runs, policies, resamples=20))
-    assert "Stopped at a look (pairs; '-' ran every pair), per session (A/A; B10; B5): test_matmul[matmul-default] 8,8; -,-; -,-" in text
+    assert ("Stopped at a look (pairs; '-' ran every pair), per session (A/A; B10; B5): "
+            "test_matmul[matmul-default] 8,8; -,-; -,-") in text
 
 
 def test_a_failed_session_keeps_the_finished_ones_and_the_same_command_resumes(tmp_path, monkeypatch):

@@ -75,8 +75,9 @@ def test_png_pages_hold_every_group_and_the_html_every_id(tmp_path):
     for i in range(3):
         extra = {n: {"unit": "products", "items_per_round": 30, "case": f"matmul-{k}", "threads": "default"}
                  for k, n in enumerate(paths)}
-        runs.append(write(tmp_path / f"{i:04d}_r.json", make_run({n: noisy(0.3, seed=i) for n in paths}, extra=extra,
-                                                                 commit=f"{i}abcdef0", datetime=f"2026-11-0{i + 1}T00:00:00")))
+        run = make_run({n: noisy(0.3, seed=i) for n in paths}, extra=extra, commit=f"{i}abcdef0",
+                       datetime=f"2026-11-0{i + 1}T00:00:00")
+        runs.append(write(tmp_path / f"{i:04d}_r.json", run))
     series = history(read_runs(runs))
     pages = plot(series, tmp_path / "h.png")
     assert [p.name for p in pages] == ["h.png", "h-2.png"]
@@ -89,7 +90,8 @@ def test_png_pages_hold_every_group_and_the_html_every_id(tmp_path):
 def test_history_cli_writes_the_table_png_html_and_json(tmp_path):
     paths = series_runs(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "cifar", "history", *map(str, paths), "--plot",
-                           str(tmp_path / "h.png"), "--html", str(tmp_path / "h.html"), "--json", str(tmp_path / "h.json")],
+                           str(tmp_path / "h.png"), "--html", str(tmp_path / "h.html"), "--json",
+                           str(tmp_path / "h.json")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "test_epoch[seed_cnn-arrays-default]" in proc.stdout and "at 06c0ffe" in proc.stdout

@@ -17,6 +17,9 @@ from tests.test_history import EPOCH, PIPE, series_runs
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
+#: Needs a program from Debian's packages (.ci/run installs it): the long tier, make test-all.
+pytestmark = pytest.mark.long
+
 
 def _browser() -> str | None:
     found = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)

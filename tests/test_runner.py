@@ -261,7 +261,6 @@ def test_a_leftover_result_in_a_reused_work_folder_is_not_taken_for_a_new_childs
 def test_an_interrupted_run_leaves_no_child_running(tmp_path, mode):
     """Ctrl-C while a child runs: the child is killed on the way out, whichever mode."""
     import signal
-    import threading
 
     pid_file = tmp_path / "child.pid"
     # Python raises KeyboardInterrupt on SIGINT only if SIGINT was not ignored when it started; a shell ignores it

@@ -79,8 +79,10 @@ def test_when_default_is_the_fastest_it_is_compared_with_the_runner_up():
     How far ahead of the next configuration default is, is what a reader can use."""
     two = [[1.0, 1.0], [1.02, 1.02], [0.98, 0.98]]
     entries = [entry("matmul", "default", [d for p in two for d in p], per_process=two),
-               entry("matmul", "intra2-inter2", [1.1 * d for p in two for d in p], per_process=[[1.1 * d for d in p] for p in two]),
-               entry("matmul", "intra1-inter1", [2 * d for p in two for d in p], per_process=[[2 * d for d in p] for p in two])]
+               entry("matmul", "intra2-inter2", [1.1 * d for p in two for d in p],
+                     per_process=[[1.1 * d for d in p] for p in two]),
+               entry("matmul", "intra1-inter1", [2 * d for p in two for d in p],
+                     per_process=[[2 * d for d in p] for p in two])]
     (row,) = best_configurations(entries)
     assert (row.best, row.baseline) == ("default", "intra2-inter2")
     assert row.speedup.ratio == pytest.approx(1.1)
@@ -109,7 +111,8 @@ def test_a_pass_a_neighbour_hit_is_left_out_of_the_interval_as_in_the_gate():
 
 
 def test_without_default_no_speedup_is_claimed():
-    (row,) = best_configurations([entry("conv2d", "intra1-inter1", [1.0, 1.1]), entry("conv2d", "intra2-inter2", [0.9])])
+    (row,) = best_configurations([entry("conv2d", "intra1-inter1", [1.0, 1.1]), entry("conv2d", "intra2-inter2",
+                                                                                      [0.9])])
     assert row.speedup is None
 
 
@@ -142,7 +145,8 @@ def test_oversubscribed_is_called_out_only_when_clearly_slower():
 @pytest.mark.parametrize(("pipeline_s", "step_s", "verdict"), [(0.5, 0.1, "input-bound"), (0.05, 0.2, "compute-bound")])
 def test_epoch_verdict_from_pipeline_and_train_step(pipeline_s, step_s, verdict):
     entries = [
-        entry("epoch-seed_cnn", "default", [0.6, 0.6, 0.6], workload="epoch", model="seed_cnn", pipeline_id="seed-npcAUTO"),
+        entry("epoch-seed_cnn", "default", [0.6, 0.6, 0.6], workload="epoch", model="seed_cnn",
+              pipeline_id="seed-npcAUTO"),
         entry("pipeline-seed-npcAUTO", "default", [pipeline_s] * 3, workload="pipeline"),
         entry("train_step-seed_cnn", "default", [step_s] * 3, workload="train_step"),
     ]
@@ -152,7 +156,8 @@ def test_epoch_verdict_from_pipeline_and_train_step(pipeline_s, step_s, verdict)
 
 
 def test_epoch_without_matching_pipeline_gets_no_verdict():
-    entries = [entry("epoch-seed_cnn", "default", [0.6], workload="epoch", model="seed_cnn", pipeline_id="seed-npcAUTO"),
+    entries = [entry("epoch-seed_cnn", "default", [0.6], workload="epoch", model="seed_cnn",
+                     pipeline_id="seed-npcAUTO"),
                entry("train_step-seed_cnn", "default", [0.1], workload="train_step")]
     assert epoch_verdicts(entries) == []
 

@@ -45,6 +45,7 @@ def test_applying_after_an_op_names_the_pitfall(tf_runner):
     assert "cannot be modified after initialization" in str(info.value)
 
 
+@pytest.mark.long
 def test_synthetic_data_is_learnable(tf_runner):
     result = tf_runner.run("tests.tf_workers:learn_synthetic", {"steps": 300})
     assert result["loss_after"] < 0.8 * result["loss_before"]
@@ -163,6 +164,7 @@ def test_pipeline_injection_spins_inside_every_recorded_round(tf_runner):
         assert recorded >= spin * 1.10 / 0.10  # the round's work (spin / 0.10) plus the spin itself
 
 
+@pytest.mark.long
 def test_paired_run_end_to_end(tmp_path):
     """pytest benchmarks/ --baseline-tree: both arms measured, saved in pytest-benchmark's JSON, gated."""
     import shutil
@@ -229,6 +231,7 @@ def test_epoch_counts_the_images_of_the_users_smaller_data(tf_runner, pipeline):
                                                          statistics.median(result["durations_seconds"]))
 
 
+@pytest.mark.long
 def test_onednn_on_and_off_take_whatever_the_shell_exports(monkeypatch):
     """Issue 38, item 2: the tuner's "on" arm, with TF_ENABLE_ONEDNN_OPTS=0 exported by the user, runs with oneDNN
     as TensorFlow itself reports it; "off" without."""
@@ -312,6 +315,7 @@ def test_epoch_tuner_options_keep_the_suites_definition(tf_runner):
     assert tuned["training"]["jit_compile_resolved"] is False
 
 
+@pytest.mark.long
 def test_tune_end_to_end_writes_a_report(tmp_path):
     """python -m cifar tune on a tiny space: real trials in isolated processes, a confirmation, the report."""
     import os
@@ -343,6 +347,7 @@ def test_tune_end_to_end_writes_a_report(tmp_path):
     assert "(2 trials so far)" in again.stderr
 
 
+@pytest.mark.long
 def test_the_tuned_case_runs_the_whole_setting_beside_the_default(tmp_path):
     """`--thread-grid tune:PATH` for a setting that changes the input, the threads, the cores and oneDNN: each
     child ran as the setting says (read back: threads, CPUs, TensorFlow's environment), and the summary shows the
@@ -373,6 +378,7 @@ def test_the_tuned_case_runs_the_whole_setting_beside_the_default(tmp_path):
     assert "seed_cnn-tuned" in proc.stdout  # the summary's row for the case: the setting against the default
 
 
+@pytest.mark.long
 def test_the_users_own_model_and_data_through_search_confirmation_and_the_suite(tmp_path):
     """Issue 30, item 5: `tune --model pkg.module:function --data pkg.module:function` searches and confirms the same
     space for the user's model, its snippet builds that model; `pytest benchmarks/ --models ...` measures it."""

@@ -146,7 +146,8 @@ def test_a_budget_of_nothing_is_refused(text):
 def test_search_finds_the_best_of_a_small_space(storage, lock):
     space = small_space()
     study = open_study(storage, None, KEY, space, seed=1)
-    progress = search(study, space, FakeRunners(noise=0.01), "fake", {}, time.monotonic() + 60, max_trials=14, lock=lock)
+    progress = search(study, space, FakeRunners(noise=0.01), "fake", {}, time.monotonic() + 60, max_trials=14,
+                      lock=lock)
     best = measured_settings(study)[0]
     assert best["setting"] == Setting(2, 1, "batched", num_parallel_calls=2)
     assert progress.trials == 14
@@ -285,9 +286,9 @@ def test_the_speedup_is_paired_by_pass_so_the_machines_drift_cancels(lock):
     arm = result.arms[-1]
     assert result.settled and arm.pairs == result.passes >= 5 and arm.passes == list(range(result.passes))
     assert 1.07 < arm.speedup.low and arm.speedup.high < 1.13 and result.recommended is arm
-    from cifar.stats.significance import median_ratio_ci
+    from cifar.stats.estimate import compare
 
-    unpaired = median_ratio_ci(arm.images_per_s, result.default.images_per_s)
+    unpaired = compare([1 / v for v in result.default.images_per_s], [1 / v for v in arm.images_per_s]).ratio
     assert unpaired.high - unpaired.low > 0.2
 
 
@@ -339,14 +340,16 @@ def test_of_settings_no_measurement_told_apart_the_one_closer_to_the_defaults_is
     assert result.recommended.setting == simple and simple.changes() == ("pipeline",)
     verdict = result.verdict()
     assert verdict.startswith("use default batched-npcAUTO:")
-    assert "tied with intra4-inter2 batched-npcAUTO-pool2" in verdict and "chose the one closer to the defaults" in verdict
+    assert "tied with intra4-inter2 batched-npcAUTO-pool2" in verdict
+    assert "chose the one closer to the defaults" in verdict
     assert result.to_dict()["tied"] == ["intra4-inter2 batched-npcAUTO-pool2"]
     # Told apart (the busier one plainly faster in every pass), the faster one is the answer.
     arms[1].images_per_s = list(2000.0 * drift)
     arms[1].speedup, arms[1].pairs = arms[1].compared_to(default).ratio, 12
     assert Confirmation(arms, 12, 1.0).recommended.setting == busy and Confirmation(arms, 12, 1.0).tied == [arms[1]]
     # Equally simple (one change each): the article's tf.data pipeline over the batched one, though a little slower.
-    article = Arm("candidate 3", Setting(0, 0, "seed"), images_per_s=list(1340.0 * drift * np.exp(rng.normal(0, 0.06, 12))),
+    article = Arm("candidate 3", Setting(0, 0, "seed"), images_per_s=list(1340.0 * drift * np.exp(rng.normal(0, 0.06,
+                                                                                                             12))),
                   passes=list(range(12)))
     batched = Arm("candidate 2", simple, images_per_s=arms[2].images_per_s, passes=list(range(12)))
     pair = [default, batched, article]
@@ -373,7 +376,8 @@ def test_a_wide_interval_says_how_many_processes_it_would_need(lock):
     result = confirm(arms_for([fast], top=1), runners, "fake", {}, time.monotonic() + 60, lock=lock, max_passes=5)
     best = result.recommended
     assert best is not None and best.half_width > 0.03
-    assert "wider than the ±3% target" in result.verdict() and f"~{result.processes_needed(best)} processes" in result.verdict()
+    assert "wider than the ±3% target" in result.verdict()
+    assert f"~{result.processes_needed(best)} processes" in result.verdict()
 
 
 def test_a_candidate_that_keeps_failing_is_dropped_and_the_rest_goes_on(lock):
@@ -445,6 +449,7 @@ SNIPPET_SETTINGS = [DEFAULT,
                     Setting(1, 2, "batched", private_threadpool_size=2, precision="mixed_bfloat16", jit_compile="off")]
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("setting", SNIPPET_SETTINGS, ids=lambda s: s.id.replace(" ", "_"))
 def test_the_printed_snippet_runs_as_a_script(setting, tmp_path):
     """Issue 30, item 1: the snippet called `augment_batch` without defining it and used `x_train`, `y_train` and
@@ -695,7 +700,8 @@ def test_tune_check_bad_input_is_one_line_and_exit_2(tmp_path, content, message)
     if content is not None:
         report.write_text(content)
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", str(report), "--json", str(tmp_path / "c.json")],
+    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", str(report), "--json",
+                           str(tmp_path / "c.json")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
     assert time.monotonic() - started < 30  # before any TensorFlow starts
@@ -716,7 +722,8 @@ def test_tune_check_of_a_report_this_machine_cannot_run_is_bad_input_not_a_trace
     in a traceback and exit 1 ("no longer holds"). It is bad input: one line, exit 2, before anything is measured."""
     report = _checked_report(tmp_path / "tune.json", recommended, model=model)
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", report, "--json", str(tmp_path / "c.json")],
+    proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", report, "--json",
+                           str(tmp_path / "c.json")],
                           capture_output=True, text=True, timeout=300, cwd=root)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
@@ -746,10 +753,12 @@ def test_tune_check_that_crashes_or_loses_its_recommendation_could_not_finish_ex
     assert "Traceback" in capsys.readouterr().err
 
 
+@pytest.mark.long
 def test_tune_check_for_real_says_when_it_had_too_little_time_and_that_the_report_came_from_elsewhere(tmp_path):
     """One real short run: two passes of real epochs cannot decide (exit 3), and a report from another machine is
     named as such and measured here."""
-    report = _checked_report(tmp_path / "tune.json", Setting(0, 0, "batched"), fingerprint="intel-xeon-2c2t-tf2.21.0-py3.11")
+    report = _checked_report(tmp_path / "tune.json", Setting(0, 0, "batched"),
+                             fingerprint="intel-xeon-2c2t-tf2.21.0-py3.11")
     out = tmp_path / "check.json"
     proc = subprocess.run([sys.executable, "-m", "cifar", "tune", "--check", report, "--budget", "5m", "--steps", "2",
                            "--data", "synthetic", "--max-passes", "2", "--json", str(out)],
@@ -762,10 +771,14 @@ def test_tune_check_for_real_says_when_it_had_too_little_time_and_that_the_repor
 
 
 # -- the user's own model ---------------------------------------------------------------------------------------
+@pytest.mark.long
 @pytest.mark.parametrize("args, message", [
-    (["--model", "tests.no_such_module:build"], "--model tests.no_such_module:build: cannot import tests.no_such_module"),
-    (["--model", "tests.tiny_user:nothing_here"], "--model tests.tiny_user:nothing_here: tests.tiny_user has no function"),
-    (["--model", "tests.tiny_user:not_a_model"], "--model tests.tiny_user:not_a_model: returned str, not a Keras model"),
+    (["--model", "tests.no_such_module:build"],
+     "--model tests.no_such_module:build: cannot import tests.no_such_module"),
+    (["--model", "tests.tiny_user:nothing_here"],
+     "--model tests.tiny_user:nothing_here: tests.tiny_user has no function"),
+    (["--model", "tests.tiny_user:not_a_model"],
+     "--model tests.tiny_user:not_a_model: returned str, not a Keras model"),
     (["--model", "tests.tiny_user:broken_model"], "--model tests.tiny_user:broken_model: raised RuntimeError: weights"),
     (["--model", "tests.tiny_user:grey_model"], "--model tests.tiny_user:grey_model: the model does not fit the data"),
     (["--data", "tests.tiny_user:float_data"], "--data tests.tiny_user:float_data: x must be uint8 images"),

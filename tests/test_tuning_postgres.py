@@ -23,6 +23,9 @@ from tests.tune_fakes import small_space
 
 FINGERPRINT = "amd-epyc-2c2t-tf2.21.0-py3.11"
 
+#: Needs a program from Debian's packages (.ci/run installs it): the long tier, make test-all.
+pytestmark = pytest.mark.long
+
 
 def _bindir():
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
@@ -40,7 +43,8 @@ def postgres():
     bindir = _bindir()
     if bindir is None:
         if os.environ.get("CIFAR_REQUIRE_POSTGRES"):
-            pytest.fail("CIFAR_REQUIRE_POSTGRES is set but no PostgreSQL server is installed (apt-get install postgresql)")
+            pytest.fail("CIFAR_REQUIRE_POSTGRES is set but no PostgreSQL server is installed (apt-get install "
+                        "postgresql)")
         pytest.skip("no PostgreSQL server installed (apt-get install postgresql); .ci/run installs it")
     root = tempfile.mkdtemp(prefix="cifar-pg-")  # under /tmp: the postgres user must be able to reach it
     as_user = []

@@ -129,7 +129,8 @@ def test_measure_warms_up_with_units_and_times_whole_rounds(monkeypatch):
     assert result["warmup"]["units"] == 3 and result["warmup"]["stable"] is True
     assert len(result["durations_seconds"]) == 3
     assert result["durations_seconds"] == [1.0, 1.0, 1.0] and result["phases"]["warmup_seconds"] == pytest.approx(0.6)
-    without = measure(lambda: step("round", 1.0), rounds=1, warmup_rounds=0, items_per_round=1, run_unit=lambda: events.append("x"),
+    without = measure(lambda: step("round", 1.0), rounds=1, warmup_rounds=0, items_per_round=1,
+                      run_unit=lambda: events.append("x"),
                       units_per_round=5)
     assert without["warmup"]["units"] == 0 and "x" not in events
 

@@ -110,7 +110,8 @@ def selected(case: str, after: list[str], cwd: Path | str = ".") -> list[str]:
 
     # Collecting needs no baseline arm, and looks (--sequential) are refused without one: the same cases without.
     settings = replace(PAIRED, sequential=False)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", *pytest_args(settings), "--collect-only", "-q",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", *pytest_args(settings), "--collect-only",
+                           "-q",
                            "-p", "no:cacheprovider", "-k", case, *after], cwd=cwd, capture_output=True, text=True)
     ids = [line.split("::")[-1] for line in proc.stdout.splitlines() if "::" in line]
     gated = [i for i in ids if not i.startswith("test_calibration")]
@@ -225,7 +226,8 @@ def bisect(good_ref: str, bad_ref: str, case: str, *, budget: float, passes: int
     started = time.monotonic()
     out = Path(out)
     say(f"bisect: {len(commits)} commits after {good_commit.short} up to {commits[-1].short}; -k {case!r} selects "
-        f"{', '.join(names)}; at most ~{max(1, (len(commits) - 1).bit_length()) + 1} steps, budget {budget / 60:.0f} min")
+        f"{', '.join(names)}; at most ~{max(1, (len(commits) - 1).bit_length()) + 1} steps, budget {budget / 60:.0f} "
+        f"min")
     with Worktrees(out / "trees", cwd) as trees:
         base_tree = trees.get(good)
 
@@ -242,7 +244,8 @@ def bisect(good_ref: str, bad_ref: str, case: str, *, budget: float, passes: int
                     return None
                 tree = trees.get(commit.sha)
                 run_path = (out / f"step-{len(result.steps) + 1}-{commit.short}.json").resolve()
-                say(f"step {len(result.steps) + 1}: {commit.short} {commit.subject[:60]!r} against {good_commit.short}, "
+                say(f"step {len(result.steps) + 1}: {commit.short} {commit.subject[:60]!r} against "
+                    f"{good_commit.short}, "
                     f"{n} passes ...")
                 mark = time.monotonic()
                 status = measure(tree, base_tree, run_path, n)
@@ -254,7 +257,8 @@ def bisect(good_ref: str, bad_ref: str, case: str, *, budget: float, passes: int
                 result.steps.append(taken)
                 ratio = taken.ratio()
                 shown = f"{ratio[0]:.3f}x [{ratio[1]:.3f}, {ratio[2]:.3f}]" if ratio else "no ratio"
-                say(f"  {verdict}: {shown} time of {good_commit.short}, {taken.seconds:.0f} s" + (f"; {why}" if why else ""))
+                say(f"  {verdict}: {shown} time of {good_commit.short}, {taken.seconds:.0f} s"
+                    + (f"; {why}" if why else ""))
                 if why:
                     result.reason = f"{commit.short}: {why}"
                     return None

@@ -3,8 +3,8 @@
 A regression needs both statistical evidence (a one-sided rank test, p < alpha) and practical size (the ratio
 current / baseline above 1 + floor). The ratio and its 95 % interval are the estimator's (`cifar.stats.estimate`:
 the geometric-mean ratio of the processes' values, a Student-t interval on the logs, paired where the processes
-ran side by side); the rank test is the gate's own. A test that cannot reach p < alpha with this many samples, whatever the
-data, cannot fail: that benchmark is ``inconclusive``, never "unchanged", and says how many it would need.
+ran side by side); the rank test is the gate's own. A test that cannot reach p < alpha with this many samples,
+whatever the data, cannot fail: that benchmark is ``inconclusive``, never "unchanged", and says how many it would need.
 
 =============== ===========================================================================================
 verdict         meaning

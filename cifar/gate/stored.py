@@ -217,7 +217,8 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
         report.normalization = factor
         report.notes.append(f"calibrated: each run divided by its own session's {calibration.split('::')[-1]}; "
                             f"this session's calibration kernel ran {factor:.3f}x the baseline's time"
-                            + (f" (cross-machine: baseline from {foreign[0]}, this run on {cur_fp})" if foreign else ""))
+                            + (f" (cross-machine: baseline from {foreign[0]}, this run on {cur_fp})"
+                               if foreign else ""))
 
     def judged(name: str, reference: dict, rounds: dict, values: dict, reference_values: dict,
                raw_values: dict) -> Comparison:
@@ -228,7 +229,7 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
                        seconds=(centre(base_raw_values[name]), centre(raw_values[name])))
 
     failing = []
-    for name, data in cur.items():
+    for name in cur:
         if name not in base:
             verdict = "redefined" if name in redefined else "new"
             report.comparisons.append(Comparison(name, verdict, current_seconds=centre(cur_raw_values[name])))
@@ -292,4 +293,5 @@ def _note_inconclusive(report: GateReport) -> None:
     if blind:
         report.notes.append(
             f"{len(blind)} benchmark(s) could not have failed: with their sample sizes the test cannot reach "
-            f"p < alpha whatever the data: " + ", ".join(f"{c.short_name} (needs >= {c.needed} per side)" for c in blind))
+            f"p < alpha whatever the data: "
+            + ", ".join(f"{c.short_name} (needs >= {c.needed} per side)" for c in blind))

@@ -113,7 +113,8 @@ class ForkServer:
                 reaped = None
             if reaped is None:
                 self.discard()
-            raise ChildTimeout(f"child pid {pid} ran past its {limit:g} s timeout and was killed", command, tail(log_path))
+            raise ChildTimeout(f"child pid {pid} ran past its {limit:g} s timeout and was killed", command,
+                               tail(log_path))
         self.running = None
         return done["returncode"]
 

@@ -139,7 +139,8 @@ class Runner:
         if cpus is not None:
             allowed = os.sched_getaffinity(0)
             if not cpus or not set(cpus) <= allowed:
-                raise ValueError(f"cpus={sorted(cpus)} is not a non-empty subset of this process's CPUs {sorted(allowed)}")
+                raise ValueError(f"cpus={sorted(cpus)} is not a non-empty subset of this process's CPUs "
+                                 f"{sorted(allowed)}")
         self._count += 1
         stem = self.workdir / f"child-{self._count:05d}"
         result_path = Path(f"{stem}.result.json")

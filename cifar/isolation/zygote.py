@@ -3,7 +3,8 @@
 Protocol (JSON lines): the zygote writes ``{"ready": true}`` once; then for each request line
 ``{"spec": {...}, "log_path": "..."}`` on stdin it forks, writes ``{"pid": N}``, waits for the child and
 writes ``{"pid": N, "returncode": R}`` (negative R: killed by signal -R). EOF on stdin ends it.
-Started by `cifar.isolation.runner.Runner`; not meant to be run by hand (rerun a child with ``python -m cifar.isolation.child``).
+Started by `cifar.isolation.runner.Runner`; not meant to be run by hand (rerun a child with
+``python -m cifar.isolation.child``).
 The zygote dies with the runner's process, and each child with the zygote (`cifar.isolation.lifetime`).
 """
 

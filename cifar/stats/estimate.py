@@ -9,8 +9,8 @@ The unit is the fresh process (rounds of one process share its memory layout, th
   processed over the time it took (`process_rate`), recorded per process as `VALUE_KEY`. Not the median of its
   rounds: the article's arrays epoch runs some epochs at about half speed (docs/measuring.md), and a median of few
   rounds lands on either speed while the training gets their mean;
-* **odd processes** (`quiet_indices`): a process measured while other processes and the hypervisor's steal took more than
-  10 % of its usable CPUs (`cifar.workloads.timing`) is left out, and with it its pass where the comparison is
+* **odd processes** (`quiet_indices`): a process measured while other processes and the hypervisor's steal took more
+  than 10 % of its usable CPUs (`cifar.workloads.timing`) is left out, and with it its pass where the comparison is
   paired, unless over half were (then the run itself was contended, and dropping most of it would hide that);
 * **the comparison of two settings** (`compare`): the geometric-mean ratio of their values, paired by pass where
   both ran in every pass (process i of each ran seconds apart, so the machine's drift between passes cancels),

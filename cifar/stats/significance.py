@@ -2,14 +2,12 @@
 smallest slowdown a rank test would catch. Every ratio and interval the suite reports comes from
 `cifar.stats.estimate`.
 
-Also the percentile bootstrap of medians that the estimator replaced (`median_ratio_ci`, `paired_ratio_ci`): no
-module of the package calls it (tests/test_estimate.py); the measurement scripts and tests that show how it
-undercovers do (docs/measuring.md). Durations are seconds per round (lower is better); its "speedup" of B over A
-is median(A) / median(B).
+Also the paired percentile bootstrap of medians that the estimator replaced (`paired_ratio_ci`): no module of the
+package calls it (tests/test_estimate.py); `scripts/measure/aa_coverage.py` does, to show how it undercovers beside
+the estimator's interval (docs/measuring.md).
 
->>> from cifar.stats.significance import speedup
->>> round(speedup([2.0, 2.1, 1.9], [1.0, 1.05, 0.95]).ratio, 2)
-2.0
+>>> print(paired_ratio_ci([2.0, 2.0, 2.0], [1.0, 1.0, 1.0]))
+2.00x [2.00, 2.00]
 """
 
 from __future__ import annotations
@@ -23,36 +21,6 @@ from cifar.stats.estimate import CONFIDENCE, Ratio
 #: Pitman efficiency of Wilcoxon's rank tests relative to the t-test on normal data (3 / pi): a rank test
 #: needs ~1 / 0.955 times the samples to see the same shift.
 RANK_TEST_EFFICIENCY = 3 / math.pi
-
-
-def _median_ratio(a, b, axis=-1):
-    return np.median(a, axis=axis) / np.median(b, axis=axis)
-
-
-def median_ratio_ci(numerator: list[float], denominator: list[float], confidence: float = CONFIDENCE,
-                    n_resamples: int = 2000, seed: int = 0) -> Ratio:
-    """median(numerator) / median(denominator), with a percentile-bootstrap interval resampling both sides.
-
-    With one value on a side the interval collapses to the point estimate: there is nothing to resample.
-    """
-    from scipy import stats
-
-    a = np.asarray(numerator, dtype=float)
-    b = np.asarray(denominator, dtype=float)
-    if a.size == 0 or b.size == 0:
-        raise ValueError("median_ratio_ci needs at least one value on each side")
-    point = float(np.median(a) / np.median(b))
-    if a.size < 2 or b.size < 2:
-        return Ratio(point, point, point)
-    result = stats.bootstrap((a, b), _median_ratio, vectorized=True, paired=False, confidence_level=confidence,
-                             n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
-    ci = result.confidence_interval
-    return Ratio(point, float(ci.low), float(ci.high))
-
-
-def speedup(baseline_durations: list[float], durations: list[float], **kwargs) -> Ratio:
-    """How many times faster `durations` are than `baseline_durations` (> 1: faster)."""
-    return median_ratio_ci(baseline_durations, durations, **kwargs)
 
 
 def _median_of_ratios(a, b, axis=-1):

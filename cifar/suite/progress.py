@@ -37,7 +37,8 @@ class Progress:
         elapsed = self.clock() - self.started
         left = elapsed / self.done * (self.total - self.done) if self.done else None
         estimate = f", ~{_clock(left)} left" if left is not None and self.done < self.total else ""
-        return f"cifar: {self.done}/{self.total} processes, {case}: {self._case_done}, {_clock(elapsed)} elapsed{estimate}"
+        return (f"cifar: {self.done}/{self.total} processes, {case}: {self._case_done}, "
+                f"{_clock(elapsed)} elapsed{estimate}")
 
     def __call__(self, case: str) -> None:
         if self.verbosity < -1:
@@ -67,6 +68,7 @@ class Progress:
         if self.isatty:
             self.write("\r\x1b[2K")
         elif self.verbosity >= -1:
-            self.write(f"cifar: {self._case}: {self._case_done} processes in {_clock(self._previous - self._case_started)}"
+            self.write(f"cifar: {self._case}: {self._case_done} processes in "
+                       f"{_clock(self._previous - self._case_started)}"
                        f" ({self.done}/{self.total} of the session)\n")
         self._case = None

@@ -41,7 +41,8 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "workload": case.workload,
         "threads": config.id,
         "threads_requested": config.to_dict(),
-        "threads_applied": {k: applied.get(k) for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")},
+        "threads_applied": {k: applied.get(k) for k in ("intra_op_parallelism_threads",
+                                                        "inter_op_parallelism_threads")},
         "os_threads": applied.get("os_threads"),
         "cpus": result.get("cpus"),  # the child's CPUs where a setting chose them (a tuned case's), else None: all
         "oversubscribed": is_oversubscribed(config, logical),
@@ -141,7 +142,8 @@ def phase_line(phases: dict) -> str:
     seconds = phases["seconds"]
     parts = ", ".join(f"{name.replace('_', ' ')} {value:.0f} s" for name, value in
                       sorted(seconds.items(), key=lambda item: -item[1]) if value >= 0.5)
-    line = (f"where the time went: {phases['wall_seconds']:.0f} s wall, {phases['timed_fraction']:.0%} in timed rounds; "
+    line = (f"where the time went: {phases['wall_seconds']:.0f} s wall, {phases['timed_fraction']:.0%} in timed "
+            f"rounds; "
             f"{parts}")
     worst = []
     for workload, entry in sorted((phases.get("by_workload") or {}).items(),

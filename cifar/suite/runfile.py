@@ -126,7 +126,8 @@ class Run:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise RunFileError(f"{path}: not valid JSON, corrupt or half-written ({err.msg} at line {err.lineno})") from None
+            raise RunFileError(f"{path}: not valid JSON, corrupt or half-written ({err.msg} at line "
+                               f"{err.lineno})") from None
         return cls.from_dict(data, str(path))
 
     @classmethod
@@ -169,7 +170,8 @@ class Run:
         """The machine a run was measured on: CPU model, core counts, TensorFlow version, Python minor."""
         info = self.machine
         if not info:
-            raise RunFileError(f"{self.source}: no machine_info['cifar'] (was it made by this suite's pytest benchmarks/?)")
+            raise RunFileError(f"{self.source}: no machine_info['cifar'] (was it made by this suite's pytest "
+                               f"benchmarks/?)")
         return fingerprint(info)
 
     @property

@@ -142,7 +142,8 @@ class SuiteSettings:
             check_thread_config(config)  # absurd counts are a usage error now, not a failure minutes later
         if self.runner not in MODES:
             raise ValueError(f"--runner must be one of {MODES}, got {self.runner!r}")
-        if self.baseline_tree is not None and not os.path.isfile(os.path.join(self.baseline_tree, "cifar", "__init__.py")):
+        if self.baseline_tree is not None and not os.path.isfile(os.path.join(self.baseline_tree, "cifar",
+                                                                              "__init__.py")):
             raise ValueError(f"--baseline-tree {self.baseline_tree!r} is not a checkout of this project "
                              "(no cifar/__init__.py); make one with: git worktree add --detach reports/base main")
 
@@ -287,7 +288,8 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
                           passes, threads=tuned_variants(settings.tuned), max_passes=most))
     for pattern in settings.skip:
         if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
-            raise ValueError(f"--skip-cases {pattern}: the pattern matches no case of this suite (e.g. {cases[-1].test_id})")
+            raise ValueError(f"--skip-cases {pattern}: the pattern matches no case of this suite (e.g. "
+                             f"{cases[-1].test_id})")
     cases = [case for case in cases if not any(fnmatch.fnmatchcase(case.test_id, p) for p in settings.skip)]
     if settings.passes is not None:
         # More processes per case: the remedy when process-to-process variation dominates (docs/measuring.md).

@@ -114,7 +114,8 @@ def _read_members(members: dict[str, bytes], origin: str) -> tuple[np.ndarray, .
     else:
         wanted = " + ".join(PY_TRAIN[:1] + ["…"] + PY_TEST) + " (python) or the .bin files (binary)"
         raise DataError(f"{origin}: no complete CIFAR-10 batch set found; expected {wanted}")
-    parts = {split: [decode(members[n], f"{origin}/{n}") for n in names] for split, names in (("train", train), ("test", test))}
+    parts = {split: [decode(members[n], f"{origin}/{n}") for n in names] for split, names in (("train", train), ("test",
+                                                                                                                 test))}
     out = []
     for split in ("train", "test"):
         out.append(np.concatenate([x for x, _ in parts[split]]))
@@ -151,7 +152,8 @@ def read_cifar10(path: str | os.PathLike) -> Cifar10:
         raise DataError(f"{path}: no such file or directory")
     target = _locate(path) if path.is_dir() and not _looks_like_batches(path) else path
     if target is None:
-        raise DataError(f"{path}: holds no CIFAR-10 archive ({', '.join(ARCHIVE_NAMES)}) or batches folder ({', '.join(DIR_NAMES)})")
+        raise DataError(f"{path}: holds no CIFAR-10 archive ({', '.join(ARCHIVE_NAMES)}) or batches folder "
+                        f"({', '.join(DIR_NAMES)})")
     arrays = _read_directory(target) if target.is_dir() else _read_archive(target)
     return Cifar10(*arrays, source="real", origin=str(target))
 
@@ -236,7 +238,8 @@ def synthetic_cifar10(n_train: int = TRAIN_SIZE, n_test: int = TEST_SIZE, seed: 
             pixels = rng.standard_normal(size=(stop - start, *IMAGE_SHAPE), dtype=np.float32)
             pixels *= np.float32(NOISE)
             pixels += wave
-            pixels += np.float32(128.0) + rng.standard_normal(size=(stop - start, 1, 1, 1), dtype=np.float32) * np.float32(30.0)
+            pixels += np.float32(128.0) + rng.standard_normal(size=(stop - start, 1, 1, 1),
+                                                              dtype=np.float32) * np.float32(30.0)
             np.maximum(pixels, 0, out=pixels)
             np.minimum(pixels, 255, out=pixels)
             images[start:stop] = pixels

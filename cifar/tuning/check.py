@@ -119,7 +119,8 @@ def decide(confirmation: Confirmation, recommended: Setting) -> tuple[int, str]:
     if mine.speedup is None:
         return exitcodes.INCONCLUSIVE, f"inconclusive: {recommended.id} has no interval yet ({mine.pairs} pairs)"
     if mine.speedup.high <= 1.0:
-        return exitcodes.CAUGHT, f"no longer holds: {recommended.id} is not faster than TensorFlow's default, {mine.speedup}"
+        return exitcodes.CAUGHT, (f"no longer holds: {recommended.id} is not faster than TensorFlow's default, "
+                                  f"{mine.speedup}")
     for other in confirmation.arms[1:]:
         if other is mine or other.pairs < MIN_PASSES:
             continue

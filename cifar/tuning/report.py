@@ -31,7 +31,8 @@ def _literal(text: str) -> str:
 def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto", usable: list[int] | None = None) -> str:
     """A complete training script that applies `setting` as the tuner measured it: environment first, then the
     thread pools before any op, the precision policy, the data (`data`: as tune's ``--data``), the model (`model`:
-    one of `cifar.training.models.MODELS` or the user's ``pkg.module:function``), the input pipeline (every function it maps defined in it) and ``fit``.
+    one of `cifar.training.models.MODELS` or the user's ``pkg.module:function``), the input pipeline (every function
+    it maps defined in it) and ``fit``.
     Runs as printed (``python tuned.py``); `SNIPPET_KNOBS` are its first lines after the imports. `usable`: the
     CPUs the tuner could use (this process's affinity by default), of which a setting with fewer cores ran on the
     first ones, named in the ``taskset`` alternative."""
@@ -205,7 +206,8 @@ def markdown(report: dict, plots: dict[str, Path]) -> str:
     c = report["confirmation"]
     search = report["search"]
     out = [f"# Tuning {report['model']} on {report['cpu_model']} ({report['budget_cores']})", "",
-           f"{report['date']}, study `{report['study']}` in `{report['storage']}`, budget {report['budget_seconds']:.0f} s "
+           f"{report['date']}, study `{report['study']}` in `{report['storage']}`, budget "
+           f"{report['budget_seconds']:.0f} s "
            f"(search {search['seconds']:.0f} s, confirmation {c['seconds']:.0f} s).", "",
            f"**{c['verdict']}**", "", "```python", report["snippet"].rstrip(), "```", "",
            "Guard it in the suite (the setting as a whole beside TensorFlow's default, in `test_epoch[MODEL-tuned]`): "
@@ -273,7 +275,7 @@ def plots(report: dict, trials: list[dict], folder: Path, stem: str = "tune") ->
     if pruned:
         ax.scatter(*zip(*pruned), s=12, marker="x", color="grey", label="pruned after one process")
     best, series = -math.inf, []
-    for n, v in zip(numbers, values):
+    for v in values:
         best = max(best, v) if v is not None else best
         series.append(best if best > -math.inf else np.nan)
     ax.step(numbers, series, where="post", color="C1", label="best so far")

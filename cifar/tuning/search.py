@@ -4,9 +4,9 @@ A trial is one `Setting` of the `Space`, measured as short epochs of ``model.fit
 `PROCESSES_PER_TRIAL` fresh processes (`cifar.isolation.Runner`, one zygote per value of the settings TensorFlow
 reads at import). After its first process the pruner compares it with the trials before it and stops the clearly
 bad ones (the bottom third: `PRUNE_PERCENTILE`), so the processes go to the promising ones; a trial's value is
-its processes' images/s (each its epochs' images over their time) over processes (`cifar.stats.estimate`). The sampler is Optuna's TPE,
-multivariate over the dimensions that are there (the tf.data ones only for tf.data pipelines), with the constant
-liar so that machines sharing a study do not all try the same setting at once.
+its processes' images/s (each its epochs' images over their time) over processes (`cifar.stats.estimate`). The
+sampler is Optuna's TPE, multivariate over the dimensions that are there (the tf.data ones only for tf.data
+pipelines), with the constant liar so that machines sharing a study do not all try the same setting at once.
 
 Studies persist (SQLite by default; PostgreSQL for several machines on one study): every finished trial is kept
 through Ctrl-C, and a study is keyed by machine fingerprint, model and workload definition. On one machine,
@@ -39,8 +39,7 @@ from cifar.tuning.space import Setting, Space
 #: The short epochs one process of a trial times: the article's batch size, 10 steps an epoch, 6 epochs after the
 #: one that traces. A process costs ~3.5 s besides its epochs (fork, model, tracing), so short epochs; 6 of them
 #: because the article's arrays script runs each epoch at one of two speeds, and the spread between its processes
-#: is the mix of its epochs: more epochs, less spread (measured with scripts/measure/process_value.py:
-#: docs/tuning.md, "A trial").
+#: is the mix of its epochs: more epochs, less spread (measured: docs/tuning.md, "A trial").
 TRIAL_EPOCH = {"rounds": 6, "warmup_rounds": 1, "steps": 10}
 
 

@@ -273,7 +273,8 @@ class Space:
             if params["pipeline"] == ARRAYS:
                 out.append(params)
                 continue
-            for npc, pool in itertools.product(self.values["num_parallel_calls"], self.values["private_threadpool_size"]):
+            for npc, pool in itertools.product(self.values["num_parallel_calls"],
+                                               self.values["private_threadpool_size"]):
                 out.append({**params, "num_parallel_calls": npc, "private_threadpool_size": pool})
         return out
 

@@ -150,7 +150,8 @@ def run(args) -> dict:
             search_seconds = time.monotonic() - search_started
             if args.phase != "search":
                 measured = measured_settings(study)
-                per_process = statistics.mean(progress.process_seconds) if progress and progress.process_seconds else None
+                per_process = (statistics.mean(progress.process_seconds)
+                               if progress and progress.process_seconds else None)
                 top = candidates_that_fit(end - time.monotonic(), per_process)
                 feedback.phase(f"confirming the best {top} setting(s) against TensorFlow's default and the article's "
                                "(4, 2), interleaved")

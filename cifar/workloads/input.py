@@ -44,7 +44,8 @@ def pipeline(pipeline: dict | None = None, rounds: int = 10, warmup_rounds: int 
     # is that fraction longer than its own work. (With one long-lived iterator it was not: the next round
     # started from a full buffer, and a 10 % busy-wait showed as -2 % to +7 %.) The work itself can still
     # react a little, as for every workload: docs/gate.md reports the effect measured.
-    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds, items_per_round=batches * options.batch_size,
+    result = measure(run_round, rounds=rounds, warmup_rounds=warmup_rounds,
+                     items_per_round=batches * options.batch_size,
                      before_round=start_iterator)
     result["workload"] = {"name": "pipeline", "pipeline": options.to_dict(), "pipeline_id": options.id,
                           "batches": batches, "batch_size": options.batch_size, "data_source": ds.source,

@@ -16,7 +16,8 @@ def _fixed_batch(batch_size: int, data: str, seed: int = 0):
 
 
 def matmul_round(products: int = MATMUL_PRODUCTS):
-    """One round of the article's loop, eager: a function that runs `products` x ``tf.matmul`` and waits for the last."""
+    """One round of the article's loop, eager: a function that runs `products` x ``tf.matmul`` and waits for the
+    last."""
     import tensorflow as tf
 
     (m, k), (_, n) = MATMUL_SHAPES

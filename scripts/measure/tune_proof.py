@@ -126,7 +126,8 @@ def main() -> int:
     out = {"space": SPACE, "space_size": exhaustive["search"]["space_size"], "exhaustive_seconds": exhaustive_seconds,
            "exhaustive_best": best, "exhaustive_best_setting": best_setting.to_dict(),
            "exhaustive_top": exhaustive["search"]["best"], "cpu_model": exhaustive["cpu_model"],
-           "exhaustive_reused_from": reused, "runs": table, "confirmation": result.to_dict(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+           "exhaustive_reused_from": reused, "runs": table, "confirmation": result.to_dict(),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"exhaustive: {out['space_size']} settings in {exhaustive_seconds:.0f} s; best {best['id']} "

@@ -87,7 +87,8 @@ def main() -> None:
     cv = args.cv if args.cv is not None else measured_cv(real)
     print(f"Synthetic: {args.trials} series per row, {args.length} runs, step at run {args.length // 2 + 1}, "
           f"per-run noise CV {cv:.1%}.\n")
-    detectors = [("ours, alpha 0.01, min change 5 % (shipped)", lambda s: {k: ours(v, 0.01, 0.05) for k, v in s.items()}),
+    detectors = [("ours, alpha 0.01, min change 5 % (shipped)", lambda s: {k: ours(v, 0.01, 0.05) for k,
+                                                                           v in s.items()}),
                  ("ours, alpha 0.01, no min change", lambda s: {k: ours(v, 0.01, 0.0) for k, v in s.items()}),
                  ("Otava, p 0.001, window 30 (its default)", lambda s: otava(args.otava, s, 0.001, 30)),
                  ("Otava, p 0.01, window 30", lambda s: otava(args.otava, s, 0.01, 30))]

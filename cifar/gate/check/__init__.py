@@ -4,7 +4,8 @@ Two gates can be checked. ``paired`` (the default, what CI uses): a session is o
 --baseline-tree=ROOT`` run, both arms in it, processes interleaved; arm B of an A/B session injects the
 slowdown into the current arm only. ``history``: a session is a plain run, compared with 3 other A sessions
 pooled as stored baselines would be. What follows describes the history check; the paired one mirrors it
-with per-process medians (see `paired_real_rates`, `paired_resampled_rates`).
+with each process's value as the estimator defines it, its rounds' mean (see `paired_real_rates`,
+`paired_resampled_rates`).
 
 A session is a real ``pytest benchmarks/`` run (by default the quick suite under TensorFlow's default
 threads). Arm A runs unchanged; arm B runs with ``CIFAR_BENCH_INJECT_SLOWDOWN`` set (10 % and 5 %), a real
@@ -31,7 +32,8 @@ from cifar.gate.check.report import render, to_json
 from cifar.gate.check.sessions import (DEFAULT_KEEP, DEFAULT_PYTEST_ARGS, PAIRED_PYTEST_ARGS, SessionFailed,
                                               gate_check, load_sessions, report_from_runs, run_session, schedule)
 
-__all__ = ["ARMS", "DEFAULT_KEEP", "DEFAULT_PYTEST_ARGS", "SessionFailed", "FLOORS", "HETEROGENEITY_ALPHA", "MIN_HISTORY_SESSIONS", "PAIRED_PYTEST_ARGS",
+__all__ = ["ARMS", "DEFAULT_KEEP", "DEFAULT_PYTEST_ARGS", "SessionFailed", "FLOORS", "HETEROGENEITY_ALPHA",
+           "MIN_HISTORY_SESSIONS", "PAIRED_PYTEST_ARGS",
            "PAIRED_VARIANTS", "POOLED", "Rate", "check_history_sessions", "contended_pair_counts", "detectable_check",
            "effective_slowdowns", "gate_check", "load_sessions", "paired_effects", "paired_real_rates",
            "paired_resampled_rates", "real_rates", "render", "report_from_runs", "resampled_rates", "run_session",

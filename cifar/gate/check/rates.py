@@ -120,7 +120,8 @@ def real_rates(runs: dict[str, list[dict]], policies: Policies, pooled: int = PO
 
 
 def resampled_rates(runs: dict[str, list[dict]], policies: Policies, resamples: int = 2000, seed: int = 0,
-                    pooled: int = POOLED, floors: tuple[float, ...] = FLOORS, calibrate: bool = True) -> dict[str, dict]:
+                    pooled: int = POOLED, floors: tuple[float, ...] = FLOORS, calibrate: bool = True) -> dict[str,
+                                                                                                              dict]:
     """Many synthetic sessions resampled from the real ones (see the module docstring).
 
     Returns {floor label: {arm: {benchmark: Rate}}}; "default" uses each benchmark's own policy, the other

@@ -61,7 +61,8 @@ def render(report: dict) -> str:
         rule = (f"paired: both arms in one session, {values}, {policy.get('test', 'mann-whitney')}; "
                 f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, re-measure on failure")
     else:
-        rule = (f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, baseline = {report['pooled_baseline_sessions']} "
+        rule = (f"alpha {policy['alpha']}, floor {policy['floor']:.0%}, baseline = "
+                f"{report['pooled_baseline_sessions']} "
                 "pooled sessions, re-measure on failure" + (", calibrated" if report.get("calibrated") else ""))
     console.print(_rates_table(f"Gate check on real sessions ({report['sessions_per_arm']} per arm; {rule})",
                                report["real"], report["effective_slowdown"]))
@@ -97,7 +98,8 @@ def render(report: dict) -> str:
                                                 for key in ("at or below", "above")))
         console.print(check)
     if report.get("paired"):
-        uneven = [f"{name.split('::')[-1]} {arm} p {p:.2g}" for name, arms in report.get("session_heterogeneity", {}).items()
+        uneven = [f"{name.split('::')[-1]} {arm} p {p:.2g}" for name, arms in report.get("session_heterogeneity",
+                                                                                         {}).items()
                   for arm, p in arms.items() if p < HETEROGENEITY_ALPHA]
         untested = [("A/A" if arm == "A" else arm) for arm in report.get("session_heterogeneity_untested", [])]
         if "session_heterogeneity" in report:
@@ -120,12 +122,14 @@ def render(report: dict) -> str:
         stopped = report.get("stopped_at_look")
         if stopped is not None:
             console.print("Stopped at a look (pairs; '-' ran every pair), per session (A/A; B10; B5): " + ("; ".join(
-                f"{name.split('::')[-1]} " + "; ".join(",".join("-" if n is None else str(n) for n in counts.get(arm, []))
+                f"{name.split('::')[-1]} " + "; ".join(",".join("-" if n is None else str(n) for n in counts.get(arm,
+                                                                                                                 []))
                                                        for arm in ("A", "B10", "B5"))
                 for name, counts in stopped.items()) or "no session made with looks"), markup=False, highlight=False)
         left_out = report.get("contended_pairs_left_out", {})
         console.print("Pairs left out as contended, per session (A/A; B10; B5): " + ("; ".join(
-            f"{name.split('::')[-1]} " + "; ".join(",".join(map(str, counts.get(arm, []))) for arm in ("A", "B10", "B5"))
+            f"{name.split('::')[-1]} " + "; ".join(",".join(map(str, counts.get(arm, []))) for arm in ("A", "B10",
+                                                                                                       "B5"))
             for name, counts in left_out.items()) or "none"), markup=False, highlight=False)
     return buffer.getvalue()
 

@@ -128,7 +128,8 @@ def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), res
                 "detectable_check": detectable_check(runs, policies),
                 "contended_pairs_left_out": contended_pair_counts(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples),
-                "resampled_within_session": paired_resampled_rates(runs, policies, resamples, variants=(), pooled=False),
+                "resampled_within_session": paired_resampled_rates(runs, policies, resamples, variants=(),
+                                                                   pooled=False),
                 "session_heterogeneity": session_heterogeneity(runs, policies),
                 # Kinds with one session: nothing to compare, and each resampled figure redraws that session's pairs.
                 "session_heterogeneity_untested": [arm for arm, sessions in runs.items() if len(sessions) < 2],
