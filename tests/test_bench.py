@@ -242,13 +242,14 @@ def test_suite_cases_have_unique_readable_ids():
 
 def test_rounds_per_process_follow_the_table_and_the_paired_gate_keeps_its_validated_rounds():
     from cifar.suite.settings import PAIRED, ROUNDS
+    from cifar.workloads import KINDS, WORKLOADS
 
-    kinds = {"matmul": "compute", "conv2d": "compute", "train_step": "compute", "epoch": "epoch",
-             "pipeline": "pipeline"}
+    assert set(ROUNDS) == set(KINDS) - {"calibration"}  # every kind but the yardstick has its row
     for settings, mode in ((SuiteSettings(), "full"), (SuiteSettings(quick=True), "quick"), (PAIRED, "paired")):
         for case in build_cases(settings):
-            if case.workload in kinds:
-                assert case.params["rounds"] == ROUNDS[kinds[case.workload]][mode], (mode, case.test_id)
+            kind = WORKLOADS[case.workload].kind
+            if kind != "calibration":
+                assert case.params["rounds"] == ROUNDS[kind][mode], (mode, case.test_id)
     # The paired gate's compute cases run the rounds its error rates were measured at (docs/gate.md), more than
     # the other runs' r*-based 2.
     assert ROUNDS["compute"]["paired"] == 3 and ROUNDS["compute"]["quick"] == ROUNDS["compute"]["full"] == 2

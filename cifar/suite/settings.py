@@ -209,12 +209,19 @@ def epoch_inputs() -> tuple:
 
 #: Rounds per process, by kind of case and run (`rounds_mode`), from Kalibera and Jones' r* = sqrt(c_p sigma_w^2 /
 #: (c_r sigma_b^2)) and docs/performance.md's variance split (c_p: a process's cost outside its rounds; c_r: a
-#: round's, the pipelines' with its fresh iterator): the compute cases (matmul, conv2d, the training step; r*
-#: 1.1-1.8) 2, and 3 in the paired gate, whose pairs are fixed and whose error rates were measured at 3; the
-#: epochs 4 (r* ~4); the pipelines 4 (r* 3.4-4.4).
+#: round's, the pipelines' with its fresh iterator), by workload kind (`cifar.workloads.Workload.kind`): the
+#: compute cases (matmul, conv2d, the training step; r* 1.1-1.8) 2, and 3 in the paired gate, whose pairs are fixed
+#: and whose error rates were measured at 3; the epochs 4 (r* ~4); the pipelines 4 (r* 3.4-4.4).
 ROUNDS = {"compute": {"full": 2, "quick": 2, "paired": 3},
           "epoch": {"full": 4, "quick": 4, "paired": 4},
           "pipeline": {"full": 4, "quick": 4, "paired": 4}}
+
+
+def rounds_for(workload: str, mode: str) -> int:
+    """A case's rounds per process: `ROUNDS` of its workload's kind (`cifar.workloads.WORKLOADS`) in `mode`."""
+    from cifar.workloads import WORKLOADS
+
+    return ROUNDS[WORKLOADS[workload].kind][mode]
 
 
 def rounds_mode(settings: "SuiteSettings") -> str:
@@ -230,28 +237,29 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
     passes = 1 if quick else 3
     most = None if quick else 6  # adaptive effort's cap on the compute cases
     mode = rounds_mode(settings)
-    rounds = ROUNDS["compute"][mode]
     data = settings.data
     cases = [
         # Always one thread, in every session: the gate's yardstick for machine-wide drift.
         Case("calibration", "calibration", {"rounds": 5, "warmup_rounds": 1, "products": 10}, 1 if quick else 2,
              threads=(ThreadConfig(1, 1),)),
-        Case("matmul", "matmul", {"rounds": rounds, "warmup_rounds": 1}, passes, max_passes=most),
-        Case("conv2d", "conv2d", {"rounds": rounds, "warmup_rounds": 1, "steps": 5 if quick else 4}, passes,
-             max_passes=most),
+        Case("matmul", "matmul", {"rounds": rounds_for("matmul", mode), "warmup_rounds": 1}, passes, max_passes=most),
+        Case("conv2d", "conv2d", {"rounds": rounds_for("conv2d", mode), "warmup_rounds": 1,
+                                  "steps": 5 if quick else 4}, passes, max_passes=most),
     ]
     for model in settings.model_list:
         # ResNet-20's training step is measured by its epoch (compute-bound whatever feeds it, and tracing it costs
         # ~10 s a child): only seed_cnn's step alone, the ceiling the epoch verdicts compare with.
         if model == "seed_cnn":
-            cases.append(Case("train_step", model, {"model": model, "rounds": rounds, "warmup_rounds": 1, "steps": 10,
-                                                    "data": data}, passes, max_passes=most))
+            cases.append(Case("train_step", model, {"model": model, "rounds": rounds_for("train_step", mode),
+                                                    "warmup_rounds": 1, "steps": 10, "data": data}, passes,
+                              max_passes=most))
     default = (ThreadConfig(),)
     for options in pipeline_options(quick):
         # A pipeline runs on tf.data's own threads: its speed did not depend on TensorFlow's intra/inter pools
         # (docs/performance.md), so it runs under TensorFlow's default only, in more processes. A round is short
         # (25-150 ms) but each starts a fresh iterator (~50 ms), and a child costs ~1 s to set up.
-        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": ROUNDS["pipeline"][mode],
+        cases.append(Case("pipeline", options.id, {"pipeline": options.to_dict(), "rounds": rounds_for("pipeline",
+                                                                                                       mode),
                                                    "warmup_rounds": 1, "batches": 20, "data": data},
                           1 if quick else 3, threads=default))
     # --quick measures the article's model, and the user's own (`cifar.training.user`) when named.
@@ -271,7 +279,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
             # their thread dependence is the same model's compute, which the arrays epoch, conv2d and the training
             # step show under every configuration (ResNet-20, on request, one process a configuration).
             cases.append(Case("epoch", f"{model}-{feed_id}", {"model": model, "pipeline": feed,
-                                                              "rounds": ROUNDS["epoch"][mode],
+                                                              "rounds": rounds_for("epoch", mode),
                                                               "warmup_rounds": 1, "steps": steps, "data": data},
                               1 if quick or model != "seed_cnn" else passes,
                               threads=None if feed == ARRAYS else default,
@@ -283,7 +291,7 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
         model = settings.tuned["model"]
         steps = settings.epoch_steps or ((10 if quick else 20) if model == "seed_cnn" else 6)
         cases.append(Case("epoch", f"{model}-tuned", {"model": model, "pipeline": ARRAYS,
-                                                      "rounds": ROUNDS["epoch"][mode], "warmup_rounds": 1,
+                                                      "rounds": rounds_for("epoch", mode), "warmup_rounds": 1,
                                                       "steps": steps, "data": data},
                           passes, threads=tuned_variants(settings.tuned), max_passes=most))
     for pattern in settings.skip:

@@ -29,16 +29,28 @@ from cifar.workloads.micro import calibration, conv2d, matmul, matmul_peak, trai
 from cifar.workloads.timing import CONTENTION_THRESHOLD, INJECT_ENV, injected_slowdown, measure, summarize
 
 
+#: The kinds of workload (`Workload.kind`).
+KINDS = ("compute", "pipeline", "epoch", "calibration")
+
+
 @dataclass(frozen=True)
 class Workload:
     """What the suite knows about one workload."""
 
     name: str
     unit: str
+    #: What kind of case it is, which decides its rounds per process (`cifar.suite.settings.ROUNDS`): ``compute``
+    #: (one kernel or step, cheap rounds), ``pipeline`` (tf.data alone, a fresh iterator a round), ``epoch`` (whole
+    #: ``fit`` epochs) or ``calibration`` (the gate's fixed yardstick, its own rounds).
+    kind: str
     #: The same body as small as possible (``--benchmark-disable`` smoke runs): one round, no warm-up.
     smoke: dict = field(default_factory=dict)
     #: Its throughput is images/s (the summary's epoch verdicts and input table use these).
     images: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"workload {self.name}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
     @property
     def target(self) -> str:
@@ -48,12 +60,12 @@ class Workload:
 
 _ONE_ROUND = {"rounds": 1, "warmup_rounds": 0}
 WORKLOADS = {w.name: w for w in (
-    Workload("calibration", "products", dict(_ONE_ROUND), images=False),
-    Workload("matmul", "products", dict(_ONE_ROUND), images=False),
-    Workload("conv2d", "images", {**_ONE_ROUND, "steps": 1}),
-    Workload("train_step", "images", {**_ONE_ROUND, "steps": 1}),
-    Workload("pipeline", "images", {**_ONE_ROUND, "batches": 2}),
-    Workload("epoch", "images", {**_ONE_ROUND, "steps": 2}),
+    Workload("calibration", "products", "calibration", dict(_ONE_ROUND), images=False),
+    Workload("matmul", "products", "compute", dict(_ONE_ROUND), images=False),
+    Workload("conv2d", "images", "compute", {**_ONE_ROUND, "steps": 1}),
+    Workload("train_step", "images", "compute", {**_ONE_ROUND, "steps": 1}),
+    Workload("pipeline", "images", "pipeline", {**_ONE_ROUND, "batches": 2}),
+    Workload("epoch", "images", "epoch", {**_ONE_ROUND, "steps": 2}),
 )}
 
 
@@ -70,5 +82,6 @@ def environment() -> dict:
     }
 
 
-__all__ = ["CONTENTION_THRESHOLD", "INJECT_ENV", "WORKLOADS", "Workload", "calibration", "conv2d", "environment",
-           "epoch", "injected_slowdown", "matmul", "matmul_peak", "measure", "pipeline", "summarize", "train_step"]
+__all__ = ["CONTENTION_THRESHOLD", "INJECT_ENV", "KINDS", "WORKLOADS", "Workload", "calibration", "conv2d",
+           "environment", "epoch", "injected_slowdown", "matmul", "matmul_peak", "measure", "pipeline", "summarize",
+           "train_step"]
