@@ -72,3 +72,31 @@ def test_the_docstring_examples_hold():
     assert result.attempted > 0 and result.failed == 0
     result = doctest.testmod(significance)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_gate_test_is_one_complete_entry_that_the_gate_reads():
+    """Issue 41, item 1: changing the gate's test touched about seven modules. A test is one `GateTest` in
+    `cifar.stats.ranktests.TESTS`; the policy, the verdicts, the looks and the check read it from there."""
+    import doctest
+
+    from cifar.gate.check.rates import PAIRED_VARIANTS
+    from cifar.gate.decide import compare
+    from cifar.gate.policy import Policy
+    from cifar.stats import ranktests
+    from cifar.stats.ranktests import FALLBACK, TESTS, GateTest
+
+    assert doctest.testmod(ranktests).failed == 0
+    assert not FALLBACK.paired and FALLBACK.name in TESTS
+    for test in TESTS.values():
+        assert isinstance(test, GateTest) and test.description and 0 < test.efficiency <= 1
+        assert test.smallest_p(test.needed(0.01), test.needed(0.01)) < 0.01  # it can reach alpha at `needed`
+        assert any(v[2] == test.name for v in PAIRED_VARIANTS)
+        Policy(test=test.name)  # the policy accepts every registered test
+        rng = np.random.default_rng(3)
+        base = list(np.exp(rng.normal(0.0, 0.02, 8)))
+        cur = [1.5 * b * float(np.exp(rng.normal(0.0, 0.02))) for b in base]
+        c = compare("b", base, cur, Policy(test=test.name), paired=True)
+        assert c.test == test.name and c.verdict == "regression"
+    # A paired test that cannot pair (an arm lost a process) falls back, and says which test judged.
+    c = compare("b", base, cur + [1.5], Policy(test="signed-rank"), paired=True)
+    assert c.test == FALLBACK.name

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from cifar.gate.policy import Policy
 from cifar.stats.estimate import Ratio, centre
 from cifar.stats.estimate import ratio as estimate_ratio
-from cifar.stats.significance import detectable_slowdown, signed_rank_p
+from cifar.stats.ranktests import FALLBACK, TESTS, test_for
+from cifar.stats.significance import detectable_slowdown
 
 VERDICTS = ("regression", "inconclusive", "improvement", "new", "redefined", "missing", "unchanged", "calibration")
 #: A paired gate notes every benchmark whose own noise hid slowdowns this large (with 80 % power).
@@ -48,7 +49,7 @@ class Comparison:
     policy: Policy = Policy()
     remeasured: bool = False
     first: "Comparison | None" = None  # the failing comparison that triggered the re-measurement
-    test: str = "mann-whitney"  # the test that gave the p-values (a paired run may fall back to mann-whitney)
+    test: str = FALLBACK.name  # the test that gave the p-values (a paired run may fall back to it)
     #: Paired runs: about the smallest slowdown this comparison would have flagged with 80 % power, given the
     #: spread of its own processes (never below the floor; inf when the test cannot reach alpha).
     detectable: float | None = None
@@ -73,20 +74,15 @@ class Comparison:
         }
 
 
-def smallest_p(n: int, m: int, test: str = "mann-whitney") -> float:
-    """The smallest one-sided exact p-value with `n` and `m` samples: Mann-Whitney U 1 / C(n + m, n),
-    signed-rank (n pairs) 1 / 2**n."""
-    if test == "signed-rank" and n == m:
-        return 0.5 ** n
-    return 1.0 / math.comb(n + m, n)
+def smallest_p(n: int, m: int, test: str = FALLBACK.name) -> float:
+    """The smallest one-sided exact p-value with `n` and `m` samples (`cifar.stats.ranktests.GateTest.smallest_p`):
+    Mann-Whitney U 1 / C(n + m, n), signed-rank (n pairs) 1 / 2**n."""
+    return TESTS[test].smallest_p(n, m)
 
 
-def needed_per_side(alpha: float, test: str = "mann-whitney") -> int:
+def needed_per_side(alpha: float, test: str = FALLBACK.name) -> int:
     """The fewest samples per side (pairs, for signed-rank) with which the test can reach p < `alpha`."""
-    n = 1
-    while smallest_p(n, n, test) >= alpha:
-        n += 1
-    return n
+    return TESTS[test].needed(alpha)
 
 
 def compare(name: str, baseline: list[float], current: list[float], policy: Policy = Policy(),
@@ -98,29 +94,22 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
     verdict; for a `paired` run also what it could have caught (unless ``detect=False``; neither the interval nor
     that is needed to resample verdicts). `seconds`: (baseline, current) centres to report, else the samples'.
 
-    The test is Mann-Whitney U on the two samples; but when `paired` (``baseline[i]`` and ``current[i]`` ran side
-    by side) and the policy says ``signed-rank``, it is Wilcoxon's signed-rank test on log(current[i] /
-    baseline[i]), and the ratio's interval is paired: drift common to a pair cancels."""
-    from scipy.stats import mannwhitneyu
-
-    if paired and policy.test == "signed-rank" and len(baseline) == len(current):
-        logs = [math.log(c / b) for c, b in zip(current, baseline)]
-        p_slower, p_faster = signed_rank_p(logs, "greater"), signed_rank_p(logs, "less")
-        test = "signed-rank"
-    else:
-        p_slower = float(mannwhitneyu(current, baseline, alternative="greater").pvalue)
-        p_faster = float(mannwhitneyu(current, baseline, alternative="less").pvalue)
-        test = "mann-whitney"
+    The test is the policy's (`cifar.stats.ranktests.TESTS`) where it applies, else Mann-Whitney U: a paired
+    test (``signed-rank``: Wilcoxon's on log(current[i] / baseline[i])) needs a `paired` run (``baseline[i]``
+    and ``current[i]`` ran side by side) with as many values a side; then the ratio's interval is paired too:
+    drift common to a pair cancels."""
+    test = test_for(policy.test, baseline, current, paired)
+    p_slower, p_faster = test.p_values(baseline, current)
     if ratio is None:
-        ratio = estimate_ratio(current, baseline, paired=test == "signed-rank", interval=ci)
-    blind = smallest_p(len(current), len(baseline), test) >= policy.alpha
+        ratio = estimate_ratio(current, baseline, paired=test.paired, interval=ci)
+    blind = test.smallest_p(len(current), len(baseline)) >= policy.alpha
     detectable = None
     if paired and detect:
         # Per-process values are independent units, so their spread says what this run could have seen. (Rounds
         # of one process are not: for stored baselines, which test rounds, such a figure would flatter.)
         detectable = (math.inf if blind else
                       max(policy.floor, detectable_slowdown(baseline, current, policy.alpha, DETECTION_POWER,
-                                                            paired=test == "signed-rank")))
+                                                            paired=test.paired, efficiency=test.efficiency)))
     if blind:
         verdict = "inconclusive"
     elif p_slower < policy.alpha and ratio.ratio > 1.0 + policy.floor:
@@ -130,5 +119,5 @@ def compare(name: str, baseline: list[float], current: list[float], policy: Poli
     else:
         verdict = "unchanged"
     base_s, cur_s = seconds if seconds is not None else (centre(baseline), centre(current))
-    return Comparison(name, verdict, base_s, cur_s, ratio, p_slower, p_faster, policy, test=test,
-                      detectable=detectable, needed=needed_per_side(policy.alpha, test) if blind else None)
+    return Comparison(name, verdict, base_s, cur_s, ratio, p_slower, p_faster, policy, test=test.name,
+                      detectable=detectable, needed=test.needed(policy.alpha) if blind else None)

@@ -18,6 +18,7 @@ from cifar.gate.stored import GateReport, _note_inconclusive, confirm, remeasure
 from cifar.gate.policy import Policies
 from cifar.suite.runfile import Benchmark, Run, comparable
 from cifar.stats.estimate import centre, process_values, quiet_indices
+from cifar.stats.ranktests import FALLBACK, TESTS
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
 
@@ -92,9 +93,9 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
             report.comparisons.append(Comparison(name, "new", current_seconds=centre(cur)))
             continue
         policy = policies.for_benchmark(name)
-        if policy.test == "signed-rank" and len(cur) != len(base):
+        if not TESTS[policy.test].applies(base, cur, paired_run=True):
             report.notes.append(f"{name.split('::')[-1]}: {len(cur)} vs {len(base)} processes are not pairs; "
-                                "tested with Mann-Whitney U")
+                                f"tested with {FALLBACK.description}")
         result = compare(name, base, cur, policy, paired=True)
         if name == calibration:
             result = replace(result, verdict="calibration")
@@ -132,10 +133,9 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
                             "smaller slowdowns are not excluded): " + ", ".join(
                                 f"{name} {e['passes']} of {e['max_passes']} pairs" for name, e in stopped))
     n = sorted({len(cur) for _, cur in pairs.values()})
-    tests = sorted({c.test for c in report.comparisons if c.p_slower is not None})
-    how = ("signed-rank on each pair's ratio" if tests == ["signed-rank"]
-           else "Mann-Whitney U" if tests == ["mann-whitney"]
-           else "signed-rank where processes pair up, else Mann-Whitney U")
+    used = [TESTS[name] for name in sorted({c.test for c in report.comparisons if c.p_slower is not None})]
+    how = (used[0].description if len(used) == 1 else
+           " where processes pair up, else ".join(t.description for t in sorted(used, key=lambda t: not t.paired)))
     report.notes.append("paired: one value per process (its rounds' time over their number), "
                         f"{'/'.join(map(str, n))} processes per arm; {how}; ratio = geometric mean with a 95 % t "
                         "interval (cifar.stats.estimate)")

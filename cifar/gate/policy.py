@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cifar.errors import GateError
+from cifar.stats.ranktests import FALLBACK, TESTS
 
 #: Where the baselines and the gate's policy live, relative to the project root (the commands' default).
 BASELINES = Path("baselines")
@@ -23,7 +24,6 @@ POLICY_NAME = "gate.json"
 TREE_POLICY = Path(__file__).resolve().parents[2] / BASELINES / POLICY_NAME
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05
-TESTS = ("mann-whitney", "signed-rank")
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,16 @@ class Policy:
     #: Divide by the same session's calibration kernel first. Off by default: on this machine it did not
     #: lower false alarms in a real A/A check (docs/gate.md).
     calibrate: bool = False
-    #: The test of a paired run: "signed-rank" (Wilcoxon, on the ratios of processes run side by side) or
-    #: "mann-whitney" (the two arms as independent samples; the only choice for stored baselines).
-    test: str = "mann-whitney"
+    #: The test, by its name in `cifar.stats.ranktests.TESTS`: a paired one ("signed-rank": Wilcoxon, on the ratios
+    #: of processes run side by side) only for paired runs; the fallback ("mann-whitney": the two arms as independent
+    #: samples) is the only choice for stored baselines.
+    test: str = FALLBACK.name
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
             raise GateError(f"alpha must be in (0, 1), got {self.alpha!r}")
         if self.test not in TESTS:
-            raise GateError(f"test must be one of {', '.join(TESTS)}, got {self.test!r}")
+            raise GateError(f"test must be one of {', '.join(TESTS)}, got {self.test!r}")  # cifar.stats.ranktests
         if not 0.0 <= self.floor < 10.0:
             raise GateError(f"floor must be a fraction >= 0 (0.05 = 5 %), got {self.floor!r}")
 
@@ -96,7 +97,7 @@ class Policies:
             data = section
         default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
                          bool(data.get("calibrate", False)) if calibrate is None else calibrate,
-                         str(data.get("test", "mann-whitney")))
+                         str(data.get("test", FALLBACK.name)))
         if alpha is not None or floor is not None:
             default = replace(default, alpha=default.alpha if alpha is None else alpha,
                               floor=default.floor if floor is None else floor)

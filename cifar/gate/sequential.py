@@ -25,9 +25,10 @@ applied (real sessions, and resampled ones stopped at the same looks).
 
 from __future__ import annotations
 
-from cifar.gate.decide import compare, needed_per_side
+from cifar.gate.decide import compare
 from cifar.gate.policy import TREE_POLICY, Policies, Policy
 from cifar.stats.estimate import process_values, quiet_indices, slowdown_upper_bound
+from cifar.stats.ranktests import TESTS
 
 FIRST_LOOK = 8  # pairs; the signed-rank test at alpha 0.01 needs 7
 EVERY = 4
@@ -56,7 +57,7 @@ def look_confidence(max_pairs: int) -> float:
 def stop_unchanged(baseline: list[float], current: list[float], policy: Policy, max_pairs: int) -> bool:
     """Whether pairs of per-process values (`baseline[i]`, `current[i]`, quiet pairs only) settle the case as
     unchanged at a look of a case of `max_pairs` pairs (see the module docstring)."""
-    if len(baseline) != len(current) or len(current) < needed_per_side(policy.alpha, "signed-rank"):
+    if len(baseline) != len(current) or len(current) < TESTS[policy.test].needed(policy.alpha):
         return False
     if upper_bound(baseline, current, look_confidence(max_pairs)) >= 1.0 + MARGIN:
         return False

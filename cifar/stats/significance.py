@@ -62,12 +62,13 @@ def signed_rank_p(differences: list[float], alternative: str) -> float:
 
 
 def detectable_slowdown(baseline: list[float], current: list[float], alpha: float, power: float = 0.8,
-                        paired: bool = False) -> float:
+                        paired: bool = False, efficiency: float = RANK_TEST_EFFICIENCY) -> float:
     """About the smallest slowdown (0.05 = 5 %) a one-sided rank test at `alpha` would flag with probability
     `power`, given the spread these samples show: the t-test's power formula on log durations (Student's t
     quantiles: with 16 processes normal quantiles claim 80 % where the rank tests reach ~71 %), scaled by the
-    rank tests' efficiency. ``paired``: baseline[i] and current[i] ran side by side (the signed-rank test's
-    spread is that of their log ratios); otherwise the two samples' pooled spread (Mann-Whitney U).
+    test's `efficiency` against the t-test (the rank tests': 3 / pi). ``paired``: baseline[i] and current[i] ran
+    side by side (the signed-rank test's spread is that of their log ratios); otherwise the two samples' pooled
+    spread (Mann-Whitney U).
 
     A guide to what a run could have seen, not a guarantee: it assumes the spread is the same in the next run.
     With fewer than 2 values a side it is infinite.
@@ -92,4 +93,4 @@ def detectable_slowdown(baseline: list[float], current: list[float], alpha: floa
         se = math.sqrt(pooled * (1.0 / a.size + 1.0 / b.size))
         df = a.size + b.size - 2
     quantiles = float(t.ppf(1.0 - alpha, df) + t.ppf(power, df))
-    return math.expm1(quantiles * se / math.sqrt(RANK_TEST_EFFICIENCY))
+    return math.expm1(quantiles * se / math.sqrt(efficiency))

@@ -18,6 +18,7 @@ from cifar.gate.paired import paired_samples
 from cifar.gate.policy import Policies, Policy
 from cifar.suite.runfile import Run
 from cifar.stats.estimate import centre, ratio_point
+from cifar.stats.ranktests import FALLBACK, TESTS
 from cifar.gate.sequential import stopped_at
 
 #: The arms: injected slowdown of the current arm's measured rounds.
@@ -64,9 +65,9 @@ def check_history_sessions(count: int, pooled: int = POOLED) -> None:
 FLOORS = (0.15, 0.10, 0.05, 0.03, 0.02)  # for the floor table: what each floor would have done
 
 
-def _slower(base: list[float], cur: list[float], test: str = "mann-whitney") -> tuple[float, float]:
+def _slower(base: list[float], cur: list[float], test: str = FALLBACK.name) -> tuple[float, float]:
     """(one-sided p that `cur` is slower, ratio cur/base) by `test` (see `compare`): all a verdict needs."""
-    c = compare("", base, cur, Policy(test=test), ci=False, paired=test == "signed-rank", detect=False)
+    c = compare("", base, cur, Policy(test=test), ci=False, paired=TESTS[test].paired, detect=False)
     return c.p_slower, c.ratio.ratio
 
 
@@ -194,7 +195,7 @@ def paired_real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[s
 
 
 #: Other (alpha, floor, test) policies the paired check also judges each resampled trial by.
-PAIRED_VARIANTS = tuple((alpha, floor, test) for test in ("signed-rank", "mann-whitney")
+PAIRED_VARIANTS = tuple((alpha, floor, test.name) for test in sorted(TESTS.values(), key=lambda t: not t.paired)
                         for alpha, floor in ((0.01, 0.02), (0.01, 0.03), (0.05, 0.02), (0.05, 0.03), (0.05, 0.05)))
 
 
