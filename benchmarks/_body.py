@@ -17,9 +17,11 @@ def run_case(benchmark, campaign, case, threads):
             assert len(result.get("cpus") or ()) == threads.cpus, (result.get("cpus"), threads)
         for name, value in threads.env.items():
             assert result["environment_applied"].get(name) == value, (name, result["environment_applied"], threads)
-        if "TF_ENABLE_ONEDNN_OPTS" in threads.env:  # and TensorFlow did what the variable asks
-            want = threads.env["TF_ENABLE_ONEDNN_OPTS"] != "0"
-            assert result.get("onednn_applied") == want, (result.get("onednn_applied"), threads)
+        if threads.setting:  # the tuner's setting, every dimension read back as the tuner reads it back
+            from cifar.tuning.space import Setting
+
+            wrong = Setting.from_dict(threads.setting).not_applied(result)
+            assert wrong is None, (wrong, threads)
     info = extra_info(case, threads, result)
     if campaign.baseline is not None:
         info["paired_baseline"] = paired_info(campaign.baseline.tree, campaign.baseline_result(case, threads))

@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 
 from cifar.isolation.errors import ChildCrashed
 from cifar.isolation.runner import Runner
+from cifar.training.pipeline import AUTOTUNE
 from cifar.training.threads import cpu_budget
 from cifar.tuning import report as reporting
 from cifar.tuning.confirm import arms_for, confirm
@@ -836,3 +837,46 @@ def test_the_snippet_quotes_the_data_and_names_the_cpus_it_ran_on():
     assert assigned["DATA"] == data
     assert "taskset -c 2 python tuned.py" in text and "(CPU 2)" in text
     assert "taskset -c 0 python" not in text
+
+
+def test_every_tuner_dimension_is_one_complete_entry():
+    """Issue 41, item 2: adding a knob took about nine edit sites and nothing checked it took effect. A dimension is
+    one entry of `cifar.tuning.space.TABLE` (and its `Setting` field): its values, parser, how it is applied, its
+    id, its snippet text and its read-back; the Setting's id, contains, epoch parameters, environment, the snippet
+    and the guard's read-back derive from it. Every dimension away from its default must show in each of them."""
+    from dataclasses import fields
+
+    from cifar.tuning.space import APPLIED, TABLE
+
+    assert [f.name for f in fields(Setting)] == [d.name for d in TABLE]
+    assert all(f.default == d.default for f, d in zip(fields(Setting), TABLE))
+    space = Space.parse(["precision=float32", "jit_compile=auto,on,off"], logical=2)
+    base = {"threads_applied": {"intra_op_parallelism_threads": 0, "inter_op_parallelism_threads": 0}}
+    for d in TABLE:
+        assert d.applied in APPLIED and callable(d.parse) and callable(d.read_back)
+        assert d.default in d.values(2) or d.name == "cpus"  # cpus' default (None) is "every core"
+        candidates = [v for v in d.values(2) if v != d.default and v is not None]
+        for word in ("batched", "mixed_bfloat16", "on", "off"):  # a choice the default search leaves out
+            try:
+                candidates += [v for v in d.parse(d.name, word, 2) if v != d.default]
+            except SpaceError:
+                pass
+        other = candidates[0]
+        tf_data = {"pipeline": "batched"} if d.pipeline_only and d.name != "pipeline" else {}
+        changed = Setting(**tf_data, **{d.name: other})
+        plain = Setting(**tf_data)
+        assert changed.id != plain.id, d.name  # it shows in the id
+        assert d.parse(d.name, str(other if other != AUTOTUNE else "auto"), 2) == [other], d.name
+        snippet = reporting.snippet(changed, usable=[0, 1])
+        assert d.snippet(other) and d.snippet(other) in snippet, d.name  # the snippet applies it
+        if d.applied in ("epoch", "pipeline"):
+            assert changed.epoch_params() != plain.epoch_params(), d.name
+        if d.applied == "environment":
+            assert changed.env() != plain.env(), d.name
+        # The read-back: a child that ran the default instead is caught (what each dimension records).
+        ran_default = {**base, "workload": {"name": "epoch", "pipeline": plain.epoch_params()["pipeline"]},
+                       "cpus": [0, 1], "onednn_applied": True, "training": {"jit_compile_resolved": False}}
+        assert changed.not_applied(ran_default), d.name
+        assert changed.not_applied({**ran_default, "workload": {"name": "matmul"}}) in (None, changed.not_applied(
+            {k: v for k, v in ran_default.items() if k != "workload"}))  # an epoch's knobs only on the epoch
+    assert space.contains(Setting(jit_compile="on")) and not space.contains(Setting(precision="mixed_bfloat16"))

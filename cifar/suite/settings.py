@@ -39,6 +39,9 @@ class Variant(ThreadConfig):
     params: dict = field(default_factory=dict, hash=False, compare=False)
     env: dict = field(default_factory=dict, hash=False, compare=False)
     cpus: int | None = None
+    #: The tuner's setting as a whole (`cifar.tuning.space.Setting.to_dict`), which the child's result is read back
+    #: against, dimension by dimension; empty for TensorFlow's default.
+    setting: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -58,7 +61,7 @@ def tuned_variants(tuned: dict) -> tuple[Variant, Variant]:
     intra, inter = tuned["threads"]
     return (Variant(name="default"),
             Variant(intra, inter, name=tuned["id"], params=dict(tuned["params"]), env=dict(tuned["env"]),
-                    cpus=tuned["cpus"]))
+                    cpus=tuned["cpus"], setting=dict(tuned.get("setting") or {})))
 
 
 @dataclass(frozen=True)

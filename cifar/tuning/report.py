@@ -10,8 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from cifar.stats.estimate import rate_over
-from cifar.training.pipeline import AUTOTUNE
-from cifar.tuning.space import Setting
+from cifar.tuning.space import BY_NAME, Setting
 
 
 #: The snippet's knobs, one line each, so a user (and the test that runs it) can shrink or point it elsewhere.
@@ -38,37 +37,38 @@ def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto", usabl
     first ones, named in the ``taskset`` alternative."""
     import os
 
+    def knob(name: str) -> str | None:  # the dimension's own text for its value (cifar.tuning.space.TABLE)
+        return BY_NAME[name].snippet(getattr(setting, name))
+
     lines = ["# The tuner's answer as a complete script: save it as tuned.py and run python tuned.py", "import os"]
-    if setting.onednn != "on":
-        lines.append('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow is imported: before the import')
+    onednn = knob("onednn")
+    if onednn:
+        lines.append(f"{onednn}  # read when TensorFlow is imported: before the import")
     if setting.cpus is not None:
         used = setting.affinity(sorted(os.sched_getaffinity(0)) if usable is None else usable) or ()
         cpus = ",".join(map(str, used))
-        lines.append(f"os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{setting.cpus}])  # the first "
-                     f"{setting.cpus} usable core(s), as measured (CPU {cpus}); or: taskset -c {cpus} python tuned.py")
+        lines.append(f"{knob('cpus')}  # the first {setting.cpus} usable core(s), as measured (CPU {cpus}); or: "
+                     f"taskset -c {cpus} python tuned.py")
     lines += ["import tensorflow as tf", "import keras", "",
               "from cifar.training.data import load_cifar10", "from cifar.training.models import build_model", "",
               *(SNIPPET_KNOBS if data == "auto" else (f"DATA = {_literal(data)}", *SNIPPET_KNOBS[1:])), "",
               "# before any op runs: TensorFlow accepts thread settings only then",
-              f"tf.config.threading.set_intra_op_parallelism_threads({setting.intra})"
-              + ("  # 0: TensorFlow decides" if setting.intra == 0 else ""),
-              f"tf.config.threading.set_inter_op_parallelism_threads({setting.inter})"
-              + ("  # 0: TensorFlow decides" if setting.inter == 0 else "")]
-    if setting.precision != "float32":
-        lines.append(f'keras.mixed_precision.set_global_policy("{setting.precision}")  # before the model is built')
+              knob("intra") + ("  # 0: TensorFlow decides" if setting.intra == 0 else ""),
+              knob("inter") + ("  # 0: TensorFlow decides" if setting.inter == 0 else "")]
+    if knob("precision"):
+        lines.append(f"{knob('precision')}  # before the model is built")
     lines += ["", "data = load_cifar10(DATA, n_train=N_TRAIN)  # uint8 images (N, 32, 32, 3), int labels (N, 1)",
               "x_train, y_train = data.x_train, data.y_train",
               f"model = build_model({_literal(model)}, compile=False)"]
     options = setting.pipeline_options
     compile_args = 'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]'
-    if setting.jit_compile != "auto":
-        compile_args += f", jit_compile={setting.jit_compile == 'on'}"
+    if knob("jit_compile"):
+        compile_args += ", " + knob("jit_compile")
     if options is None:
         lines += ["", f"model.compile({compile_args})",
                   "# the article's input: float32 arrays / 255 straight into model.fit",
                   'model.fit(x_train.astype("float32") / 255.0, y_train, batch_size=128, epochs=EPOCHS)']
         return "\n".join(lines) + "\n"
-    npc = "tf.data.AUTOTUNE" if options.num_parallel_calls == AUTOTUNE else str(options.num_parallel_calls)
     # Repeated, as it was measured: a fresh iterator every epoch (fit's default for a finite dataset) runs some
     # epochs on one core on some machines (tf.data's autotuning; docs/measuring.md).
     repeat = "train_ds = train_ds.repeat()  # one iterator for the whole fit, as measured: see steps_per_epoch"
@@ -79,7 +79,7 @@ def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto", usabl
                   "# the article's pipeline: float32 / 255 first, then shuffle, flip image by image, batch",
                   'train_ds = tf.data.Dataset.from_tensor_slices((x_train.astype("float32") / 255.0, y_train))',
                   "train_ds = train_ds.shuffle(10000)", repeat,
-                  f"train_ds = train_ds.map(augment, num_parallel_calls={npc})",
+                  f"train_ds = train_ds.map(augment, {knob('num_parallel_calls')})",
                   "train_ds = train_ds.batch(128).prefetch(tf.data.AUTOTUNE)"]
     else:
         lines += ["", "",
@@ -91,11 +91,11 @@ def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto", usabl
                   "# uint8 until after batch: 4x less data to shuffle, one map call per batch",
                   "train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))",
                   "train_ds = train_ds.shuffle(10000)", repeat, "train_ds = train_ds.batch(128)",
-                  f"train_ds = train_ds.map(augment_batch, num_parallel_calls={npc})",
+                  f"train_ds = train_ds.map(augment_batch, {knob('num_parallel_calls')})",
                   "train_ds = train_ds.prefetch(tf.data.AUTOTUNE)"]
     if options.private_threadpool_size:
         lines += ["options = tf.data.Options()",
-                  f"options.threading.private_threadpool_size = {options.private_threadpool_size}",
+                  knob("private_threadpool_size"),
                   "train_ds = train_ds.with_options(options)"]
     lines += ["", f"model.compile({compile_args})",
               "model.fit(train_ds, steps_per_epoch=len(x_train) // 128, epochs=EPOCHS)"]
@@ -144,7 +144,8 @@ def guard_from_report(path: str) -> dict:
     if setting != Setting():
         tuned = {"path": str(Path(path).resolve()), "model": report.get("model", "seed_cnn"),
                  "id": setting.id.replace(" ", "_"), "threads": [setting.intra, setting.inter],
-                 "params": setting.epoch_params(), "env": setting.env(), "cpus": setting.cpus}
+                 "params": setting.epoch_params(), "env": setting.env(), "cpus": setting.cpus,
+                 "setting": setting.to_dict()}
     return {"grid": report["thread_grid"], "tuned": tuned}
 
 

@@ -18,6 +18,10 @@ dimension                 what the child sets                               defa
 ``jit_compile``           ``model.compile(jit_compile=…)`` (opt-in)         auto (Keras' default)
 ========================= ================================================= =========================
 
+Each dimension is one entry of `TABLE` (a `Dimension`: its values, parser, how the child gets it, its part of the
+setting's id, its text in the snippet, how the child's result reads it back) plus its `Setting` field; everything
+else here, the snippet (`cifar.tuning.report.snippet`) and the suite's guard of a tuned setting derive from them.
+
 >>> Space.parse(["intra=1,2", "pipeline=arrays", "onednn=on"], logical=2).size()   # 2 x 4 inter x 2 cpus
 16
 """
@@ -25,6 +29,7 @@ dimension                 what the child sets                               defa
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from cifar.errors import BadInput
@@ -34,10 +39,7 @@ from cifar.workloads.epoch import PRECISIONS
 
 PIPELINES = (ARRAYS, "seed", "batched")
 JIT = ("auto", "on", "off")
-#: The dimensions that only a tf.data pipeline has.
-PIPELINE_ONLY = ("num_parallel_calls", "private_threadpool_size")
-DIMENSIONS = ("intra", "inter", "pipeline", "num_parallel_calls", "private_threadpool_size", "cpus", "onednn",
-              "precision", "jit_compile")
+ONEDNN = ("on", "off")
 
 
 class SpaceError(BadInput, ValueError):
@@ -52,19 +54,199 @@ def _powers(top: int, start: int = 1) -> list[int]:
     return values + ([top] if top not in values else [])
 
 
+def _counts(minimum: int, auto: bool = False, default_word: bool = False, at_most_cores: bool = False):
+    """A parser of one ``--space`` value of a count dimension: N, a range N-M; ``auto`` (AUTOTUNE), ``default``
+    (0: TensorFlow decides) where the dimension takes them; thread counts checked against this machine's cap."""
+
+    def parse(dim: str, text: str, logical: int) -> list:
+        if auto and text.lower() in ("auto", "autotune", "-1"):
+            return [AUTOTUNE]
+        if default_word and text == "default":
+            return [0]
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
+        if not match:
+            raise SpaceError(f"--space {dim}: {text!r} is not a count (e.g. 2, or a range 1-4)")
+        low, high = int(match[1]), int(match[2] or match[1])
+        if high < low:
+            raise SpaceError(f"--space {dim}: range {text!r} is empty")
+        values = list(range(low, high + 1))
+        for value in values:
+            if value < minimum:
+                raise SpaceError(f"--space {dim}: {value} is below {minimum}")
+            if at_most_cores and value > logical:
+                raise SpaceError(f"--space {dim}: {value} is more than the {logical} usable cores")
+            try:
+                check_thread_count(dim, value, logical)
+            except ValueError as err:
+                raise SpaceError(f"--space {err}") from None
+        return values
+
+    return parse
+
+
+def _choice(choices: tuple):
+    def parse(dim: str, text: str, logical: int) -> list:
+        if text not in choices:
+            raise SpaceError(f"--space {dim}: {text!r} is not one of {', '.join(choices)}")
+        return [text]
+
+    return parse
+
+
+def _threads_read_back(name: str):
+    def read_back(value, result: dict) -> str | None:
+        applied = (result.get("threads_applied") or {}).get(name)
+        return None if applied is None or applied == value else f"{name} read back {applied}, not {value}"
+
+    return read_back
+
+
+def _workload_read_back(key: str, expect):
+    """A read-back from what the epoch records of itself (``result["workload"]``); `expect(value)` is what it should
+    say, None when the value leaves nothing to check there."""
+
+    def read_back(value, result: dict) -> str | None:
+        workload = _epoch(result)
+        want = expect(value)
+        if workload is None or want is None:
+            return None
+        got = workload.get(key)
+        return None if got == want else f"the epoch ran with {key}={got!r}, not {want!r}"
+
+    return read_back
+
+
+def _pipeline_read_back(key: str):
+    def read_back(value, result: dict) -> str | None:
+        pipeline = (_epoch(result) or {}).get("pipeline")
+        if not isinstance(pipeline, dict):
+            return None  # the arrays input: no tf.data options
+        got = pipeline.get(key)
+        return None if got == value else f"the pipeline ran with {key}={got!r}, not {value!r}"
+
+    return read_back
+
+
+def _epoch(result: dict) -> dict | None:
+    """What an epoch's result records of itself (`cifar.workloads.epoch`); None for any other workload."""
+    workload = result.get("workload")
+    return workload if isinstance(workload, dict) and workload.get("name") == "epoch" else None
+
+
+def _variant_read_back(value, result: dict) -> str | None:
+    if _epoch(result) is None:
+        return None
+    pipeline = result["workload"].get("pipeline")
+    ran = pipeline.get("variant") if isinstance(pipeline, dict) else pipeline
+    return None if ran == value else f"the epoch was fed by {ran!r}, not {value!r}"
+
+
+def _cpus_read_back(value, result: dict) -> str | None:
+    ran = result.get("cpus")
+    return None if value is None or ran is None or len(ran) == value else f"ran on CPUs {ran}, not {value} of them"
+
+
+def _onednn_read_back(value, result: dict) -> str | None:
+    onednn = result.get("onednn_applied")
+    if onednn is None or onednn == (value == "on"):
+        return None
+    return (f"oneDNN is {'on' if onednn else 'off'} in TensorFlow, not {value} (TF_ENABLE_ONEDNN_OPTS="
+            f"{(result.get('environment_applied') or {}).get('TF_ENABLE_ONEDNN_OPTS')})")
+
+
+def _jit_read_back(value, result: dict) -> str | None:
+    resolved = (result.get("training") or {}).get("jit_compile_resolved")
+    if value == "auto" or resolved is None or resolved == (value == "on"):
+        return None
+    return f"Keras compiled with jit_compile={resolved}, not {value}"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One knob the tuner turns, whole: everything the space, a `Setting`, its child and its snippet need of it.
+
+    ``applied`` says how the child gets it: ``threads`` (the runner's `ThreadConfig`, before any op), ``epoch``
+    (a parameter of `cifar.workloads.epoch`), ``pipeline`` (inside the epoch's tf.data options), ``affinity``
+    (the child's CPU mask) or ``environment`` (read at TensorFlow's import: a zygote per value)."""
+
+    name: str
+    #: Its value in TensorFlow's defaults and the article's input (`DEFAULT`).
+    default: object
+    #: Its search values on a machine with L usable cores.
+    values: Callable[[int], tuple]
+    #: One ``--space NAME=TEXT`` value -> its values; `SpaceError` for what it cannot take.
+    parse: Callable[[str, str, int], list]
+    applied: str
+    #: Its part of `Setting.id` for a value away from the default (None: at the default, or part of another's).
+    id_part: Callable[[object], str | None]
+    #: The text the snippet holds for a value (`cifar.tuning.report.snippet`), None where it writes nothing.
+    snippet: Callable[[object], str | None]
+    #: What a child's result says about the value it ran with: one line when it did not take, else None.
+    read_back: Callable[[object, dict], str | None]
+    #: Only a tf.data pipeline has it (the arrays input does not).
+    pipeline_only: bool = False
+    #: ``applied == "epoch"``: the epoch's parameter for a value away from the default (the value itself unless
+    #: given); ``applied == "environment"``: the variables it sets, for every value.
+    param: Callable[[object], object] | None = None
+    env: Callable[[object], dict] | None = None
+
+
+APPLIED = ("threads", "epoch", "pipeline", "affinity", "environment")
+
+
+def _npc_text(v) -> str:
+    return "tf.data.AUTOTUNE" if v == AUTOTUNE else str(v)
+
+
+#: The tuner's dimensions, in the order the search asks them; adding a knob is an entry here and its `Setting` field
+#: (tests/test_tuning.py fails on a dimension that lacks either, or whose snippet or read-back says nothing).
+TABLE = (
+    Dimension("intra", 0, lambda L: (0, *_powers(2 * L)), _counts(0, default_word=True), "threads",
+              lambda v: None,  # the threads' id (ThreadConfig.id) leads every setting's id
+              lambda v: f"tf.config.threading.set_intra_op_parallelism_threads({v})",
+              _threads_read_back("intra_op_parallelism_threads")),
+    Dimension("inter", 0, lambda L: (0, *_powers(2 * L)), _counts(0, default_word=True), "threads",
+              lambda v: None,
+              lambda v: f"tf.config.threading.set_inter_op_parallelism_threads({v})",
+              _threads_read_back("inter_op_parallelism_threads")),
+    Dimension("pipeline", ARRAYS, lambda L: PIPELINES, _choice(PIPELINES), "epoch",
+              lambda v: None,  # the input's id (arrays, or PipelineOptions.id) follows the threads'
+              lambda v: {ARRAYS: "model.fit(x_train.astype(\"float32\") / 255.0, y_train, batch_size=128",
+                         "seed": "train_ds.map(augment,", "batched": "train_ds.map(augment_batch,"}[v],
+              _variant_read_back),
+    Dimension("num_parallel_calls", AUTOTUNE, lambda L: (AUTOTUNE, *_powers(L)), _counts(1, auto=True), "pipeline",
+              lambda v: None, lambda v: f"num_parallel_calls={_npc_text(v)}",
+              _pipeline_read_back("num_parallel_calls"), pipeline_only=True),
+    Dimension("private_threadpool_size", 0, lambda L: (0, *_powers(L)), _counts(0), "pipeline",
+              lambda v: None,
+              lambda v: f"options.threading.private_threadpool_size = {v}" if v else None,
+              _pipeline_read_back("private_threadpool_size"), pipeline_only=True),
+    Dimension("cpus", None, lambda L: tuple(_powers(L)), _counts(1, at_most_cores=True), "affinity",
+              lambda v: None if v is None else f"cpus{v}",
+              lambda v: None if v is None else f"os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{v}])",
+              _cpus_read_back),
+    Dimension("onednn", "on", lambda L: ONEDNN, _choice(ONEDNN), "environment",
+              lambda v: None if v == "on" else f"onednn-{v}",
+              lambda v: None if v == "on" else 'os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"',
+              _onednn_read_back, env=lambda v: {"TF_ENABLE_ONEDNN_OPTS": "1" if v == "on" else "0"}),
+    Dimension("precision", "float32", lambda L: ("float32",), _choice(PRECISIONS), "epoch",
+              lambda v: None if v == "float32" else v,
+              lambda v: None if v == "float32" else f'keras.mixed_precision.set_global_policy("{v}")',
+              _workload_read_back("precision", lambda v: None if v == "float32" else v)),
+    Dimension("jit_compile", "auto", lambda L: ("auto",), _choice(JIT), "epoch",
+              lambda v: None if v == "auto" else f"jit-{v}",
+              lambda v: None if v == "auto" else f"jit_compile={v == 'on'}",
+              _jit_read_back, param=lambda v: v == "on"),
+)
+DIMENSIONS = tuple(d.name for d in TABLE)
+BY_NAME = {d.name: d for d in TABLE}
+#: The dimensions that only a tf.data pipeline has.
+PIPELINE_ONLY = tuple(d.name for d in TABLE if d.pipeline_only)
+
+
 def defaults(logical: int) -> dict[str, tuple]:
     """Each dimension's values on a machine with `logical` usable cores."""
-    return {
-        "intra": (0, *_powers(2 * logical)),
-        "inter": (0, *_powers(2 * logical)),
-        "pipeline": PIPELINES,
-        "num_parallel_calls": (AUTOTUNE, *_powers(logical)),
-        "private_threadpool_size": (0, *_powers(logical)),
-        "cpus": tuple(_powers(logical)),
-        "onednn": ("on", "off"),
-        "precision": ("float32",),
-        "jit_compile": ("auto",),
-    }
+    return {d.name: tuple(d.values(logical)) for d in TABLE}
 
 
 def bf16_supported(cpuinfo: str = "/proc/cpuinfo") -> bool:
@@ -78,34 +260,7 @@ def bf16_supported(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 
 def _parse_value(dim: str, text: str, logical: int):
-    text = text.strip()
-    if dim in ("intra", "inter", "num_parallel_calls", "private_threadpool_size", "cpus"):
-        if dim == "num_parallel_calls" and text.lower() in ("auto", "autotune", "-1"):
-            return [AUTOTUNE]
-        if dim in ("intra", "inter") and text == "default":
-            return [0]
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
-        if not match:
-            raise SpaceError(f"--space {dim}: {text!r} is not a count (e.g. 2, or a range 1-4)")
-        low, high = int(match[1]), int(match[2] or match[1])
-        if high < low:
-            raise SpaceError(f"--space {dim}: range {text!r} is empty")
-        values = list(range(low, high + 1))
-        minimum = 1 if dim in ("num_parallel_calls", "cpus") else 0
-        for value in values:
-            if value < minimum:
-                raise SpaceError(f"--space {dim}: {value} is below {minimum}")
-            if dim == "cpus" and value > logical:
-                raise SpaceError(f"--space cpus: {value} is more than the {logical} usable cores")
-            try:
-                check_thread_count(dim, value, logical)
-            except ValueError as err:
-                raise SpaceError(f"--space {err}") from None
-        return values
-    choices = {"pipeline": PIPELINES, "precision": PRECISIONS, "jit_compile": JIT, "onednn": ("on", "off")}[dim]
-    if text not in choices:
-        raise SpaceError(f"--space {dim}: {text!r} is not one of {', '.join(choices)}")
-    return [text]
+    return BY_NAME[dim].parse(dim, text.strip(), logical)
 
 
 @dataclass(frozen=True)
@@ -140,17 +295,14 @@ class Setting:
 
     @property
     def id(self) -> str:
-        """``intra2-inter1 arrays`` plus whatever differs from TensorFlow's defaults."""
+        """``intra2-inter1 arrays`` plus whatever differs from TensorFlow's defaults (each dimension's `id_part`)."""
         parts = [self.threads.id, self.pipeline_options.id if self.pipeline_options else ARRAYS]
-        if self.cpus is not None:
-            parts.append(f"cpus{self.cpus}")
-        if self.onednn != "on":
-            parts.append("onednn-off")
-        if self.precision != "float32":
-            parts.append(self.precision)
-        if self.jit_compile != "auto":
-            parts.append(f"jit-{self.jit_compile}")
+        parts += [part for d in TABLE if (part := d.id_part(getattr(self, d.name))) is not None]
         return " ".join(parts)
+
+    def dimensions(self):
+        """(dimension, its value) for every dimension this setting has (a tf.data one only for a pipeline)."""
+        return [(d, getattr(self, d.name)) for d in TABLE if not (d.pipeline_only and self.pipeline == ARRAYS)]
 
     def changes(self) -> tuple[str, ...]:
         """What this setting changes from TensorFlow's defaults and the article's input (threads 0, arrays, no
@@ -163,12 +315,12 @@ class Setting:
         return tuple(name for name in DIMENSIONS if getattr(self, name) != getattr(default, name))
 
     def epoch_params(self) -> dict:
-        """The `cifar.workloads.epoch` parameters this setting changes."""
+        """The `cifar.workloads.epoch` parameters this setting changes: the input (tf.data options included) and each
+        ``epoch`` dimension away from its default."""
         params: dict = {"pipeline": self.pipeline_options.to_dict() if self.pipeline_options else ARRAYS}
-        if self.precision != "float32":
-            params["precision"] = self.precision
-        if self.jit_compile != "auto":
-            params["jit_compile"] = self.jit_compile == "on"
+        for d, value in self.dimensions():
+            if d.applied == "epoch" and d.name != "pipeline" and value != d.default:
+                params[d.name] = d.param(value) if d.param else value
         return params
 
     def affinity(self, usable: list[int]) -> tuple[int, ...] | None:
@@ -176,23 +328,22 @@ class Setting:
         return None if self.cpus is None or self.cpus >= len(usable) else tuple(sorted(usable)[: self.cpus])
 
     def env(self) -> dict:
-        """Environment read at TensorFlow's import: a Runner (zygote) per distinct value. Set both ways: "on" left
-        to the parent's environment would be off wherever the user's shell exports the variable as 0."""
-        return {"TF_ENABLE_ONEDNN_OPTS": "1" if self.onednn == "on" else "0"}
+        """Environment read at TensorFlow's import: a Runner (zygote) per distinct value. Set for every value, "on"
+        too: left to the parent's environment it would be off wherever the user's shell exports the variable as 0."""
+        out: dict = {}
+        for d, value in self.dimensions():
+            if d.applied == "environment":
+                out.update(d.env(value))
+        return out
 
     def not_applied(self, result: dict) -> str | None:
-        """What of this setting a child's `result` says did not take (its threads, its cores, oneDNN as TensorFlow
-        reports it), one line; None when all of it did. A measurement of a setting that did not take is not one."""
-        applied = result.get("threads_applied") or {}
-        for name, want in (("intra_op_parallelism_threads", self.intra), ("inter_op_parallelism_threads", self.inter)):
-            if name in applied and applied[name] != want:
-                return f"{name} read back {applied[name]}, not {want}"
-        if self.cpus is not None and result.get("cpus") is not None and len(result["cpus"]) != self.cpus:
-            return f"ran on CPUs {result['cpus']}, not {self.cpus} of them"
-        onednn = result.get("onednn_applied")
-        if onednn is not None and onednn != (self.onednn == "on"):
-            return (f"oneDNN is {'on' if onednn else 'off'} in TensorFlow, not {self.onednn} (TF_ENABLE_ONEDNN_OPTS="
-                    f"{(result.get('environment_applied') or {}).get('TF_ENABLE_ONEDNN_OPTS')})")
+        """What of this setting a child's `result` says did not take (each dimension's `read_back`: threads, cores,
+        oneDNN as TensorFlow reports it, the epoch's input and options), one line; None when all of it did. A
+        measurement of a setting that did not take is not one."""
+        for d, value in self.dimensions():
+            wrong = d.read_back(value, result)
+            if wrong:
+                return wrong
         return None
 
     def to_dict(self) -> dict:
@@ -294,15 +445,9 @@ class Space:
         return out
 
     def contains(self, setting: Setting) -> bool:
-        cpus = self.logical if setting.cpus is None else setting.cpus
-        checks = [setting.intra in self.values["intra"], setting.inter in self.values["inter"],
-                  setting.pipeline in self.values["pipeline"], cpus in self.values["cpus"],
-                  setting.onednn in self.values["onednn"], setting.precision in self.values["precision"],
-                  setting.jit_compile in self.values["jit_compile"]]
-        if setting.pipeline != ARRAYS:
-            checks += [setting.num_parallel_calls in self.values["num_parallel_calls"],
-                       setting.private_threadpool_size in self.values["private_threadpool_size"]]
-        return all(checks)
+        """Is every dimension's value of `setting` among this space's (cores: None is every usable core)?"""
+        return all((self.logical if d.name == "cpus" and value is None else value) in self.values[d.name]
+                   for d, value in setting.dimensions())
 
     def to_dict(self) -> dict:
         return {"logical": self.logical, "values": {k: list(v) for k, v in self.values.items()}}
