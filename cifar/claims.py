@@ -61,7 +61,7 @@ SAME = 0.05
 
 
 @dataclass(frozen=True)
-class Arm:
+class ClaimArm:
     """One thing measured in its own processes: ``target(**params)`` under `threads`."""
 
     name: str
@@ -137,51 +137,51 @@ def _grid(logical: int) -> list[ThreadConfig]:
     return grid + ([extra] if extra not in grid else [])
 
 
-def epoch_arm(config: ThreadConfig) -> Arm:
-    return Arm(f"epoch arrays {config.id}", WORKLOADS["epoch"].target, dict(EPOCH), config)
+def epoch_arm(config: ThreadConfig) -> ClaimArm:
+    return ClaimArm(f"epoch arrays {config.id}", WORKLOADS["epoch"].target, dict(EPOCH), config)
 
 
-def matmul_arm(config: ThreadConfig) -> Arm:
-    return Arm(f"matmul {config.id}", WORKLOADS["matmul"].target, dict(MATMUL), config)
+def matmul_arm(config: ThreadConfig) -> ClaimArm:
+    return ClaimArm(f"matmul {config.id}", WORKLOADS["matmul"].target, dict(MATMUL), config)
 
 
-def arms_for(claims: list[str], logical: int) -> list[Arm]:
+def claim_arms(claims: list[str], logical: int) -> list[ClaimArm]:
     """Every arm the requested claims need, each once, in a fixed order."""
-    arms: list[Arm] = []
+    arms: list[ClaimArm] = []
     grid = _grid(logical)
     if "a" in claims:
-        arms.append(Arm("setting after the runtime started", "cifar.claims:setting_after_the_runtime_started", {}))
+        arms.append(ClaimArm("setting after the runtime started", "cifar.claims:setting_after_the_runtime_started", {}))
     if {"b", "c", "d"} & set(claims):
         arms += [epoch_arm(c) for c in grid]
     if "d" in claims:
         arms += [matmul_arm(c) for c in grid]
     if "e" in claims:
         default, one = ThreadConfig(), ThreadConfig(1, 1)
-        arms.append(Arm("train_step default", WORKLOADS["train_step"].target, {"rounds": 5, "warmup_rounds": 1,
+        arms.append(ClaimArm("train_step default", WORKLOADS["train_step"].target, {"rounds": 5, "warmup_rounds": 1,
                                                                               "steps": 10, "data": "auto"}, default))
         for name, options in INPUTS.items():
-            arms.append(Arm(f"pipeline {name} default", WORKLOADS["pipeline"].target,
+            arms.append(ClaimArm(f"pipeline {name} default", WORKLOADS["pipeline"].target,
                             {"pipeline": options.to_dict(), "rounds": 6, "warmup_rounds": 1, "batches": 20,
                              "n_train": INPUT_IMAGES, "data": "auto"}, default))
             for config in (default, one):
-                arms.append(Arm(f"epoch {name} {config.id}", WORKLOADS["epoch"].target,
+                arms.append(ClaimArm(f"epoch {name} {config.id}", WORKLOADS["epoch"].target,
                                 {**EPOCH, "pipeline": options.to_dict(), "n_train": INPUT_IMAGES}, config))
     if "f" in claims:
         for config in (ThreadConfig(1, 1, api="compat_v1"), ThreadConfig(2, 2, api="compat_v1")):
-            arms.append(Arm(f"matmul graph {config.id}", WORKLOADS["matmul"].target, dict(MATMUL), config))
+            arms.append(ClaimArm(f"matmul graph {config.id}", WORKLOADS["matmul"].target, dict(MATMUL), config))
         for config in (ThreadConfig(), ThreadConfig(1, 1)):
             arms += [matmul_arm(config), epoch_arm(config)]
         for name, target, params in (("matmul", WORKLOADS["matmul"].target, MATMUL),
                                      ("epoch arrays", WORKLOADS["epoch"].target, EPOCH)):
-            arms.append(Arm(f"{name} legacy-session-intra1-inter1", "cifar.claims:with_legacy_session",
+            arms.append(ClaimArm(f"{name} legacy-session-intra1-inter1", "cifar.claims:with_legacy_session",
                             {"intra": 1, "inter": 1, "target": target, "params": dict(params)}))
-    unique: dict[str, Arm] = {}
+    unique: dict[str, ClaimArm] = {}
     for arm in arms:
         unique.setdefault(arm.name, arm)
     return list(unique.values())
 
 
-def measure(arms: list[Arm], processes: int, runner=None, progress=None) -> dict[str, list[dict]]:
+def measure_arms(arms: list[ClaimArm], processes: int, runner=None, progress=None) -> dict[str, list[dict]]:
     """Run every arm in `processes` fresh processes, interleaved pass by pass; {arm name: results}.
     A child that fails is recorded as ``{"error": message}`` and the run goes on."""
     from cifar.isolation.errors import ChildError
@@ -210,13 +210,13 @@ def pass_values(results: list[dict]) -> list[float | None]:
     return [process_seconds(r["durations_seconds"]) if "durations_seconds" in r else None for r in results]
 
 
-def throughput(results: list[dict]) -> float:
+def arm_throughput(results: list[dict]) -> float:
     """Items per second over the arm's processes (`cifar.stats.estimate.rate`)."""
     ok = [r for r in results if "durations_seconds" in r]
     return rate([process_seconds(r["durations_seconds"]) for r in ok], ok[0]["items_per_round"])
 
 
-def speedup(results: dict[str, list[dict]], reference: str, other: str) -> Ratio:
+def arm_speedup(results: dict[str, list[dict]], reference: str, other: str) -> Ratio:
     """How many times faster `other` ran than `reference` (> 1: faster): paired by the passes both ran in, with a
     95 % t interval (`cifar.stats.estimate.compare`). ValueError below 2 such passes (judged as a failed arm)."""
     pairs = [(a, b) for a, b in zip(pass_values(results[reference]), pass_values(results[other]))
@@ -264,7 +264,7 @@ def judge_b(results: dict, logical: int) -> Claim:
     rows, words = {}, []
     for factor in (2, 4):
         name = f"epoch arrays intra{factor * logical}-inter{factor * logical}"
-        ratio = speedup(results, base, name)
+        ratio = arm_speedup(results, base, name)
         rows[f"{factor}x"] = {"config": name.split()[-1], "speedup_vs_all_cores": _triple(ratio)}
         words.append(f"{factor}x the {logical} cores: {_fmt(ratio)} of all cores ({difference(ratio)})")
     ratios = [Ratio(*row["speedup_vs_all_cores"]) for row in rows.values()]
@@ -279,15 +279,15 @@ def judge_b(results: dict, logical: int) -> Claim:
 
 def judge_c(results: dict) -> Claim:
     names = _grid_names("epoch arrays ", results)
-    best = max(names, key=lambda n: throughput(results[n]))
+    best = max(names, key=lambda n: arm_throughput(results[n]))
     article = f"epoch arrays intra{ARTICLE[0]}-inter{ARTICLE[1]}"
-    vs_default = speedup(results, "epoch arrays default", article)
-    best_vs_default = speedup(results, "epoch arrays default", best)
-    article_vs_best = speedup(results, best, article)
+    vs_default = arm_speedup(results, "epoch arrays default", article)
+    best_vs_default = arm_speedup(results, "epoch arrays default", best)
+    article_vs_best = arm_speedup(results, best, article)
     details = {"best": best.split()[-1], "article_vs_default": _triple(vs_default),
                "best_vs_default": _triple(best_vs_default),
                "article_vs_best": _triple(article_vs_best),
-               "images_per_s": {n.split()[-1]: throughput(results[n]) for n in names}}
+               "images_per_s": {n.split()[-1]: arm_throughput(results[n]) for n in names}}
     measured = (f"epoch: (4, 2) {_fmt(vs_default)} of default; the grid's best, {best.split()[-1]}, "
                 f"{_fmt(best_vs_default)} of default; (4, 2) {_fmt(article_vs_best)} of the best")
     if best == article or article_vs_best.high >= 1.0:
@@ -298,8 +298,8 @@ def judge_c(results: dict) -> Claim:
 
 
 def _tied_with_best(results: dict, names: list[str]) -> tuple[str, list[str]]:
-    best = max(names, key=lambda n: throughput(results[n]))
-    return best, [n for n in names if n == best or speedup(results, best, n).high >= 1.0]
+    best = max(names, key=lambda n: arm_throughput(results[n]))
+    return best, [n for n in names if n == best or arm_speedup(results, best, n).high >= 1.0]
 
 
 def judge_d(results: dict) -> Claim:
@@ -308,7 +308,7 @@ def judge_d(results: dict) -> Claim:
     matmul_best, matmul_tied = _tied_with_best(results, matmuls)
     config = matmul_best.split()[-1]
     picked = f"epoch arrays {config}"
-    cost = speedup(results, epoch_best, picked)
+    cost = arm_speedup(results, epoch_best, picked)
     details = {"epoch_best": epoch_best.split()[-1], "epoch_tied": [n.split()[-1] for n in epoch_tied],
                "matmul_best": config, "matmul_tied": [n.split()[-1] for n in matmul_tied],
                "epoch_at_matmul_pick_vs_epoch_best": _triple(cost)}
@@ -323,14 +323,14 @@ def judge_d(results: dict) -> Claim:
 
 
 def judge_e(results: dict) -> Claim:
-    ceiling = throughput(results["train_step default"])
+    ceiling = arm_throughput(results["train_step default"])
     light = next(iter(INPUTS))
     rows, words = {}, []
     for name in INPUTS:
-        alone = throughput(results[f"pipeline {name} default"])
-        epoch = throughput(results[f"epoch {name} default"])
-        gain = speedup(results, f"epoch {name} intra1-inter1", f"epoch {name} default")
-        cost = speedup(results, f"epoch {light} default", f"epoch {name} default")
+        alone = arm_throughput(results[f"pipeline {name} default"])
+        epoch = arm_throughput(results[f"epoch {name} default"])
+        gain = arm_speedup(results, f"epoch {name} intra1-inter1", f"epoch {name} default")
+        cost = arm_speedup(results, f"epoch {light} default", f"epoch {name} default")
         bound = "input-bound" if alone < ceiling else "compute-bound"
         rows[name] = {"pipeline_alone": alone, "train_step_alone": ceiling, "epoch": epoch, "verdict": bound,
                       "default_vs_1x1": _triple(gain), "epoch_vs_light": _triple(cost)}
@@ -353,12 +353,12 @@ def judge_e(results: dict) -> Claim:
 
 
 def judge_f(results: dict) -> Claim:
-    graph = speedup(results, "matmul graph intra1-inter1-v1", "matmul graph intra2-inter2-v1")
+    graph = arm_speedup(results, "matmul graph intra1-inter1-v1", "matmul graph intra2-inter2-v1")
     legacy = results["epoch arrays legacy-session-intra1-inter1"]
     read_back = next((r["legacy_read_back"] for r in legacy if "legacy_read_back" in r), {})
-    eager = {ref: speedup(results, f"matmul {ref}", "matmul legacy-session-intra1-inter1")
+    eager = {ref: arm_speedup(results, f"matmul {ref}", "matmul legacy-session-intra1-inter1")
              for ref in ("default", "intra1-inter1")}
-    keras = {ref: speedup(results, f"epoch arrays {ref}", "epoch arrays legacy-session-intra1-inter1")
+    keras = {ref: arm_speedup(results, f"epoch arrays {ref}", "epoch arrays legacy-session-intra1-inter1")
              for ref in ("default", "intra1-inter1")}
 
     def reach(against: dict[str, Ratio]) -> str:
@@ -385,7 +385,7 @@ def judge_f(results: dict) -> Claim:
     return Claim("f", measured, verdict, details)
 
 
-def judge(claims: list[str], results: dict, logical: int) -> list[Claim]:
+def judge_claim(claims: list[str], results: dict, logical: int) -> list[Claim]:
     out = []
     for key in claims:
         try:
@@ -444,16 +444,16 @@ def run(claims: list[str], processes: int = DEFAULT_PROCESSES, json_path: str | 
     if processes < 2:
         raise ValueError(f"--processes must be >= 2 (a ratio needs spread to get an interval), got {processes}")
     _, logical = core_counts()
-    arms = arms_for(claims, logical)
+    arms = claim_arms(claims, logical)
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), transient=True, console=None) as bar:
         task = bar.add_task("processes", total=len(arms) * processes)
-        results = measure(arms, processes, progress=lambda name: bar.update(task, advance=1, description=name))
+        results = measure_arms(arms, processes, progress=lambda name: bar.update(task, advance=1, description=name))
     seconds = time.perf_counter() - started
     header = (f"on {cpu_model()}, {logical} usable cores, {datetime.date.today().isoformat()}; {processes} processes "
               f"per arm, {len(arms)} arms interleaved, {seconds / 60:.1f} min")
-    judged = judge(claims, results, logical)
+    judged = judge_claim(claims, results, logical)
     print(render(judged, header), end="")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)

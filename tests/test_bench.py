@@ -332,7 +332,7 @@ def _tune_report(path, setting, model="seed_cnn"):
     from cifar.tuning import report as reporting
 
     path.write_text(json.dumps({"model": model, "recommended": setting.to_dict(),
-                                "thread_grid": reporting.thread_grid(setting if setting != Setting() else None)}))
+                                "thread_grid": reporting.grid_for(setting if setting != Setting() else None)}))
     return path
 
 

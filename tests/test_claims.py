@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cifar import claims
-from cifar.claims import arms_for, judge, markdown
+from cifar.claims import claim_arms as arms_for, judge_claim as judge, markdown
 
 
 def processes(seconds_per_round, n=5, items=3200, spread=0.01, seed=0):

@@ -12,7 +12,7 @@ import pytest
 
 from cifar import files
 from cifar.gate import baselines
-from cifar.gate.decide import BLIND_SPOT, compare, smallest_p
+from cifar.gate.decide import BLIND_SPOT, judge_benchmark, smallest_p
 from cifar.stats.estimate import centre, process_values
 from cifar.errors import GateError
 from cifar.gate.stored import gate
@@ -38,33 +38,33 @@ CAL = "benchmarks/test_micro.py::test_calibration[calibration-intra1-inter1]"
 
 
 def test_clear_slowdown_is_a_regression_with_ci():
-    c = compare("x", noisy(1.0, seed=1), noisy(1.2, seed=2))
+    c = judge_benchmark("x", noisy(1.0, seed=1), noisy(1.2, seed=2))
     assert c.verdict == "regression"
     assert c.p_slower < 0.01
     assert c.ratio.low < 1.2 < c.ratio.high or abs(c.ratio.ratio - 1.2) < 0.05
 
 
 def test_same_distribution_is_unchanged():
-    assert compare("x", noisy(1.0, seed=1), noisy(1.0, seed=2)).verdict == "unchanged"
+    assert judge_benchmark("x", noisy(1.0, seed=1), noisy(1.0, seed=2)).verdict == "unchanged"
 
 
 def test_significant_but_below_floor_is_unchanged():
-    c = compare("x", noisy(1.0, n=30, cv=0.005, seed=1), noisy(1.03, n=30, cv=0.005, seed=2))
+    c = judge_benchmark("x", noisy(1.0, n=30, cv=0.005, seed=1), noisy(1.03, n=30, cv=0.005, seed=2))
     assert c.p_slower < 0.01 and c.verdict == "unchanged"
 
 
 def test_a_test_that_cannot_reach_alpha_is_inconclusive_not_unchanged():
-    c = compare("x", [1.0, 1.0], [2.0, 2.0])  # 2 vs 2 rounds: p >= 1/6, whatever the data
+    c = judge_benchmark("x", [1.0, 1.0], [2.0, 2.0])  # 2 vs 2 rounds: p >= 1/6, whatever the data
     assert c.verdict == "inconclusive" and c.needed == 5  # Mann-Whitney reaches p < 0.01 from 5 vs 5
 
 
 def test_large_but_not_significant_is_unchanged():
-    c = compare("x", [1.0, 1.3, 0.8, 1.1, 0.9, 1.2], [1.2, 0.9, 1.4, 1.0, 1.3, 1.1])
+    c = judge_benchmark("x", [1.0, 1.3, 0.8, 1.1, 0.9, 1.2], [1.2, 0.9, 1.4, 1.0, 1.3, 1.1])
     assert c.verdict == "unchanged" and c.needed is None
 
 
 def test_improvement_is_reported():
-    assert compare("x", noisy(1.0, seed=1), noisy(0.8, seed=2)).verdict == "improvement"
+    assert judge_benchmark("x", noisy(1.0, seed=1), noisy(0.8, seed=2)).verdict == "improvement"
 
 
 def test_per_benchmark_override(tmp_path):

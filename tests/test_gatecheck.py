@@ -15,7 +15,7 @@ import yaml
 from cifar.gate.check import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates,
                               paired_resampled_rates,
                              real_rates, render, report_from_runs, resampled_rates, schedule, session_heterogeneity)
-from cifar.gate.decide import compare
+from cifar.gate.decide import judge_benchmark
 from cifar.gate.paired import paired_samples
 from cifar.gate.policy import Policies, Policy
 from tests.runs import make_paired_run, make_run, noisy, processes
@@ -267,7 +267,7 @@ def test_pooled_resampling_estimates_the_gates_power_with_less_bias_than_one_ses
 
     def fails(run):
         base, cur = paired_samples(run, Policies(policy))[NAME]
-        return compare(NAME, base, cur, policy, ci=False, paired=True, detect=False).verdict == "regression"
+        return judge_benchmark(NAME, base, cur, policy, ci=False, paired=True, detect=False).verdict == "regression"
 
     fresh = [fails(session()) for _ in range(400)]
     truth = (sum(fresh[:200]) / 200) * (sum(fresh[200:]) / 200)  # caught = failed, then failed the re-measurement

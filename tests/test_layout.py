@@ -65,9 +65,10 @@ def test_the_machine_is_identified_in_one_place():
 
     from cifar.suite import machine
     from cifar.suite.record import machine_info
-    from cifar.tuning.tune import fingerprint
+    from cifar.tuning.tune import this_machine
 
-    assert fingerprint()[0] == machine.fingerprint(machine_info({"tensorflow_version": machine.installed_tensorflow()}))
+    info = machine_info({"tensorflow_version": machine.installed_tensorflow()})
+    assert this_machine()[0] == machine.fingerprint(info)
     result = doctest.testmod(machine)
     assert result.attempted > 0 and result.failed == 0
 
@@ -116,3 +117,17 @@ def test_ci_runs_exactly_the_readmes_test_command_and_the_fast_tier_leaves_out_t
     assert ci[-1] == readme_command == "make test-all"
     makefile = (root / "Makefile").read_text()
     assert '-m "not long"' in makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+
+
+def test_no_two_modules_define_the_same_public_class_or_function_name():
+    """Issue 41, item 4: three classes named Arm, three speedups and two compares meant different things. A public
+    top-level name means one thing in the package (the per-module entries `main` and `run` and the renderings
+    `render`, `markdown` and `to_json` of a module's own report excepted)."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and not node.name.startswith("_"):
+                seen.setdefault(node.name, []).append(path.relative_to(PACKAGE).as_posix())
+    entries = ("main", "run", "render", "markdown", "to_json")
+    shared = {name: where for name, where in seen.items() if len(where) > 1 and name not in entries}
+    assert shared == {}

@@ -80,7 +80,7 @@ def test_every_gate_test_is_one_complete_entry_that_the_gate_reads():
     import doctest
 
     from cifar.gate.check.rates import PAIRED_VARIANTS
-    from cifar.gate.decide import compare
+    from cifar.gate.decide import judge_benchmark
     from cifar.gate.policy import Policy
     from cifar.stats import ranktests
     from cifar.stats.ranktests import FALLBACK, TESTS, GateTest
@@ -95,8 +95,8 @@ def test_every_gate_test_is_one_complete_entry_that_the_gate_reads():
         rng = np.random.default_rng(3)
         base = list(np.exp(rng.normal(0.0, 0.02, 8)))
         cur = [1.5 * b * float(np.exp(rng.normal(0.0, 0.02))) for b in base]
-        c = compare("b", base, cur, Policy(test=test.name), paired=True)
+        c = judge_benchmark("b", base, cur, Policy(test=test.name), paired=True)
         assert c.test == test.name and c.verdict == "regression"
     # A paired test that cannot pair (an arm lost a process) falls back, and says which test judged.
-    c = compare("b", base, cur + [1.5], Policy(test="signed-rank"), paired=True)
+    c = judge_benchmark("b", base, cur + [1.5], Policy(test="signed-rank"), paired=True)
     assert c.test == FALLBACK.name

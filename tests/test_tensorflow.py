@@ -361,7 +361,7 @@ def test_the_tuned_case_runs_the_whole_setting_beside_the_default(tmp_path):
     setting = Setting(1, 1, "batched", cpus=1, onednn="off")
     report = tmp_path / "tune.json"
     report.write_text(json.dumps({"model": "seed_cnn", "recommended": setting.to_dict(),
-                                  "thread_grid": reporting.thread_grid(setting)}))
+                                  "thread_grid": reporting.grid_for(setting)}))
     out = tmp_path / "run.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--quick", "--thread-grid", f"tune:{report}",
                            "--epoch-steps", "2", "--passes", "2", "-k", "tuned", "-q", "-p", "no:cacheprovider",

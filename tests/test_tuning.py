@@ -471,9 +471,9 @@ def test_the_printed_snippet_runs_as_a_script(setting, tmp_path):
 def test_the_recommendation_feeds_the_suites_thread_grid(tmp_path):
     from cifar.training.threads import parse_grid
 
-    assert reporting.thread_grid(Setting(2, 1)) == "2x1,default"
-    assert reporting.thread_grid(None) == "default"
-    assert [c.id for c in parse_grid(reporting.thread_grid(Setting(2, 1)))] == ["intra2-inter1", "default"]
+    assert reporting.grid_for(Setting(2, 1)) == "2x1,default"
+    assert reporting.grid_for(None) == "default"
+    assert [c.id for c in parse_grid(reporting.grid_for(Setting(2, 1)))] == ["intra2-inter1", "default"]
 
 
 def test_report_plots_and_markdown_from_a_study(storage, lock, tmp_path):
@@ -655,7 +655,7 @@ def _checked_report(path, recommended, runner_up=None, fingerprint="amd-epyc-2c2
 def _check(report, runners, lock, passes=8):
     from cifar.tuning import check
 
-    checked = check.read_report(report)
+    checked = check.read_checked(report)
     arms = [check.Arm("default", DEFAULT)] + ([check.Arm("recommended", checked.recommended)]
                                               if checked.recommended != DEFAULT else [])
     arms += [check.Arm("runner-up", checked.runner_up)] if checked.runner_up else []

@@ -85,7 +85,7 @@ def needed_per_side(alpha: float, test: str = FALLBACK.name) -> int:
     return TESTS[test].needed(alpha)
 
 
-def compare(name: str, baseline: list[float], current: list[float], policy: Policy = Policy(),
+def judge_benchmark(name: str, baseline: list[float], current: list[float], policy: Policy = Policy(),
             ci: bool = True, paired: bool = False, detect: bool = True, ratio: Ratio | None = None,
             seconds: tuple[float, float] | None = None) -> Comparison:
     """One benchmark: a one-sided rank test both ways on the samples, the ratio current / baseline with its

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cifar.gate.decide import BLIND_SPOT, DETECTION_POWER, Comparison, compare
+from cifar.gate.decide import BLIND_SPOT, DETECTION_POWER, Comparison, judge_benchmark
 from cifar.errors import GateError
-from cifar.gate.stored import GateReport, _note_inconclusive, confirm, remeasured
+from cifar.gate.stored import GateReport, _note_inconclusive, confirm_regressions, remeasured
 from cifar.gate.policy import Policies
 from cifar.suite.runfile import Benchmark, Run, comparable
 from cifar.stats.estimate import centre, process_values, quiet_indices
@@ -96,7 +96,7 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
         if not TESTS[policy.test].applies(base, cur, paired_run=True):
             report.notes.append(f"{name.split('::')[-1]}: {len(cur)} vs {len(base)} processes are not pairs; "
                                 f"tested with {FALLBACK.description}")
-        result = compare(name, base, cur, policy, paired=True)
+        result = judge_benchmark(name, base, cur, policy, paired=True)
         if name == calibration:
             result = replace(result, verdict="calibration")
         elif name in redefined:
@@ -121,9 +121,9 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
 
         def again(first: Comparison) -> Comparison | None:
             base, cur = fresh.get(first.name, (None, None))
-            return None if base is None else compare(first.name, base, cur, first.policy, paired=True)
+            return None if base is None else judge_benchmark(first.name, base, cur, first.policy, paired=True)
 
-        confirm(report, failing, again)
+        confirm_regressions(report, failing, again)
     stopped = [(b.name, b.extra["effort"]) for b in run.benchmarks
                if (b.extra.get("effort") or {}).get("stopped") == "unchanged" and b.fullname != calibration]
     if stopped:

@@ -25,7 +25,7 @@ applied (real sessions, and resampled ones stopped at the same looks).
 
 from __future__ import annotations
 
-from cifar.gate.decide import compare
+from cifar.gate.decide import judge_benchmark
 from cifar.gate.policy import TREE_POLICY, Policies, Policy
 from cifar.stats.estimate import process_values, quiet_indices, slowdown_upper_bound
 from cifar.stats.ranktests import TESTS
@@ -61,7 +61,7 @@ def stop_unchanged(baseline: list[float], current: list[float], policy: Policy, 
         return False
     if upper_bound(baseline, current, look_confidence(max_pairs)) >= 1.0 + MARGIN:
         return False
-    verdict = compare("", baseline, current, policy, ci=False, paired=True, detect=False).verdict
+    verdict = judge_benchmark("", baseline, current, policy, ci=False, paired=True, detect=False).verdict
     return verdict != "regression"
 
 

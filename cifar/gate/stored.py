@@ -1,12 +1,12 @@
 """The regression gate against stored baselines: did this run get slower than this machine's promoted runs?
 
-Per benchmark, `cifar.gate.decide.compare`: one-sided Mann-Whitney U (asv's test) on the run's rounds against the
-pooled rounds of the newest promoted baselines of the same machine fingerprint, at alpha, and the ratio above
-1 + floor, where the ratio and its 95 % interval are the estimator's over processes (`cifar.stats.estimate`: each
-process's value, the geometric-mean ratio of the run's processes to the baselines' pooled processes, Welch's t on
-the logs). A benchmark that fails
-is measured once more in fresh processes, and the gate fails only if it fails again: one unlucky session on a
-shared machine does not fail CI. A paired run carries its own baseline arm instead: `cifar.gate.paired`.
+Per benchmark, `cifar.gate.decide.judge_benchmark`: one-sided Mann-Whitney U (asv's test) on the run's rounds
+against the pooled rounds of the newest promoted baselines of the same machine fingerprint, at alpha, and the ratio
+above 1 + floor, where the ratio and its 95 % interval are the estimator's over processes (`cifar.stats.estimate`:
+each process's value, the geometric-mean ratio of the run's processes to the baselines' pooled processes, Welch's t
+on the logs). A benchmark that fails is measured once more in fresh processes, and the gate fails only if it fails
+again: one unlucky session on a shared machine does not fail CI. A paired run carries its own baseline arm instead:
+`cifar.gate.paired`.
 
 Exit codes of ``python -m cifar gate`` (see `GateReport.exit_code`): 0 passed, 1 regression, 2 bad input,
 3 inconclusive (no regression, but something was not gated: a benchmark whose test could not have failed, one
@@ -23,7 +23,7 @@ import statistics
 from dataclasses import dataclass, field, replace
 
 from cifar import exitcodes
-from cifar.gate.decide import Comparison, compare
+from cifar.gate.decide import Comparison, judge_benchmark
 from cifar.errors import GateError, RemeasureError
 from cifar.gate.policy import Policies
 from cifar.stats.estimate import centre, process_values, ratio
@@ -132,7 +132,7 @@ def process_samples(run: Run, policies: Policies, calibrate: bool, everything: b
     return out
 
 
-def confirm(report: GateReport, failing: list[str], again) -> None:
+def confirm_regressions(report: GateReport, failing: list[str], again) -> None:
     """Replace each failing comparison by its re-measurement, a regression only if that fails too.
     ``again(first) -> Comparison | None`` compares the fresh measurement (None: it has no result)."""
     for i, first in enumerate(report.comparisons):
@@ -224,7 +224,7 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
                raw_values: dict) -> Comparison:
         # The test on rounds, the ratio over processes (both calibrated where the policy says); the table shows
         # real seconds.
-        return compare(name, reference[name], rounds[name], policies.for_benchmark(name),
+        return judge_benchmark(name, reference[name], rounds[name], policies.for_benchmark(name),
                        ratio=ratio(values[name], reference_values[name]),
                        seconds=(centre(base_raw_values[name]), centre(raw_values[name])))
 
@@ -279,7 +279,7 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
             return judged(first.name, base_raw if raw else base, fresh, fresh_values,
                           base_raw_values if raw else base_values, fresh_raw_values)
 
-        confirm(report, failing, again)
+        confirm_regressions(report, failing, again)
     _note_inconclusive(report)
     return report
 

@@ -40,7 +40,7 @@ class RunFileError(GateError):
 
 
 @dataclass(frozen=True)
-class Arm:
+class ArmRecord:
     """One arm's measurements of a benchmark: each process's rounds (seconds) and contention."""
 
     per_process: tuple[tuple[float, ...], ...]
@@ -61,8 +61,8 @@ class Benchmark:
     workload: str | None
     threads: str | None
     contended: bool
-    current: Arm  # this tree's arm (the benchmark's own stats)
-    baseline: Arm | None = None  # a paired run's baseline arm
+    current: ArmRecord  # this tree's arm (the benchmark's own stats)
+    baseline: ArmRecord | None = None  # a paired run's baseline arm
     baseline_error: str | None = None  # the baseline code could not run it
     baseline_tree: str | None = None
     extra: dict = field(default_factory=dict, compare=False, repr=False)
@@ -210,7 +210,7 @@ def _benchmark(bench, source: str) -> Benchmark:
     extra = dict(bench.get("extra_info") or {})
     workload = extra.get("workload")
     per_process = extra.get("durations_per_process") or [list(rounds)]
-    current = Arm(tuple(_floats(p, "per-process rounds", source, fullname) for p in per_process),
+    current = ArmRecord(tuple(_floats(p, "per-process rounds", source, fullname) for p in per_process),
                   tuple(extra.get("contention_per_process") or ()), _definition(extra, workload),
                   float(extra.get("injected_slowdown") or 0.0))
     paired = extra.get("paired_baseline")
@@ -222,7 +222,7 @@ def _benchmark(bench, source: str) -> Benchmark:
             if not paired.get("durations_per_process"):
                 error = "no per-process rounds recorded for the baseline arm"
             else:
-                baseline = Arm(tuple(_floats(p, "baseline rounds", source, fullname)
+                baseline = ArmRecord(tuple(_floats(p, "baseline rounds", source, fullname)
                                      for p in paired["durations_per_process"]),
                                tuple(paired.get("contention_per_process") or ()),
                                _definition(paired, workload), float(paired.get("injected_slowdown") or 0.0))

@@ -49,7 +49,7 @@ class Checked:
     date: str | None
 
 
-def read_report(path: str) -> Checked:
+def read_checked(path: str) -> Checked:
     """The report's recommendation and runner-up (the fastest other confirmed arm, not the default); `TuneError`,
     one line, for anything else."""
     from cifar.training.models import MODELS
@@ -142,16 +142,16 @@ def run(args) -> int:
 
     from cifar.tuning import report as reporting
     from cifar.tuning.search import TRIAL_EPOCH
-    from cifar.tuning.tune import EPOCH_TARGET, fingerprint
+    from cifar.tuning.tune import EPOCH_TARGET, this_machine
 
     console = Console() if sys.stdout.isatty() else Console(width=120)
     out = Path(args.json or "reports/tune-check.json")
     budget = parse_budget(args.budget)
     if out.resolve() == Path(args.check).resolve():
         raise TuneError(f"--json {out} is the report being checked: give the check's report another path")
-    checked = read_report(args.check)
+    checked = read_checked(args.check)
     runnable_here(checked, args.data)  # before anything is measured: a bad report is exit 2, not a crash
-    here, _ = fingerprint()
+    here, _ = this_machine()
     if checked.fingerprint is not None and checked.fingerprint != here:
         console.print(f"the report was measured on {checked.fingerprint} ({checked.date}); this machine is {here}: "
                       "its answer is measured here", highlight=False, markup=False)

@@ -102,7 +102,7 @@ def snippet(setting: Setting, model: str = "seed_cnn", data: str = "auto", usabl
     return "\n".join(lines) + "\n"
 
 
-def thread_grid(setting: Setting | None) -> str:
+def grid_for(setting: Setting | None) -> str:
     """`--thread-grid` for the suite: the recommendation's threads and the default, for every case (the tuned case
     measures the rest of the setting: `guard_from_report`)."""
     if setting is None or (setting.intra, setting.inter) == (0, 0):

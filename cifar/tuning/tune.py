@@ -34,7 +34,7 @@ EPOCH_TARGET = WORKLOADS["epoch"].target
 PEAK_TARGET = "cifar.workloads:matmul_peak"  # not a suite benchmark: no registry entry
 
 
-def fingerprint() -> tuple[str, dict]:
+def this_machine() -> tuple[str, dict]:
     """This machine's fingerprint and facts as the suite's runs record them (`cifar.suite.machine`), without
     importing TensorFlow."""
     info = identity()
@@ -116,7 +116,7 @@ def run(args) -> dict:
     epoch = {"model": args.model, "data": args.data, **TRIAL_EPOCH}
     if args.steps:
         epoch["steps"] = args.steps
-    fp, info = fingerprint()
+    fp, info = this_machine()
     key = StudyKey(fp, args.model, definition_key(args.model, epoch, space))
     study = open_study(storage, args.study, key, space, seed=args.seed, exhaustive=args.exhaustive)
     if args.phase == "confirm" and not measured_settings(study):
@@ -199,7 +199,7 @@ def build_report(args, study, storage, space, info, cores, budget, peak, progres
         chosen = best.setting if best else DEFAULT
         report["recommended"] = chosen.to_dict()
         report["snippet"] = reporting.snippet(chosen, args.model, args.data)
-        report["thread_grid"] = reporting.thread_grid(best.setting if best else None)
+        report["thread_grid"] = reporting.grid_for(best.setting if best else None)
     return report
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cifar.gate.baselines import POOLED_RUNS
-from cifar.gate.decide import compare
+from cifar.gate.decide import judge_benchmark
 from cifar.gate.stored import prepared
 from cifar.gate.paired import paired_samples
 from cifar.gate.policy import Policies, Policy
@@ -66,8 +66,8 @@ FLOORS = (0.15, 0.10, 0.05, 0.03, 0.02)  # for the floor table: what each floor 
 
 
 def _slower(base: list[float], cur: list[float], test: str = FALLBACK.name) -> tuple[float, float]:
-    """(one-sided p that `cur` is slower, ratio cur/base) by `test` (see `compare`): all a verdict needs."""
-    c = compare("", base, cur, Policy(test=test), ci=False, paired=TESTS[test].paired, detect=False)
+    """(one-sided p that `cur` is slower, ratio cur/base) by `test` (see `judge_benchmark`): all a verdict needs."""
+    c = judge_benchmark("", base, cur, Policy(test=test), ci=False, paired=TESTS[test].paired, detect=False)
     return c.p_slower, c.ratio.ratio
 
 
@@ -344,7 +344,8 @@ def paired_effects(runs: dict[str, list[dict]], policies: Policies = Policies())
                    for p in pairs["A"] if len(p[name][0]) == len(p[name][1])]
         row["pair_sd"] = statistics.median(spreads) if spreads else float("nan")
         row["detectable"] = statistics.median(
-            compare(name, *p[name], policies.for_benchmark(name), ci=False, paired=True).detectable for p in pairs["A"])
+            judge_benchmark(name, *p[name], policies.for_benchmark(name), ci=False, paired=True).detectable
+            for p in pairs["A"])
         out[name] = row
     return out
 
@@ -358,7 +359,7 @@ def detectable_check(runs: dict[str, list[dict]], policies: Policies) -> dict[st
         counts = {"at or below": [0, 0], "above": [0, 0]}
         for run in runs.get(arm, []):
             for name, (base, cur) in _paired(run, policies).items():
-                c = compare(name, base, cur, policies.for_benchmark(name), ci=False, paired=True)
+                c = judge_benchmark(name, base, cur, policies.for_benchmark(name), ci=False, paired=True)
                 cell = counts["at or below" if c.detectable <= ARMS[arm] else "above"]
                 cell[0] += c.verdict == "regression"
                 cell[1] += 1
