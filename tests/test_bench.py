@@ -529,3 +529,22 @@ def test_where_the_time_went_is_kept_per_workload_and_names_each_ones_largest_un
                                        for w, s in phases.by_workload.items()}})
     assert line.splitlines()[1] == ("largest phase that is not measurement, per workload: epoch warmup 6 s of 13, "
                                     "matmul setup 2 s of 3")
+
+
+def test_every_registered_workload_has_cases_a_benchmark_test_and_a_smoke_form():
+    """Adding a workload is: register it, give it cases, name a benchmark test after it (CONTRIBUTING.md); a
+    registered workload missing any of them fails here, not silently in nobody's run."""
+    import ast
+    from pathlib import Path
+
+    from cifar.workloads import WORKLOADS
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    tests = {node.name.removeprefix("test_") for path in root.glob("test_*.py")
+             for node in ast.parse(path.read_text()).body if isinstance(node, ast.FunctionDef)}
+    with_cases = {c.workload for c in build_cases(SuiteSettings())}
+    for name, workload in WORKLOADS.items():
+        assert name in tests, f"benchmarks/ has no test_{name}"
+        assert name in with_cases, f"build_cases gives {name} no case"
+        assert workload.smoke.get("rounds") == 1, f"{name}'s smoke form is not one round"
+    assert tests <= set(WORKLOADS), f"benchmark tests without a workload: {sorted(tests - set(WORKLOADS))}"
