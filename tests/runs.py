@@ -9,9 +9,11 @@ MACHINE = {"cpu_model": "AMD EPYC 9B14", "physical_cores": 2, "logical_cores": 2
 
 
 def make_run(benchmarks: dict, machine: dict | None = None, extra: dict | None = None, datetime="2026-11-26T12:00:00",
-             commit: str | None = None, dirty: bool = False):
-    """benchmarks: fullname -> per-round durations (seconds)."""
-    return {
+             commit: str | None = None, dirty: bool = False, rounds_per_process: int | None = None):
+    """benchmarks: fullname -> per-round durations (seconds). ``rounds_per_process``: record them as processes of
+    that many rounds each (``durations_per_process``), as the suite does; else as one process (runs from before
+    processes were recorded)."""
+    run = {
         "machine_info": {"cifar": dict(machine or MACHINE)},
         "datetime": datetime,
         "commit_info": {"id": commit, "dirty": dirty} if commit else {},
@@ -25,6 +27,11 @@ def make_run(benchmarks: dict, machine: dict | None = None, extra: dict | None =
             for name, data in benchmarks.items()
         ],
     }
+    if rounds_per_process:
+        for bench in run["benchmarks"]:
+            data, k = bench["stats"]["data"], rounds_per_process
+            bench["extra_info"].setdefault("durations_per_process", [data[i:i + k] for i in range(0, len(data), k)])
+    return run
 
 
 def noisy(median, n=10, cv=0.02, seed=0):

@@ -1,4 +1,4 @@
-"""The paired gate's looks (issue 18, item 4): a case stops once its pairs exclude a 5 % slowdown, a regression is
+"""The paired gate's looks (issue 18, item 4): a case stops once its pairs exclude its tolerance (5 %), a regression is
 only called by the test on every pair, and the detections the looks cost stay within their budget."""
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cifar.gate.policy import Policy
-from cifar.gate.sequential import (FUTILITY, MARGIN, Looks, look_confidence, looks, stop_unchanged, stopped_at,
+from cifar.gate.sequential import (FUTILITY, Looks, look_confidence, looks, stop_unchanged, stopped_at,
                                      upper_bound)
 from cifar.suite.campaign import Campaign
 from cifar.suite.settings import Case, SuiteSettings
@@ -17,6 +17,7 @@ from cifar.training.threads import ThreadConfig
 from tests.test_bench import fake_result
 
 POLICY = Policy(alpha=0.01, floor=0.02, test="signed-rank")
+MARGIN = POLICY.tolerance  # the slowdown a look's stop rules out
 
 
 class PairRunner:
@@ -180,5 +181,5 @@ def test_the_gate_report_names_the_benchmarks_that_stopped_at_a_look():
                                                     "processes_needed": None}
     report = gate_paired(run, Policies(POLICY))
     assert report.passed and report.comparisons[0].verdict == "unchanged"
-    assert ("stopped at a look once their pairs excluded a 5% slowdown (--sequential; smaller slowdowns are not "
-            "excluded): test_matmul[matmul-default] 8 of 16 pairs") in report.notes
+    assert ("stopped at a look once their pairs ruled out a slowdown above their tolerance (--sequential): "
+            "test_matmul[matmul-default] 8 of 16 pairs") in report.notes

@@ -127,10 +127,8 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
     stopped = [(b.name, b.extra["effort"]) for b in run.benchmarks
                if (b.extra.get("effort") or {}).get("stopped") == "unchanged" and b.fullname != calibration]
     if stopped:
-        from cifar.gate.sequential import MARGIN
-
-        report.notes.append(f"stopped at a look once their pairs excluded a {MARGIN:.0%} slowdown (--sequential; "
-                            "smaller slowdowns are not excluded): " + ", ".join(
+        report.notes.append("stopped at a look once their pairs ruled out a slowdown above their tolerance "
+                            "(--sequential): " + ", ".join(
                                 f"{name} {e['passes']} of {e['max_passes']} pairs" for name, e in stopped))
     n = sorted({len(cur) for _, cur in pairs.values()})
     used = [TESTS[name] for name in sorted({c.test for c in report.comparisons if c.p_slower is not None})]

@@ -1,10 +1,11 @@
-"""The gate's policy: how sure (alpha), how big a slowdown matters (floor), which test, per benchmark.
+"""The gate's policy, per benchmark: how sure (alpha), how big a slowdown fails (floor), how big a slowdown
+"unchanged" must rule out (tolerance), which test.
 
 Read from ``baselines/gate.json``; the ``"paired"`` section is the policy for paired runs::
 
-    {"alpha": 0.01, "floor": 0.10, "calibrate": false,
-     "overrides": {"*test_pipeline*": {"floor": 0.30}},
-     "paired": {"alpha": 0.01, "floor": 0.02, "test": "signed-rank"}}
+    {"alpha": 0.01, "floor": 0.10, "tolerance": 0.10, "calibrate": false,
+     "overrides": {"*test_pipeline*": {"floor": 0.30, "tolerance": 0.30}},
+     "paired": {"alpha": 0.01, "floor": 0.02, "tolerance": 0.05, "test": "signed-rank"}}
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ POLICY_NAME = "gate.json"
 TREE_POLICY = Path(__file__).resolve().parents[2] / BASELINES / POLICY_NAME
 DEFAULT_ALPHA = 0.01
 DEFAULT_FLOOR = 0.05
+#: The slowdown a benchmark must be shown not to have for "unchanged" (`cifar.gate.decide`): 5 %.
+DEFAULT_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class Policy:
     #: of processes run side by side) only for paired runs; the fallback ("mann-whitney": the two arms as independent
     #: samples) is the only choice for stored baselines.
     test: str = FALLBACK.name
+    #: "unchanged" needs the estimator's one-sided 95 % upper bound of the ratio below 1 + tolerance; a benchmark
+    #: that is neither a regression nor that is "unresolved".
+    tolerance: float = DEFAULT_TOLERANCE
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -45,6 +51,8 @@ class Policy:
             raise GateError(f"test must be one of {', '.join(TESTS)}, got {self.test!r}")  # cifar.stats.ranktests
         if not 0.0 <= self.floor < 10.0:
             raise GateError(f"floor must be a fraction >= 0 (0.05 = 5 %), got {self.floor!r}")
+        if not 0.0 < self.tolerance < 10.0:
+            raise GateError(f"tolerance must be a fraction > 0 (0.05 = 5 %), got {self.tolerance!r}")
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,14 @@ class Policies:
 
     @classmethod
     def load(cls, path: str | Path | None, alpha: float | None = None, floor: float | None = None,
-             calibrate: bool | None = None, paired: bool = False, required: bool = False) -> "Policies":
-        """Read ``gate.json``: ``{"alpha": 0.01, "floor": 0.05, "overrides": {"PATTERN": {"floor": 0.1}},
-        "paired": {"alpha": 0.01, "floor": 0.03, "overrides": {...}}}``.
+             calibrate: bool | None = None, paired: bool = False, required: bool = False,
+             tolerance: float | None = None) -> "Policies":
+        """Read ``gate.json``: ``{"alpha": 0.01, "floor": 0.05, "tolerance": 0.05, "overrides": {"PATTERN":
+        {"floor": 0.1}}, "paired": {"alpha": 0.01, "floor": 0.03, "overrides": {...}}}``.
 
         ``paired``: use the ``"paired"`` section (for paired runs; the top level when it has none).
-        ``alpha``/``floor``/``calibrate`` (command-line values) replace the file's defaults. ``required``: the
+        ``alpha``/``floor``/``calibrate``/``tolerance`` (command-line values) replace the file's defaults (and
+        ``tolerance`` the overrides' too: the reviewer asked for that tolerance everywhere). ``required``: the
         user named `path` (``--config``), so a missing file is an error; otherwise the defaults apply.
         """
         data: dict = {}
@@ -81,7 +91,7 @@ class Policies:
                 raise GateError(f"{path}: not valid JSON ({err})") from None
             if not isinstance(data, dict):
                 raise GateError(f"{path}: expected a JSON object")
-        unknown = set(data) - {"alpha", "floor", "calibrate", "overrides", "paired"}
+        unknown = set(data) - {"alpha", "floor", "tolerance", "calibrate", "overrides", "paired"}
         if unknown:
             raise GateError(f"{path}: unknown keys {sorted(unknown)}")
         section = data.pop("paired", None)
@@ -91,22 +101,26 @@ class Policies:
             raise GateError(f"{path}: 'per_process' is no longer a policy: a process's value is the estimator's "
                             "(cifar.stats.estimate.process_seconds); remove the key")
         if paired and section is not None:
-            unknown = set(section) - {"alpha", "floor", "test", "overrides"}
+            unknown = set(section) - {"alpha", "floor", "tolerance", "test", "overrides"}
             if unknown:
                 raise GateError(f"{path}: unknown keys in 'paired': {sorted(unknown)}")
             data = section
         default = Policy(float(data.get("alpha", DEFAULT_ALPHA)), float(data.get("floor", DEFAULT_FLOOR)),
                          bool(data.get("calibrate", False)) if calibrate is None else calibrate,
-                         str(data.get("test", FALLBACK.name)))
+                         str(data.get("test", FALLBACK.name)), float(data.get("tolerance", DEFAULT_TOLERANCE)))
         if alpha is not None or floor is not None:
             default = replace(default, alpha=default.alpha if alpha is None else alpha,
                               floor=default.floor if floor is None else floor)
         overrides = []
         for pattern, values in data.get("overrides", {}).items():
-            keys = {"alpha", "floor", "calibrate"} | ({"test"} if paired and section is not None else set())
+            keys = {"alpha", "floor", "tolerance", "calibrate"} | ({"test"} if paired and section is not None else set())
             if not isinstance(values, dict) or set(values) - keys:
                 raise GateError(f"{path}: override {pattern!r} must be an object with {', '.join(sorted(keys))}")
             values = {k: (bool(v) if k == "calibrate" else str(v) if k == "test" else float(v))
                       for k, v in values.items()}
+            if tolerance is not None:
+                values["tolerance"] = tolerance
             overrides.append((pattern, replace(default, **values)))
+        if tolerance is not None:
+            default = replace(default, tolerance=tolerance)
         return cls(default, tuple(overrides))

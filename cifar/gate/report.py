@@ -22,7 +22,9 @@ def _percent(fraction: float | None) -> str:
 
 
 def _verdict(c: Comparison) -> str:
-    text = c.verdict.upper() if c.verdict in ("regression", "inconclusive") else c.verdict
+    text = c.verdict.upper() if c.verdict in ("regression", "inconclusive", "unresolved") else c.verdict
+    if c.verdict == "unresolved":
+        text += f" (~{c.to_resolve}/side)" if c.to_resolve else " (above tolerance)"
     if c.verdict == "inconclusive" and c.needed:
         text += f" (needs >= {c.needed} per side)"
     if c.remeasured:
@@ -42,7 +44,7 @@ def _ratio(c: Comparison) -> str:
 
 def rows(report: GateReport) -> tuple[list[str], list[list[str]]]:
     """The table's header and rows, worst first (regressions, then inconclusive, …)."""
-    header = ["benchmark", "baseline /round", "current /round", "ratio [95 % CI]", "p (slower)"]
+    header = ["benchmark", "baseline /round", "current /round", "ratio [95 % CI]", "p slower", "rules out"]
     detectable = any(c.detectable is not None for c in report.comparisons)
     if detectable:
         header.append(f"detects >= ({DETECTION_POWER:.0%})")
@@ -54,6 +56,7 @@ def rows(report: GateReport) -> tuple[list[str], list[list[str]]]:
                      "-" if c.current_seconds is None else f"{c.current_seconds * 1000:.2f} ms",
                      _ratio(c),
                      "-" if c.p_slower is None else f"{c.p_slower:.2g}",
+                     c.rules_out_text,
                      *([_percent(c.detectable)] if detectable else []),
                      _verdict(c)])
     return header, body
@@ -61,10 +64,16 @@ def rows(report: GateReport) -> tuple[list[str], list[list[str]]]:
 
 def summary_line(report: GateReport) -> str:
     counts = {v: sum(c.verdict == v for c in report.comparisons) for v in VERDICTS}
-    return f"{report.verdict}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    line = f"{report.verdict}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    if report.verdict == "passed":
+        tolerances = sorted({c.policy.tolerance for c in report.comparisons if c.verdict == "unchanged"})
+        if tolerances:
+            line += (" (each gated benchmark ruled out a slowdown above "
+                     + "/".join(f"{t:.0%}" for t in tolerances) + " at 95 %)")
+    return line
 
 
-def render(report: GateReport, width: int = 160) -> str:
+def render(report: GateReport, width: int = 190) -> str:
     """The report for a terminal."""
     from rich.console import Console
     from rich.table import Table
@@ -75,8 +84,8 @@ def render(report: GateReport, width: int = 160) -> str:
     table = Table(title=Text(f"Regression gate against {report.baseline_label}"))
     header, body = rows(report)
     for i, column in enumerate(header):
-        # The id whole on one line (folding cut "test_epoch[…-intra1-i" / "nter1]"); the verdict too.
-        table.add_column(Text(column), no_wrap=i in (0, len(header) - 1),
+        # The id whole on one line (folding cut "test_epoch[…-intra1-i" / "nter1]"); the ratio and the verdict too.
+        table.add_column(Text(column), no_wrap=i == 0 or column.startswith(("ratio", "rules", "detects", "verdict")),
                          min_width=max((len(row[0]) for row in body), default=10) if i == 0 else None)
     for row in body:
         table.add_row(*(Text(cell) for cell in row))

@@ -4,8 +4,9 @@ A paired run with looks (``--sequential``, as the paired gate ships: `cifar.suit
 case's pairs up to its passes, but looks at `FIRST_LOOK`, `FIRST_LOOK` + `EVERY`, … pairs before the last. At a
 look the case stops when both
 
-* a slowdown of `MARGIN` or more is excluded: the one-sided upper bound of a Student-t interval on the pairs'
-  log(current / baseline), at confidence 1 - `FUTILITY` / looks, is below log(1 + `MARGIN`); and
+* a slowdown of the policy's tolerance or more is excluded: the estimator's one-sided upper bound of the ratio
+  (a Student-t bound on the pairs' log(current / baseline)), at confidence 1 - `FUTILITY` / looks, is below
+  1 + tolerance (a stricter bound than the final verdict's 95 %, so a stopped case ends "unchanged"); and
 * the gate's own test on the pairs so far does not say regression (then the case runs to the end and the test
   decides on every pair);
 
@@ -15,7 +16,7 @@ leaves them out: `cifar.stats.estimate.quiet_indices`).
 What this does to the error rates (a non-binding futility boundary of a group-sequential design): a regression
 is only ever called by the gate's test on the pairs the run ended with, and a stop needs that test to say no,
 so stopping adds no false alarms (alpha stays the test's). It can cost detections: when the true slowdown is
-`MARGIN`, each look stops with probability at most its 1 - confidence (as far as the t bound holds), so over
+the tolerance, each look stops with probability at most its 1 - confidence (as far as the t bound holds), so over
 all looks at most `FUTILITY`; a larger slowdown loses less. `make gate-check` measures both with the stopping
 applied (real sessions, and resampled ones stopped at the same looks).
 
@@ -27,14 +28,12 @@ from __future__ import annotations
 
 from cifar.gate.decide import judge_benchmark
 from cifar.gate.policy import TREE_POLICY, Policies, Policy
-from cifar.stats.estimate import process_values, quiet_indices, slowdown_upper_bound
+from cifar.stats.estimate import process_values, quiet_indices, slowdown_bound
 from cifar.stats.ranktests import TESTS
 
 FIRST_LOOK = 8  # pairs; the signed-rank test at alpha 0.01 needs 7
 EVERY = 4
-#: The slowdown a stop excludes: the gate's targets are about 5 % and 10 % slowdowns.
-MARGIN = 0.05
-#: Detections a stop may cost at a true slowdown of MARGIN, spread evenly over a case's looks.
+#: Detections a stop may cost at a true slowdown of the tolerance, spread evenly over a case's looks.
 FUTILITY = 0.02
 
 
@@ -45,8 +44,8 @@ def looks(max_pairs: int) -> list[int]:
 
 def upper_bound(baseline: list[float], current: list[float], confidence: float) -> float:
     """One-sided upper confidence bound of the geometric-mean ratio current / baseline over pairs
-    (`cifar.stats.estimate.slowdown_upper_bound`); inf with fewer than 2 pairs."""
-    return slowdown_upper_bound(baseline, current, confidence)
+    (`cifar.stats.estimate.slowdown_bound`); inf with fewer than 2 pairs."""
+    return slowdown_bound(baseline, current, paired=True, confidence=confidence)
 
 
 def look_confidence(max_pairs: int) -> float:
@@ -59,7 +58,7 @@ def stop_unchanged(baseline: list[float], current: list[float], policy: Policy, 
     unchanged at a look of a case of `max_pairs` pairs (see the module docstring)."""
     if len(baseline) != len(current) or len(current) < TESTS[policy.test].needed(policy.alpha):
         return False
-    if upper_bound(baseline, current, look_confidence(max_pairs)) >= 1.0 + MARGIN:
+    if upper_bound(baseline, current, look_confidence(max_pairs)) >= 1.0 + policy.tolerance:
         return False
     verdict = judge_benchmark("", baseline, current, policy, ci=False, paired=True, detect=False).verdict
     return verdict != "regression"

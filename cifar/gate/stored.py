@@ -9,8 +9,8 @@ again: one unlucky session on a shared machine does not fail CI. A paired run ca
 `cifar.gate.paired`.
 
 Exit codes of ``python -m cifar gate`` (see `GateReport.exit_code`): 0 passed, 1 regression, 2 bad input,
-3 inconclusive (no regression, but something was not gated: a benchmark whose test could not have failed, one
-with no baseline to compare with, one the baseline has and a run not narrowed with ``-k`` lacks, or no baseline for
+3 inconclusive (no regression, but something was not settled or not gated: a benchmark unresolved (a slowdown
+above its tolerance not ruled out), one whose test could not have failed, one with no baseline to compare with, one the baseline has and a run not narrowed with ``-k`` lacks, or no baseline for
 this machine at all), 4 the gate could not finish (a
 regression was seen and its re-measurement crashed or timed out, or the gate itself crashed).
 
@@ -26,7 +26,7 @@ from cifar import exitcodes
 from cifar.gate.decide import Comparison, judge_benchmark
 from cifar.errors import GateError, RemeasureError
 from cifar.gate.policy import Policies
-from cifar.stats.estimate import centre, process_values, ratio
+from cifar.stats.estimate import centre, process_values
 from cifar.suite.runfile import Run, comparable
 
 #: Verdicts of benchmarks that were in the run but not compared with anything: the gate is inconclusive, not passed.
@@ -54,6 +54,10 @@ class GateReport:
         return [c for c in self.comparisons if c.verdict == "inconclusive"]
 
     @property
+    def unresolved(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.verdict == "unresolved"]
+
+    @property
     def ungated(self) -> list[Comparison]:
         """Benchmarks compared with nothing: no baseline measured them (new), one measured something else under
         their name (redefined), or the baseline has them and a run that was not narrowed lacks them (missing:
@@ -69,11 +73,12 @@ class GateReport:
     def verdict(self) -> str:
         """``FAILED`` (a confirmed regression, or one decided without re-measuring), ``UNCONFIRMED`` (regressions
         seen and none confirmed: the re-measurement failed, or gave no result for them), ``INCONCLUSIVE`` (none,
-        but something was not gated: see `cifar.gate.stored`) or ``passed``."""
+        but something was not gated or not settled: see `cifar.gate.stored`) or ``passed``: every gated
+        benchmark ruled out a slowdown above its tolerance."""
         if self.regressions:
             confirmed = [c for c in self.regressions if not c.unconfirmed]
             return "FAILED" if confirmed and not self.unconfirmed else "UNCONFIRMED"
-        return "INCONCLUSIVE" if self.inconclusive or self.ungated else "passed"
+        return "INCONCLUSIVE" if self.inconclusive or self.unresolved or self.ungated else "passed"
 
     @property
     def exit_code(self) -> int:
@@ -144,7 +149,9 @@ def confirm_regressions(report: GateReport, failing: list[str], again) -> None:
             report.comparisons[i] = replace(first, unconfirmed=why)
             report.notes.append(f"regression seen in {first.short_name}, NOT CONFIRMED: {why}; rerun the gate")
             continue
-        verdict = result.verdict if result.verdict in ("regression", "inconclusive") else "unchanged"
+        verdict = result.verdict
+        if verdict == "improvement":  # slower, then faster: no regression; unchanged only if it ruled one out
+            verdict = "unchanged" if result.bound < 1.0 + result.policy.tolerance else "unresolved"
         report.comparisons[i] = replace(result, verdict=verdict, remeasured=True, first=first)
 
 
@@ -225,8 +232,8 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
         # The test on rounds, the ratio over processes (both calibrated where the policy says); the table shows
         # real seconds.
         return judge_benchmark(name, reference[name], rounds[name], policies.for_benchmark(name),
-                       ratio=ratio(values[name], reference_values[name]),
-                       seconds=(centre(base_raw_values[name]), centre(raw_values[name])))
+                               values=(reference_values[name], values[name]),
+                               seconds=(centre(base_raw_values[name]), centre(raw_values[name])))
 
     failing = []
     for name in cur:
@@ -285,6 +292,14 @@ def gate(baseline_runs, current_run, policies: Policies = Policies(), *, remeasu
 
 
 def _note_inconclusive(report: GateReport) -> None:
+    unresolved = report.unresolved
+    if unresolved:
+        report.notes.append(f"{len(unresolved)} benchmark(s) unresolved: not a regression, but a slowdown above "
+                            "the tolerance is not ruled out (one-sided 95 % bound): " + "; ".join(
+                                f"{c.short_name} rules out {c.rules_out_text}, tolerance {c.policy.tolerance:.0%} "
+                                + (f"(about {c.to_resolve} processes a side would settle it)" if c.to_resolve else
+                                   f"(its ratio {c.ratio.ratio:.3f} is above the tolerance: more processes will "
+                                   "not make it unchanged)") for c in unresolved))
     new = [c.short_name for c in report.comparisons if c.verdict == "new"]
     if new and report.comparisons and len(new) < len(report.comparisons):
         report.notes.append(f"{len(new)} benchmark(s) not gated: nothing in the baseline measured them: "

@@ -246,7 +246,7 @@ class Campaign:
             passes += 1
         # Why the case stopped where it did, in every configuration's JSON (extra_info["effort"]).
         if sequential:
-            # The paired gate's looks: "unchanged" (a slowdown of MARGIN excluded) or "all" (every pair run).
+            # The paired gate's looks: "unchanged" (a slowdown above the tolerance excluded) or "all" (every pair run).
             state, needed = stopped or "all", None
         elif not adaptive:
             state, needed = "fixed", None
