@@ -108,11 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"how many of the newest promoted baselines to pool [{POOLED_RUNS}]")
     gate.add_argument("--baselines", default="baselines", help="the baselines folder [baselines]")
     gate.add_argument("--config", default=None,
-                      help="the policy: alpha, floor, test, per-benchmark overrides [BASELINES/gate.json]")
+                      help="the policy: alpha, floor, tolerance, test, per-benchmark overrides [BASELINES/gate.json]")
     gate.add_argument("--alpha", type=float, default=None,
                       help="significance of the test [from --config; its \"paired\" section for paired runs]")
     gate.add_argument("--floor", type=float, default=None,
                       help="minimum slowdown, 0.05 = 5 %% [from --config, as --alpha]")
+    gate.add_argument("--tolerance", type=float, default=None,
+                      help="'unchanged' only when a slowdown above this is ruled out, 0.05 = 5 %%; replaces "
+                           "every benchmark's [from --config, as --alpha]")
     gate.add_argument("--cross-machine", action="store_true",
                       help="allow a baseline from another machine, normalized by the 1-thread matmul kernel")
     gate.add_argument("--no-remeasure", action="store_true", help="fail on the first failing measurement")
@@ -209,7 +212,7 @@ def _gate(args) -> int:
     root = Path(args.baselines)
     paired = run.paired and not args.baseline
     policies = Policies.load(args.config or root / POLICY_NAME, args.alpha, args.floor, args.calibrate, paired=paired,
-                             required=args.config is not None)
+                             required=args.config is not None, tolerance=args.tolerance)
     remeasure = None if args.no_remeasure else pytest_remeasure(run)
     if paired:
         # The run carries its own baseline arm, measured in the same session: no stored baseline needed.

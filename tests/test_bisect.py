@@ -217,6 +217,22 @@ def test_judge_says_when_more_passes_cannot_decide(tmp_path):
     assert judge(path, ["test_conv2d[conv2d-default]"])[2] is None
 
 
+def test_a_step_whose_slowdown_was_not_ruled_out_is_undecided_not_not_slower(tmp_path):
+    """Issue 40, item 1: the paired gate's "unresolved" (no regression, but a slowdown above the tolerance not
+    ruled out) is a step more passes can decide, not "not slower"; the same pairs at a quiet spread are."""
+    from cifar.gate.bisect import judge
+    from tests.runs import make_paired_run, processes
+
+    conv = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
+    for cv, expected in ((0.15, "undecided"), (0.005, "not slower")):
+        run = make_paired_run({conv: (processes(1.0, n=8, cv=cv, seed=1), processes(1.0, n=8, cv=cv, seed=2))})
+        path = tmp_path / f"run-{cv}.json"
+        path.write_text(json.dumps(run))
+        verdict, benchmarks, why = judge(path, ["test_conv2d[conv2d-default]"])
+        assert (verdict, why) == (expected, None), benchmarks
+        assert benchmarks["test_conv2d[conv2d-default]"]["verdict"] == ("unresolved" if cv > 0.1 else "unchanged")
+
+
 @pytest.mark.long
 def test_bisect_finds_the_commit_that_made_conv2d_slower_for_real(repo, tmp_path):
     """Real paired sessions in git worktrees of the temporary repository: 8 pairs a step, conv2d."""

@@ -2,7 +2,6 @@
 
 import json
 import math
-import statistics
 import subprocess
 import sys
 import time
@@ -993,3 +992,32 @@ def test_a_run_records_how_it_was_narrowed(tmp_path):
     run = Run.of({**make_run({MATMUL: noisy(1.0)}), "cifar_selection": {"narrowed_by": ["-k seed"]}})
     assert run.narrowed_by == ("-k seed",)
     assert doctest.testmod(record).failed == 0
+
+
+def test_the_tolerance_option_decides_unchanged_or_unresolved_and_a_bad_one_is_one_line(tmp_path, capsys):
+    """Issue 40, item 1: `gate --tolerance` replaces every benchmark's tolerance: the same 3 % slower run is
+    "unchanged" when 50 % is tolerated (the bound is far under 1.5) and unresolved, exit 3, when 1 % is."""
+    from cifar import cli
+
+    root = tmp_path / "baselines"
+    baselines.promote(write(tmp_path / "base.json", make_run({MATMUL: noisy(1.0, seed=1)})), root)
+    run = write(tmp_path / "run.json", make_run({MATMUL: noisy(1.03, seed=3)}))
+    args = ["gate", str(run), "--baselines", str(root), "--no-remeasure", "--report", str(tmp_path / "r.json")]
+    assert cli.main([*args, "--tolerance", "0.5"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["comparisons"][0]["tolerance"] == 0.5
+    assert cli.main([*args, "--tolerance", "0.01"]) == 3
+    out = capsys.readouterr().out
+    assert "UNRESOLVED" in out and "tolerance 1%" in out
+    assert cli.main([*args, "--tolerance", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tolerance must be a fraction > 0" in err and len(err.splitlines()) == 1
+
+
+def test_the_shipped_policy_tolerates_what_each_gate_can_resolve():
+    """The stored gate compares with baselines from other days: it tolerates its floor (10 %); the paired gate,
+    measured in one sitting, 5 %; the pipeline and the arrays epoch what their floor allows (30 %)."""
+    path = Path(__file__).resolve().parents[1] / "baselines" / "gate.json"
+    stored, paired = Policies.load(path), Policies.load(path, paired=True)
+    assert stored.default.tolerance == stored.default.floor == 0.10
+    assert paired.default.tolerance == 0.05 and paired.default.floor == 0.02
+    assert stored.for_benchmark("benchmarks/test_pipeline.py::test_pipeline[x]").tolerance == 0.30

@@ -6,9 +6,10 @@ worktree as the baseline arm, processes interleaved, ``-k CASE`` selecting the b
 judges the run (`cifar.gate.paired.gate_paired`, no re-measurement). A step is
 
 * ``slower``: some selected benchmark regressed (p < alpha and beyond the floor);
-* ``not slower``: every selected benchmark was compared and none regressed;
-* ``undecided``: a benchmark was inconclusive (too few quiet pairs): the step is measured again with twice the
-  passes while the budget allows; else the bisection stops and reports the range it narrowed to.
+* ``not slower``: every selected benchmark was compared and ruled out a slowdown above its tolerance (or improved);
+* ``undecided``: a benchmark was inconclusive (too few quiet pairs) or unresolved (no regression, but a slowdown
+  above its tolerance not ruled out): the step is measured again with twice the passes while the budget allows;
+  else the bisection stops and reports the range it narrowed to.
 
 The first step measures BAD itself: if BAD is not slower than GOOD there is nothing to find. Then binary search
 over the first-parent commits after GOOD up to BAD, each midpoint against GOOD. Each step's gate has the paired

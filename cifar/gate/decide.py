@@ -34,7 +34,8 @@ from cifar.stats.estimate import ratio as estimate_ratio
 from cifar.stats.ranktests import FALLBACK, TESTS, test_for
 from cifar.stats.significance import detectable_slowdown
 
-VERDICTS = ("regression", "inconclusive", "unresolved", "improvement", "new", "redefined", "missing", "unchanged", "calibration")
+VERDICTS = ("regression", "inconclusive", "unresolved", "improvement", "new", "redefined", "missing", "unchanged",
+            "calibration")
 #: A paired gate notes every benchmark whose own noise hid slowdowns this large (with 80 % power).
 BLIND_SPOT = 0.10
 DETECTION_POWER = 0.8

@@ -113,7 +113,8 @@ class Policies:
                               floor=default.floor if floor is None else floor)
         overrides = []
         for pattern, values in data.get("overrides", {}).items():
-            keys = {"alpha", "floor", "tolerance", "calibrate"} | ({"test"} if paired and section is not None else set())
+            keys = {"alpha", "floor", "tolerance", "calibrate"}
+            keys |= {"test"} if paired and section is not None else set()
             if not isinstance(values, dict) or set(values) - keys:
                 raise GateError(f"{path}: override {pattern!r} must be an object with {', '.join(sorted(keys))}")
             values = {k: (bool(v) if k == "calibrate" else str(v) if k == "test" else float(v))
