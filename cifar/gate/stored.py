@@ -12,8 +12,7 @@ Exit codes of ``python -m cifar gate`` (see `GateReport.exit_code`): 0 passed, 1
 3 inconclusive (no regression, but something was not settled or not gated: a benchmark unresolved (a slowdown
 above its tolerance not ruled out), one whose test could not have failed, one with no baseline to compare with,
 one the baseline has and a run not narrowed with ``-k`` lacks, or no baseline for this machine at all), 4 the gate
-could not finish (a
-regression was seen and its re-measurement crashed or timed out, or the gate itself crashed).
+could not finish (a regression was seen and its re-measurement crashed or timed out, or the gate itself crashed).
 
 >>> python -m cifar gate run.json                       # doctest: +SKIP
 """
