@@ -689,6 +689,24 @@ def test_tune_check_exit_codes_hold_no_longer_and_inconclusive(tmp_path, lock):
     assert code == 1 and "intra2-inter1 arrays is now measurably faster" in line
 
 
+def test_tune_check_holds_only_when_no_other_setting_may_be_more_than_the_tolerance_faster(tmp_path, lock):
+    """Issue 40, item 1: "holds" said nothing measured beat the recommendation when the runner-up was merely not
+    measurably faster. It holds only when the runner-up is ruled out as more than 5 % faster (one-sided 95 %,
+    paired by pass); a runner-up as fast but too noisy to rule out leaves it inconclusive, saying by how much."""
+    from cifar.tuning import check
+
+    tuned, other = Setting(0, 0, "batched"), Setting(2, 1)
+    report = _checked_report(tmp_path / "tune.json", tuned, other)
+    code, line = _check(report, FakeRunners(noise=0.02, speeds=_speeds({tuned: 1300.0, other: 1280.0})), lock)
+    assert code == 0 and "no other setting measured is more than 5% faster than it" in line
+    noisy = FakeRunners(noise=0.12, seed=5, speeds=_speeds({tuned: 1500.0, other: 1500.0}))
+    code, line = _check(report, noisy, lock, passes=6)
+    assert code == 3, line
+    assert line.startswith("inconclusive: intra2-inter1 arrays may be up to +") and "5% tolerated" in line
+    assert "processes per setting would tell" in line
+    assert check.TOLERANCE == 0.05
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "cannot read the tune report"),
     ("{", "not a JSON tune report"),

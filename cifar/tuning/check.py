@@ -7,15 +7,17 @@ rule (`cifar.tuning.confirm`: paired by pass, the estimator's 95 % t interval, a
 ====  ======================================================================================================
 exit  meaning
 ====  ======================================================================================================
-0     it holds: the recommendation is measurably faster than the default and nothing measured beat it (for a
-      report that kept the default: no setting is measurably faster than it)
+0     it holds: the recommendation is measurably faster than the default, and every other setting measured is
+      ruled out (one-sided 95 %, paired by pass) as more than `TOLERANCE` faster than it (for a report that kept
+      the default: every setting is ruled out as more than `TOLERANCE` faster than the default)
 1     it no longer holds: the recommendation is not faster than the default (its interval lies at or below
       1), or the runner-up is measurably faster than it (or, for a report that kept the default, the runner-up
       is now measurably faster than the default); the line gives the interval
 2     bad input: no such report, not a confirmed tune report, a setting this code or this machine cannot run
       (threads above its cap, more cores than it has), a model that does not load here
-3     inconclusive: too little time to tell (fewer than `MIN_PASSES` passes, or an interval that still holds 1);
-      the line says about how many processes per setting would tell
+3     inconclusive: too little time to tell (fewer than `MIN_PASSES` passes, an interval that still holds 1, or
+      a setting not ruled out as more than `TOLERANCE` faster than the recommendation: "may be up to +y %
+      faster"); the line says about how many processes per setting would tell
 4     could not finish: the recommendation's (or the default's) processes failed twice, or the check crashed
 ====  ======================================================================================================
 
@@ -25,6 +27,7 @@ carries over.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -35,6 +38,9 @@ from cifar.tuning.confirm import MIN_PASSES, Arm, Confirmation, confirm
 from cifar.tuning.search import MachineLock, Runners, TuneError, parse_budget
 from cifar.tuning.space import DEFAULT, Setting
 
+#: The check holds only when no setting measured may be more than this much faster than the recommendation (the
+#: paired gate's default tolerance: the same question, "is it ruled out?", asked of the other arms).
+TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,11 @@ def decide(confirmation: Confirmation, recommended: Setting) -> tuple[int, str]:
             best = max(faster, key=lambda a: a.speedup.ratio)
             return exitcodes.CAUGHT, (f"no longer holds: {best.setting.id} is now measurably faster than TensorFlow's "
                                     f"default, {best.speedup}")
-        return exitcodes.OK, "holds: no setting measured is faster than TensorFlow's default"
+        unsettled = _not_ruled_out(confirmation.default, confirmation.arms[1:])
+        if unsettled:
+            return exitcodes.INCONCLUSIVE, _inconclusive_line("TensorFlow's default", confirmation.default, unsettled)
+        return exitcodes.OK, (f"holds: no setting measured is more than {TOLERANCE:.0%} faster than TensorFlow's "
+                              "default (ruled out at 95 %)")
     mine = arms[recommended]
     if mine.dropped and len(mine.failures) >= 2:  # the check drops arms for failing only (eliminate=False)
         return exitcodes.ERROR, f"could not finish: {recommended.id} {mine.dropped}"
@@ -129,11 +139,36 @@ def decide(confirmation: Confirmation, recommended: Setting) -> tuple[int, str]:
             return exitcodes.CAUGHT, (f"no longer holds: {other.setting.id} is measurably faster than {recommended.id}"
                                     f", which runs at {against} of it")
     if mine.speedup.low > 1.0:
-        return exitcodes.OK, f"holds: {recommended.id} runs at {mine.speedup} of TensorFlow's default"
+        unsettled = _not_ruled_out(mine, [a for a in confirmation.arms[1:] if a is not mine])
+        if unsettled:
+            return exitcodes.INCONCLUSIVE, _inconclusive_line(recommended.id, mine, unsettled)
+        return exitcodes.OK, (f"holds: {recommended.id} runs at {mine.speedup} of TensorFlow's default, and no other "
+                              f"setting measured is more than {TOLERANCE:.0%} faster than it")
     needed = confirmation.processes_needed(mine)
     return exitcodes.INCONCLUSIVE, (f"inconclusive: {recommended.id} at {mine.speedup} of TensorFlow's default: the "
                                "interval still holds 1" + (f"; ~{needed} processes per setting would tell"
                                                            if needed else ""))
+
+
+def _not_ruled_out(mine: Arm, others: list[Arm]) -> list[tuple[Arm, float]]:
+    """The arms of `others` not ruled out as more than `TOLERANCE` faster than `mine`, with how much faster each
+    may be, the largest first."""
+    bounds = [(other, mine.may_be_beaten_by(other)) for other in others]
+    return sorted(((o, b) for o, b in bounds if not b < 1.0 + TOLERANCE), key=lambda ob: -ob[1])
+
+
+def _inconclusive_line(name: str, mine: Arm, unsettled: list[tuple[Arm, float]]) -> str:
+    from cifar.stats.estimate import processes_to_bound
+
+    other, bound = unsettled[0]
+    theirs, own = mine.seconds_with(other)
+    may = "may be any amount faster" if math.isinf(bound) else f"may be up to {bound - 1.0:+.1%} faster"
+    line = f"inconclusive: {other.setting.id} {may} than {name} ({TOLERANCE:.0%} tolerated, one-sided 95 %)"
+    if len(theirs) >= 2:
+        needed = processes_to_bound(theirs, own, 1.0 + TOLERANCE, paired=True)
+        line += (f"; ~{needed} processes per setting would tell" if needed is not None else
+                 f"; it measured {other.setting.id} faster: more processes will not rule that out")
+    return line
 
 
 def run(args) -> int:

@@ -81,6 +81,23 @@ class Arm:
     def ratio_to(self, other: "Arm") -> Ratio | None:
         return self.compared_to(other).ratio
 
+    def seconds_with(self, other: "Arm") -> tuple[list[float], list[float]]:
+        """`other`'s and this arm's seconds per image over the passes both ran, contended passes left out (the
+        pairs `compared_to` rests on)."""
+        from cifar.stats.estimate import quiet_indices
+
+        mine, theirs, my_flags, their_flags = self._pairs(other)
+        keep = quiet_indices([a or b for a, b in zip(my_flags, their_flags)])
+        return [1.0 / theirs[i] for i in keep], [1.0 / mine[i] for i in keep]
+
+    def may_be_beaten_by(self, other: "Arm") -> float:
+        """How many times faster than this arm `other` may be: the one-sided 95 % upper bound, paired by pass
+        (`cifar.stats.estimate.slowdown_bound`); inf with too few pairs."""
+        from cifar.stats.estimate import slowdown_bound
+
+        theirs, mine = self.seconds_with(other)
+        return slowdown_bound(theirs, mine, paired=True)
+
     @property
     def half_width(self) -> float:
         """The speedup's half-width relative to its point (0.03: ±3 %); inf without an interval."""
