@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from cifar.gate.check import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_real_rates,
-                              paired_resampled_rates,
-                             real_rates, render, report_from_runs, resampled_rates, schedule, session_heterogeneity)
+from cifar.gate.check import (Rate, detectable_check, effective_slowdowns, paired_effects, paired_passed_rates,
+                              paired_real_rates, paired_resampled_rates, real_rates, render, report_from_runs,
+                              resampled_rates, schedule, session_heterogeneity)
 from cifar.gate.decide import judge_benchmark
 from cifar.gate.paired import paired_samples
 from cifar.gate.policy import Policies, Policy
@@ -88,6 +88,27 @@ def test_paired_rates_on_sessions_with_known_effects():
     assert 0.005 < effect["process_cv"] < 0.05 and 0.005 < effect["pair_sd"] < 0.07
     # What each A/A session could have caught: above the floor, and small for noise this low.
     assert 0.02 <= paired_effects(runs, policies)[NAME]["detectable"] < 0.10
+
+
+def test_passed_rates_count_only_slowdowns_ruled_out_above_the_tolerance():
+    """'Passed' is the gate's guarantee: A/A with quiet pairs rules out 5 % and passes; a real 10 % slowdown must
+    not pass (it regresses), and neither may 5 %: at the tolerance itself the bound cannot fall below it."""
+    runs = {arm: [make_paired_run({NAME: (processes(1.0, n=16, cv=0.01, seed=seed + 2 * i),
+                                          processes(1.0 + slowdown, n=16, cv=0.01, seed=seed + 2 * i + 1))})
+                  for i in range(2)]
+            for arm, slowdown, seed in (("A", 0.0, 0), ("B10", 0.10, 100), ("B5", 0.05, 200))}
+    rates = paired_passed_rates(runs, Policies(Policy(floor=0.02, test="signed-rank", tolerance=0.05)),
+                                resamples=200)
+    assert rates["real"]["A"][NAME] == Rate(2, 2) and rates["resampled"]["A"][NAME].rate > 0.8
+    assert rates["real"]["B10"][NAME] == Rate(0, 2) and rates["resampled"]["B10"][NAME].rate == 0
+    assert rates["real"]["B5"][NAME] == Rate(0, 2) and rates["resampled"]["B5"][NAME].rate < 0.1
+    # Noisy A/A pairs cannot rule out 5 %: they end unresolved, which is not a pass.
+    noisy_runs = {"A": [make_paired_run({NAME: (processes(1.0, n=6, cv=0.10, seed=300 + 2 * i),
+                                                processes(1.0, n=6, cv=0.10, seed=301 + 2 * i))})
+                        for i in range(2)]}
+    noisy_rates = paired_passed_rates(noisy_runs, Policies(Policy(floor=0.02, test="signed-rank", tolerance=0.05)),
+                                      resamples=200)
+    assert noisy_rates["resampled"]["A"][NAME].rate < 0.3
 
 
 def test_detectable_check_splits_first_verdicts_by_what_the_gate_said_it_could_see():

@@ -26,7 +26,8 @@ figure drawn from one session at a time (`paired_resampled_rates`).
 
 from cifar.gate.check.rates import (ARMS, FLOORS, HETEROGENEITY_ALPHA, MIN_HISTORY_SESSIONS, PAIRED_VARIANTS,
                                            POOLED, Rate, check_history_sessions, contended_pair_counts,
-                                           detectable_check, effective_slowdowns, paired_effects, paired_real_rates,
+                                           detectable_check, effective_slowdowns, paired_effects, paired_passed_rates,
+                                           paired_real_rates,
                                            paired_resampled_rates, real_rates, resampled_rates, session_heterogeneity)
 from cifar.gate.check.report import render, to_json
 from cifar.gate.check.sessions import (DEFAULT_KEEP, DEFAULT_PYTEST_ARGS, PAIRED_PYTEST_ARGS, SessionFailed,
@@ -35,6 +36,7 @@ from cifar.gate.check.sessions import (DEFAULT_KEEP, DEFAULT_PYTEST_ARGS, PAIRED
 __all__ = ["ARMS", "DEFAULT_KEEP", "DEFAULT_PYTEST_ARGS", "SessionFailed", "FLOORS", "HETEROGENEITY_ALPHA",
            "MIN_HISTORY_SESSIONS", "PAIRED_PYTEST_ARGS",
            "PAIRED_VARIANTS", "POOLED", "Rate", "check_history_sessions", "contended_pair_counts", "detectable_check",
-           "effective_slowdowns", "gate_check", "load_sessions", "paired_effects", "paired_real_rates",
+           "effective_slowdowns", "gate_check", "load_sessions", "paired_effects", "paired_passed_rates",
+           "paired_real_rates",
            "paired_resampled_rates", "real_rates", "render", "report_from_runs", "resampled_rates", "run_session",
            "schedule", "session_heterogeneity", "to_json"]

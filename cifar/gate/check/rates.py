@@ -273,6 +273,69 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
     return out
 
 
+#: A benchmark passes when its final verdict is one of these (a regression is re-measured first, as the gate does).
+PASSING = ("unchanged", "improvement")
+
+
+def _passes(base: list[float], cur: list[float], name: str, policy: Policy) -> tuple[bool, bool]:
+    """(passed, regressed) by the paired gate's verdict on one session's pairs."""
+    verdict = judge_benchmark(name, base, cur, policy, ci=False, paired=True, detect=False).verdict
+    return verdict in PASSING, verdict == "regression"
+
+
+def paired_passed_rates(runs: dict[str, list[dict]], policies: Policies, resamples: int = 2000,
+                        seed: int = 0) -> dict[str, dict[str, dict[str, Rate]]]:
+    """How often the paired gate says a benchmark passed (``unchanged``: a slowdown above its tolerance ruled out,
+    or ``improvement``), per arm: {"real": {arm: {benchmark: Rate}}, "resampled": {...}}. A/A should pass (it
+    resolved instead of ending INCONCLUSIVE); B5 and B10 should not (their slowdown is at or above the 5 %
+    tolerance, so "passed" would be the wrong guarantee). A first verdict of ``regression`` is re-measured with
+    the next real session of the arm, or a second draw, and the re-measurement's verdict stands, as in the gate.
+    Resampled sessions are drawn as `paired_resampled_rates` draws them (pairs pooled over the arm's sessions,
+    each divided by its baseline arm's centre; a session made with looks stops, and passes, where the shipped
+    rule stops)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, dict[str, dict[str, Rate]]] = {"real": {}, "resampled": {}}
+    for arm, sessions in runs.items():
+        pairs = [_paired(run, policies) for run in sessions]
+        real: dict[str, list[int]] = {}
+        for i, session in enumerate(pairs):
+            for name, (base, cur) in session.items():
+                policy = policies.for_benchmark(name)
+                passed, regressed = _passes(base, cur, name, policy)
+                again = pairs[(i + 1) % len(pairs)].get(name)
+                if regressed and len(pairs) > 1 and again is not None:
+                    passed = _passes(*again, name, policy)[0]
+                real.setdefault(name, []).append(int(passed))
+        out["real"][arm] = {name: Rate(sum(v), len(v)) for name, v in real.items()}
+        out["resampled"][arm] = {}
+        for name in pairs[0]:
+            policy = policies.for_benchmark(name)
+            if not all(len(p[name][0]) == len(p[name][1]) for p in pairs):
+                continue  # not pairs: the paired gate's bound needs them
+            pool = np.concatenate([np.column_stack(p[name]) / centre(p[name][0]) for p in pairs])
+            planned = [planned_pairs(run, name) or len(p[name][1]) for run, p in zip(sessions, pairs)]
+            looks = any(planned_pairs(run, name) is not None for run in sessions)
+            hits = 0
+            for _ in range(resamples):
+                size = planned[int(rng.integers(len(planned)))]
+
+                def draw():
+                    index = rng.integers(0, len(pool), size=size)
+                    return list(pool[index, 0]), list(pool[index, 1])
+
+                first = draw()
+                if looks and stopped_at(*first, policy) is not None:
+                    hits += 1
+                    continue
+                passed, regressed = _passes(*first, name, policy)
+                if regressed:
+                    again = draw()
+                    passed = (looks and stopped_at(*again, policy) is not None) or _passes(*again, name, policy)[0]
+                hits += passed
+            out["resampled"][arm][name] = Rate(hits, resamples)
+    return out
+
+
 def planned_pairs(run, name: str) -> int | None:
     """The pairs a benchmark of a session made with looks (``--sequential``) would have run without stopping;
     None for a session without looks."""

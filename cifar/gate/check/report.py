@@ -39,6 +39,28 @@ def _rates_table(title: str, rates: dict, effective: dict | None = None):
     return table
 
 
+#: What "passed" should do per arm (issue 40): A/A resolved as unchanged, slowdowns at the tolerance not passed.
+PASSED_TARGETS = {"A": ">= 80 %", "B10": "0 %", "B5": "<= 5 %"}
+
+
+def _passed_table(passed: dict, sessions: int, resamples: int):
+    """Per benchmark and arm, how often the paired gate's final verdict was a pass, real and resampled."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text("Passed: final verdict unchanged (a slowdown above the tolerance ruled out) or "
+                             f"improvement; real ({sessions} per arm) | resampled ({resamples})"))
+    table.add_column("benchmark", overflow="fold")
+    for arm, target in PASSED_TARGETS.items():
+        table.add_column(f"{'A/A' if arm == 'A' else arm} passed (target {target})")
+    for name in passed["real"]["A"]:
+        table.add_row(Text(name.split("::")[-1]), *(
+            f"{passed['real'][arm].get(name, Rate(0, 0))} | "
+            + (str(passed["resampled"][arm][name]) if name in passed["resampled"].get(arm, {}) else "-")
+            for arm in PASSED_TARGETS))
+    return table
+
+
 def _pool(rates: dict[str, Rate], names: list[str]) -> Rate:
     return Rate(sum(rates[n].hits for n in names), sum(rates[n].trials for n in names))
 
@@ -89,6 +111,8 @@ def render(report: dict) -> str:
             if members:
                 table.add_row(label, group, *(str(_pool(rates[arm], members)) for arm in ("A", "B10", "B5")))
     console.print(table)
+    if "passed" in report:
+        console.print(_passed_table(report["passed"], report["sessions_per_arm"], report["resamples"]))
     if "detectable_check" in report:
         check = Table(title=Text("The gate's 'detects >=' figure against its first verdict, A/B sessions x benchmarks"))
         for column in ("injected", "caught where the figure was <= the injection", "caught where it was above"):

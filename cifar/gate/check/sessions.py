@@ -10,9 +10,9 @@ from pathlib import Path
 
 from cifar.isolation.schedule import alternating
 from cifar.gate.check.rates import (ARMS, contended_pair_counts, detectable_check, effective_slowdowns,
-                                           paired_effects, paired_real_rates, paired_resampled_rates, real_rates,
-                                           resampled_rates, session_heterogeneity, session_minutes, stopped_counts,
-                                           POOLED)
+                                           paired_effects, paired_passed_rates, paired_real_rates,
+                                           paired_resampled_rates, real_rates, resampled_rates, session_heterogeneity,
+                                           session_minutes, stopped_counts, POOLED)
 from cifar.files import write_json_atomic
 from cifar.errors import GateError
 from cifar.gate.policy import Policies
@@ -128,6 +128,7 @@ def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), res
                 "detectable_check": detectable_check(runs, policies),
                 "contended_pairs_left_out": contended_pair_counts(runs, policies),
                 "resampled": paired_resampled_rates(runs, policies, resamples),
+                "passed": paired_passed_rates(runs, policies, resamples),
                 "resampled_within_session": paired_resampled_rates(runs, policies, resamples, variants=(),
                                                                    pooled=False),
                 "session_heterogeneity": session_heterogeneity(runs, policies),
