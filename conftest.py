@@ -51,6 +51,10 @@ def pytest_addoption(parser):
     group.addoption("--skip-cases", action="append", default=[], metavar="PATTERN",
                     help="leave out the cases whose test id without the configuration matches PATTERN (fnmatch, "
                          "e.g. 'test_epoch?seed_cnn-batched-*'); repeatable")
+    group.addoption("--pinned", action="append", default=[], metavar="PATTERN",
+                    help="the cases whose test id without the configuration matches PATTERN (fnmatch, e.g. "
+                         "'test_matmul*') also run pinned: 1x1 threads on one CPU, a steadier code-regression "
+                         "detector beside the other configurations; repeatable")
     group.addoption("--sequential", action="store_true",
                     help="a paired run's looks: a case under one configuration stops at 8, 12, ... pairs once they "
                          "exclude a 5 %% slowdown and the gate's test does not fail (the paired gate's setting)")
@@ -111,6 +115,7 @@ def settings_from_options(config) -> SuiteSettings:
             baseline_tree=None if tree is None else os.path.abspath(tree),
             skip=tuple(config.getoption("skip_cases")),
             sequential=config.getoption("sequential"),
+            pinned=tuple(config.getoption("pinned")),
             tuned=tuned,
         )
         if settings.sequential and settings.baseline_tree is None:

@@ -293,6 +293,23 @@ def test_passes_for_sets_processes_for_matching_cases_only():
         build_cases(SuiteSettings(quick=True, passes_for=(("*resnet*", 4),)))
 
 
+def test_pinned_adds_the_one_cpu_detector_to_the_matching_cases_only():
+    from cifar.suite.settings import PINNED
+
+    settings = SuiteSettings(quick=True, pinned=("test_matmul*", "test_pipeline?seed-npcAUTO*"))
+    cases = {c.test_id: c for c in build_cases(settings)}
+    assert cases["test_matmul[matmul]"].threads == (*settings.thread_configs(), PINNED)
+    assert cases["test_pipeline[seed-npcAUTO]"].threads == (ThreadConfig(), PINNED)
+    assert cases["test_conv2d[conv2d]"].threads is None and cases["test_pipeline[seed-npc1]"].threads == (
+        ThreadConfig(),)
+    assert (PINNED.id, PINNED.intra_op_parallelism_threads, PINNED.inter_op_parallelism_threads, PINNED.cpus) == (
+        "intra1-inter1-pin1", 1, 1, 1)
+    assert pytest_args(settings)[-2:] == ["--pinned=test_matmul*", "--pinned=test_pipeline?seed-npcAUTO*"]
+    assert SuiteSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+    with pytest.raises(ValueError, match=r"--pinned test_resnet\*: the pattern matches no case"):
+        build_cases(SuiteSettings(quick=True, pinned=("test_resnet*",)))
+
+
 def test_quick_grid_is_a_subset_of_the_full_grid():
     quick, full = SuiteSettings(quick=True).thread_configs(), SuiteSettings().thread_configs()
     assert set(quick) <= set(full) and ThreadConfig() in quick and ThreadConfig(1, 1) in quick

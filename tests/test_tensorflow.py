@@ -178,16 +178,23 @@ def test_paired_run_end_to_end(tmp_path):
     out = tmp_path / "paired.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--quick", "--thread-grid", "default",
                            "--passes", "2", f"--baseline-tree={tree}", "-k", "test_matmul", "-q",
-                           "-p", "no:cacheprovider", f"--benchmark-json={out}"],
+                           "--pinned", "test_matmul*", "-p", "no:cacheprovider", f"--benchmark-json={out}"],
                           cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     saved = json.loads(out.read_text())
-    (bench,) = saved["benchmarks"]
+    bench, pinned = saved["benchmarks"]
+    # The detector: both arms' children read back their affinity, one CPU, the first this process may use.
+    first = sorted(__import__("os").sched_getaffinity(0))[:1]
+    assert pinned["name"].endswith("[matmul-intra1-inter1-pin1]"), pinned["name"]
+    assert pinned["extra_info"]["cpus"] == pinned["extra_info"]["paired_baseline"]["cpus"] == first
+    assert pinned["extra_info"]["threads_applied"] == {"intra_op_parallelism_threads": 1,
+                                                       "inter_op_parallelism_threads": 1}
+    assert bench["extra_info"]["cpus"] is None and bench["extra_info"]["paired_baseline"]["cpus"] is None
     phases = saved["cifar_phases"]  # where the session's time went, and the timed fraction
     assert 0 < phases["timed_fraction"] < 1 and phases["seconds"]["timed"] > 0
     assert phases["wall_seconds"] >= sum(phases["seconds"].values()) - 1e-6
     assert "where the time went" in proc.stdout
-    assert "cifar: matmul: 4 processes in" in proc.stdout  # progress got past pytest's capture (-q: case lines)
+    assert "cifar: matmul: 8 processes in" in proc.stdout  # progress got past pytest's capture (-q: case lines)
     paired = bench["extra_info"]["paired_baseline"]
     assert paired["tree"] == str(tree) and paired["passes"] == 2
     assert len(paired["durations_per_process"]) == 2 and all(d > 0 for p in paired["durations_per_process"] for d in p)

@@ -91,7 +91,8 @@ def paired_info(tree: str, outcome: dict | ChildError | None) -> dict:
                     **{VALUE_KEY: sample(outcome)[0]},
                     contended=outcome["contention"]["contended"],
                     contention_per_process=outcome.get("contention_per_process", [outcome["contention"]]),
-                    injected_slowdown=outcome.get("injected_slowdown", 0.0), definition=outcome.get("workload"))
+                    injected_slowdown=outcome.get("injected_slowdown", 0.0), definition=outcome.get("workload"),
+                    cpus=outcome.get("cpus"))
     return info
 
 

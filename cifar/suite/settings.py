@@ -55,6 +55,13 @@ class Variant(ThreadConfig):
         return {**super().to_dict(), "variant": self.name, "params": self.params, "env": self.env, "cpus": self.cpus}
 
 
+#: The code-regression detector (`SuiteSettings.pinned`): one intra-op and one inter-op thread, the child's affinity
+#: set to the first CPU this process may use. Work that needs one core is the steadiest this shared 2-vCPU VM
+#: measures (docs/gate.md: its pair spread against TensorFlow's default threads'); what only shows with
+#: parallelism stays with the default configuration beside it.
+PINNED = Variant(1, 1, name="intra1-inter1-pin1", cpus=1)
+
+
 def tuned_variants(tuned: dict) -> tuple[Variant, Variant]:
     """TensorFlow's default and the tuned setting (``tuned``: `cifar.tuning.report.guard_from_report`'s
     ``"tuned"``), as a tuned case's two configurations."""
@@ -118,6 +125,9 @@ class SuiteSettings:
     #: A paired run's looks: a case under one configuration stops before its last pass once its pairs exclude a
     #: 5 % slowdown (cifar.gate.sequential). Needs baseline_tree.
     sequential: bool = False
+    #: Cases that also run as a code-regression detector (`PINNED`: 1 intra-op and 1 inter-op thread on one CPU):
+    #: fnmatch patterns on the test id without the configuration (``--pinned 'test_matmul*'``).
+    pinned: tuple[str, ...] = ()
     #: ``--thread-grid tune:PATH``: the tune report (``path``) and its recommendation as a whole (``model``, ``id``,
     #: ``threads``, ``params``, ``env``, ``cpus``; `cifar.tuning.report.guard_from_report`), measured as the case
     #: ``test_epoch[MODEL-tuned]`` beside TensorFlow's default. None: no tuned case.
@@ -179,7 +189,7 @@ class SuiteSettings:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         grid = known.get("grid")
         known["grid"] = None if grid is None else tuple(parse_grid(",".join(grid_item(c) for c in grid)))
-        for key in ("models", "skip"):
+        for key in ("models", "skip", "pinned"):
             if known.get(key) is not None:
                 known[key] = tuple(known[key])
         known["passes_for"] = tuple((str(p), int(n)) for p, n in known.get("passes_for") or ())
@@ -297,6 +307,13 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
                                                       "rounds": rounds_for("epoch", mode), "warmup_rounds": 1,
                                                       "steps": steps, "data": data},
                           passes, threads=tuned_variants(settings.tuned), max_passes=most))
+    for pattern in settings.pinned:
+        matched = {case.test_id for case in cases if fnmatch.fnmatchcase(case.test_id, pattern)}
+        if not matched:
+            raise ValueError(f"--pinned {pattern}: the pattern matches no case of this suite (e.g. "
+                             f"{cases[-1].test_id})")
+        cases = [replace(case, threads=tuple(dict.fromkeys((*(case.threads or settings.thread_configs()), PINNED))))
+                 if case.test_id in matched else case for case in cases]
     for pattern in settings.skip:
         if not any(fnmatch.fnmatchcase(case.test_id, pattern) for case in cases):
             raise ValueError(f"--skip-cases {pattern}: the pattern matches no case of this suite (e.g. "
@@ -358,6 +375,7 @@ def pytest_args(settings: SuiteSettings) -> list[str]:
         args.append(f"--baseline-tree={settings.baseline_tree}")
     if settings.sequential:
         args.append("--sequential")
+    args += [f"--pinned={pattern}" for pattern in settings.pinned]
     return args
 
 
