@@ -5,10 +5,10 @@ them (contended pairs left out).
     python scripts/measure/pair_spread.py docs/data/pinned-aa-2026-12-04.json
 """
 
+import argparse
 import json
 import math
 import statistics
-import sys
 
 from cifar.gate.paired import paired_samples
 from cifar.gate.policy import Policies
@@ -31,4 +31,7 @@ def main(paths: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description="Pairs, per-process CV, pair spread, ratio and one-sided 95 % bound "
+                                                 "per benchmark of paired runs.")
+    parser.add_argument("runs", nargs="+", help="pytest-benchmark JSON of paired runs (--baseline-tree)")
+    main(parser.parse_args().runs)
