@@ -178,6 +178,17 @@ def _paired(run: dict, policies: Policies) -> dict[str, tuple[list[float], list[
 def paired_real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[str, dict[str, Rate]]:
     """The paired gate on each real session: {arm: {benchmark: Rate of final failures}}; a failure is
     re-measured with the next session of the same arm (as the gate would re-measure in fresh processes)."""
+    def fails(base, cur, name, policy):
+        failed = _fails(_slower(base, cur, policy.test), policy.alpha, policy.floor)
+        return failed, failed
+
+    return _real_sessions(runs, policies, fails)
+
+
+def _real_sessions(runs: dict[str, list[dict]], policies: Policies, verdict) -> dict[str, dict[str, Rate]]:
+    """{arm: {benchmark: Rate}} of real sessions counted by ``verdict(base, cur, name, policy) -> (counted,
+    remeasure)``; where it asks for a re-measurement, the next session of the same arm stands in for it (as the
+    gate would re-measure in fresh processes) and its ``counted`` is the session's."""
     out: dict[str, dict[str, Rate]] = {}
     for arm, sessions in runs.items():
         pairs = [_paired(run, policies) for run in sessions]
@@ -185,11 +196,11 @@ def paired_real_rates(runs: dict[str, list[dict]], policies: Policies) -> dict[s
         for i, session in enumerate(pairs):
             for name, (base, cur) in session.items():
                 policy = policies.for_benchmark(name)
-                failed = _fails(_slower(base, cur, policy.test), policy.alpha, policy.floor)
+                counted, remeasure = verdict(base, cur, name, policy)
                 again = pairs[(i + 1) % len(pairs)].get(name)
-                if failed and len(pairs) > 1 and again is not None:
-                    failed = _fails(_slower(*again, policy.test), policy.alpha, policy.floor)
-                per.setdefault(name, []).append(int(failed))
+                if remeasure and len(pairs) > 1 and again is not None:
+                    counted = verdict(*again, name, policy)[0]
+                per.setdefault(name, []).append(int(counted))
         out[arm] = {name: Rate(sum(v), len(v)) for name, v in per.items()}
     return out
 
@@ -294,19 +305,9 @@ def paired_passed_rates(runs: dict[str, list[dict]], policies: Policies, resampl
     each divided by its baseline arm's centre; a session made with looks stops, and passes, where the shipped
     rule stops)."""
     rng = np.random.default_rng(seed)
-    out: dict[str, dict[str, dict[str, Rate]]] = {"real": {}, "resampled": {}}
+    out: dict[str, dict[str, dict[str, Rate]]] = {"real": _real_sessions(runs, policies, _passes), "resampled": {}}
     for arm, sessions in runs.items():
         pairs = [_paired(run, policies) for run in sessions]
-        real: dict[str, list[int]] = {}
-        for i, session in enumerate(pairs):
-            for name, (base, cur) in session.items():
-                policy = policies.for_benchmark(name)
-                passed, regressed = _passes(base, cur, name, policy)
-                again = pairs[(i + 1) % len(pairs)].get(name)
-                if regressed and len(pairs) > 1 and again is not None:
-                    passed = _passes(*again, name, policy)[0]
-                real.setdefault(name, []).append(int(passed))
-        out["real"][arm] = {name: Rate(sum(v), len(v)) for name, v in real.items()}
         out["resampled"][arm] = {}
         for name in pairs[0]:
             policy = policies.for_benchmark(name)
