@@ -56,13 +56,28 @@ def pytest_addoption(parser):
                          "'test_matmul*') also run pinned: 1x1 threads on one CPU, a steadier code-regression "
                          "detector beside the other configurations; repeatable")
     group.addoption("--sequential", action="store_true",
-                    help="a paired run's looks: a case under one configuration stops at 8, 12, ... pairs once they "
-                         "exclude a 5 %% slowdown and the gate's test does not fail (the paired gate's setting)")
+                    help="a paired run's looks: each configuration of a case stops at 8, 12, ... pairs once they "
+                         "exclude its tolerated slowdown and the gate's test does not fail (the paired gate's setting)")
+    group.addoption("--budget", default=None, metavar="DURATION",
+                    help="with --sequential: the session's time (10m, 600s) within which configurations still "
+                         "unresolved after their pairs get more, 4 at a time, up to twice as many; the gate's "
+                         "alpha is spent across those looks (docs/gate.md)")
     group.addoption("--baseline-tree", default=None, metavar="PATH",
                     help="(write --baseline-tree=PATH, with '=') a checkout of the baseline code (git worktree add "
                          "--detach PATH main): every benchmark "
                          "also runs there, in its own processes, interleaved with this tree's (A B B A); "
                          "`python -m cifar gate` then compares the two arms of this one session")
+
+
+def _budget(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from cifar.tuning.search import TuneError, parse_budget
+
+    try:
+        return parse_budget(text)
+    except TuneError as err:
+        raise ValueError(str(err)) from None
 
 
 def _int_option(config, name: str, flag: str) -> int | None:
@@ -116,10 +131,13 @@ def settings_from_options(config) -> SuiteSettings:
             skip=tuple(config.getoption("skip_cases")),
             sequential=config.getoption("sequential"),
             pinned=tuple(config.getoption("pinned")),
+            budget=_budget(config.getoption("budget")),
             tuned=tuned,
         )
         if settings.sequential and settings.baseline_tree is None:
             raise ValueError("--sequential looks at the pairs of a paired run: it needs --baseline-tree=PATH")
+        if settings.budget is not None and not settings.sequential:
+            raise ValueError("--budget spends time on a paired run's unresolved benchmarks: it needs --sequential")
         build_cases(settings)  # e.g. a --passes-for pattern that matches no case
         if settings.user_functions:
             from cifar.suite.usercheck import check_user_functions

@@ -14,6 +14,7 @@ from cifar.workloads import WORKLOADS
 
 
 PROCESSES = pytest.StashKey[int]()
+CASES = pytest.StashKey[list]()
 
 
 def pytest_generate_tests(metafunc):
@@ -53,6 +54,7 @@ def pytest_collection_finish(session):
     else:
         total = sum(len(threads) for _, threads in cases.values())
     config.stash[PROCESSES] = total
+    config.stash[CASES] = [case for case, _ in cases.values()]  # in the order the tests will ask for them
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +81,7 @@ def campaign(request):
 
         looks = Looks.from_tree()  # the paired gate's policy decides where a case may stop
     campaign = Campaign(settings, interleave=_timing(config), progress=progress, looks=looks)
+    campaign.planned = config.stash.get(CASES, None)  # a budget measures them all before spending it
     config.stash[CAMPAIGN] = campaign
     campaign.start()
     config.stash[ENVIRONMENT] = campaign.environment()

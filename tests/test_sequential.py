@@ -183,3 +183,138 @@ def test_the_gate_report_names_the_benchmarks_that_stopped_at_a_look():
     assert report.passed and report.comparisons[0].verdict == "unchanged"
     assert ("stopped at a look once their pairs ruled out a slowdown above their tolerance (--sequential): "
             "test_matmul[matmul-default] 8 of 16 pairs") in report.notes
+
+
+# --- Issue 40, item 2: a budget buys unresolved benchmarks more pairs; the test's alpha is spent across the looks.
+
+def budgeted(cases, runners, budget=3600.0, late=False, pinned=False):
+    """A budgeted paired campaign over `cases` (all planned, as the session's collection plans them); `runners`:
+    (current, baseline). ``late``: the session started long ago, so no batch fits the budget."""
+    from cifar.suite.settings import PINNED
+
+    grid = (ThreadConfig(), PINNED) if pinned else (ThreadConfig(),)
+    settings = SuiteSettings(grid=grid, sequential=True, budget=budget)
+    campaign = Campaign(settings, interleave=True, runner=runners[0], baseline=runners[1], progress=Total(),
+                        looks=Looks.from_tree())
+    campaign.planned = list(cases)
+    if late:
+        campaign.started -= 10 * budget
+    return campaign
+
+
+def test_the_alpha_shares_of_a_budgeted_case_sum_to_alpha():
+    from cifar.gate.sequential import extension_looks, spent_alpha
+
+    for planned in (16, 32):
+        shares = [spent_alpha(0.01, planned, planned)] + [spent_alpha(0.01, n, planned)
+                                                          for n in extension_looks(planned)]
+        assert math.isclose(sum(shares), 0.01) and extension_looks(planned)[-1] == 2 * planned
+        assert spent_alpha(0.01, planned - 4, planned) == 0.005  # a stop before the planned end: the first share
+    assert spent_alpha(0.01, 16, 16, budgeted=False) == 0.01  # no budget: one test, all of alpha
+
+
+def test_an_unresolved_case_gets_more_pairs_and_the_gate_tests_it_at_its_spent_alpha():
+    """4 % slower with a 6 % spread: 16 pairs neither fail nor exclude 5 %; the budget adds pairs 4 at a time up to
+    32. The effort says where it ended and the alpha its look spent, and the gate uses that alpha."""
+    from cifar.gate.paired import gate_paired
+    from cifar.gate.policy import Policies
+    from tests.runs import make_paired_run
+
+    current, baseline = PairRunner(0.04, 0.06, seed=3), PairRunner(0.0, 0.06, seed=4)
+    campaign = budgeted([CASE], (current, baseline))
+    result = campaign.result(CASE, ThreadConfig())
+    effort = result["effort"]
+    assert effort["planned"] == 16 and effort["max_passes"] == 32
+    assert effort["passes"] > 16 and (effort["passes"] - 16) % 4 == 0 and current.calls == effort["passes"]
+    assert effort["alpha"] == 0.01 / 8 and effort["stopped"] in ("regression", "unchanged", "all")
+    base = campaign.baseline_result(CASE, ThreadConfig())["durations_per_process"]
+    name = "benchmarks/test_micro.py::test_matmul[matmul-default]"
+    run = make_paired_run({name: (base, result["durations_per_process"])})
+    run["benchmarks"][0]["extra_info"]["effort"] = effort
+    (comparison,) = gate_paired(run, Policies(POLICY)).comparisons
+    assert comparison.policy.alpha == 0.01 / 8
+    report = gate_paired(run, Policies(POLICY))
+    assert any(note.startswith("unresolved after their planned pairs") and f"{effort['passes']} pairs (16 planned"
+               in note for note in report.notes)
+
+
+def test_extra_pairs_go_only_to_the_unresolved_case_and_only_within_the_budget():
+    quiet = Case("conv2d", "conv2d", {"rounds": 3}, passes=16)
+    current, baseline = PairRunner(0.04, 0.06, seed=3), PairRunner(0.0, 0.06, seed=4)
+    campaign = budgeted([quiet, CASE], (current, baseline))
+    # The noisy matmul's first request measures both planned cases, then extends the one still unresolved.
+    noisy = campaign.result(CASE, ThreadConfig())["effort"]
+    assert noisy["passes"] > 16
+    current2, baseline2 = PairRunner(0.0, 0.005, seed=5), PairRunner(0.0, 0.005, seed=6)
+    campaign = budgeted([quiet], (current2, baseline2))
+    steady = campaign.result(quiet, ThreadConfig())["effort"]
+    assert steady["passes"] == 8 and steady["stopped"] == "unchanged"  # settled at the first look: nothing more
+    campaign = budgeted([CASE], (PairRunner(0.04, 0.06, seed=3), PairRunner(0.0, 0.06, seed=4)), late=True)
+    late = campaign.result(CASE, ThreadConfig())["effort"]
+    assert (late["passes"], late["stopped"], late["alpha"]) == (16, "budget", 0.005)  # the budget was spent
+
+
+def test_a_pinned_configuration_looks_at_its_own_pairs():
+    """Two configurations of one case: each stops on its own; the one still open keeps getting pairs."""
+    from cifar.suite.settings import PINNED
+
+    class ByConfig(PairRunner):
+        def run(self, target, params, config, cpus=None):
+            self.sd = 0.002 if cpus else 0.30
+            return super().run(target, params, config)
+
+    current, baseline = ByConfig(seed=1), ByConfig(seed=2)
+    case = Case("matmul", "matmul", {"rounds": 3}, passes=16)
+    campaign = budgeted([case], (current, baseline), pinned=True)
+    pinned = campaign.result(case, PINNED)["effort"]
+    default = campaign.result(case, ThreadConfig())["effort"]
+    assert (pinned["passes"], pinned["stopped"]) == (8, "unchanged")
+    assert default["passes"] == 32 and default["stopped"] in ("all", "unchanged")
+    assert current.calls == 8 + 32
+
+
+def budgeted_session(effect, sd, planned, rng, tail=0.0):
+    """One benchmark through what ships with a budget that never runs out: the campaign's looks and extension,
+    then the paired gate on the pairs it ended with at the alpha it spent. ``tail``: the chance a process runs
+    30-40 % slower (this VM's heavy right tail, either arm)."""
+    from cifar.gate.paired import gate_paired
+    from cifar.gate.policy import Policies
+    from tests.runs import make_paired_run
+
+    class Arm(PairRunner):
+        def __init__(self, factor):
+            super().__init__()
+            self.factor = factor
+
+        def run(self, target, params, config):
+            value = self.factor * float(np.exp(rng.normal(0.0, sd)))
+            if rng.random() < tail:
+                value *= 1.3 + 0.1 * rng.random()
+            self.calls += 1
+            return fake_result([value] * params["rounds"])
+
+    case = Case("conv2d", "conv2d", {"rounds": 3}, passes=planned)
+    campaign = budgeted([case], (Arm(1.0 + effect), Arm(1.0)))
+    campaign.looks = Looks(Policies(POLICY))
+    result = campaign.result(case, ThreadConfig())
+    name = "benchmarks/test_micro.py::test_conv2d[conv2d-default]"
+    run = make_paired_run({name: (campaign.baseline_result(case, ThreadConfig())["durations_per_process"],
+                                  result["durations_per_process"])})
+    run["benchmarks"][0]["extra_info"]["effort"] = result["effort"]
+    (comparison,) = gate_paired(run, Policies(POLICY)).comparisons
+    return result["effort"]["passes"], comparison.verdict
+
+
+@pytest.mark.parametrize("sd,tail", [(0.05, 0.0), pytest.param(0.08, 0.1, marks=pytest.mark.long)])
+def test_the_added_looks_keep_false_alarms_within_alpha(sd, tail):
+    """Issue 40, item 2: with the extension's looks, an unchanged benchmark fails in at most alpha of sessions
+    (plus simulation error), with normal and with heavy-tailed pair noise wide enough that many sessions extend."""
+    trials = 300
+    rng = np.random.default_rng(40)
+    alarms = extended = 0
+    for _ in range(trials):
+        pairs, verdict = budgeted_session(0.0, sd, 16, rng, tail)
+        alarms += verdict == "regression"
+        extended += pairs > 16
+    assert extended / trials > 0.2  # the extension is exercised, not skipped
+    assert alarms / trials <= POLICY.alpha + 3 * math.sqrt(POLICY.alpha * (1 - POLICY.alpha) / trials)

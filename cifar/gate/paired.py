@@ -93,6 +93,9 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
             report.comparisons.append(Comparison(name, "new", current_seconds=centre(cur)))
             continue
         policy = policies.for_benchmark(name)
+        spent = (run.get(name).extra.get("effort") or {}).get("alpha")
+        if spent is not None:  # a budgeted session's looks spent the test's alpha (cifar.gate.sequential)
+            policy = replace(policy, alpha=min(policy.alpha, float(spent)))
         if not TESTS[policy.test].applies(base, cur, paired_run=True):
             report.notes.append(f"{name.split('::')[-1]}: {len(cur)} vs {len(base)} processes are not pairs; "
                                 f"tested with {FALLBACK.description}")
@@ -130,6 +133,14 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
         report.notes.append("stopped at a look once their pairs ruled out a slowdown above their tolerance "
                             "(--sequential): " + ", ".join(
                                 f"{name} {e['passes']} of {e['max_passes']} pairs" for name, e in stopped))
+    extended = [(b.name, b.extra["effort"]) for b in run.benchmarks
+                if (b.extra.get("effort") or {}).get("planned") is not None
+                and b.extra["effort"]["passes"] > b.extra["effort"]["planned"]]
+    if extended:
+        report.notes.append("unresolved after their planned pairs, given more within the session's budget "
+                            "(--budget; the test's alpha spent across the looks): " + ", ".join(
+                                f"{name} {e['passes']} pairs ({e['planned']} planned, {e['stopped']}, "
+                                f"alpha {e['alpha']:.3g})" for name, e in extended))
     n = sorted({len(cur) for _, cur in pairs.values()})
     used = [TESTS[name] for name in sorted({c.test for c in report.comparisons if c.p_slower is not None})]
     how = (used[0].description if len(used) == 1 else

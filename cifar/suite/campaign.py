@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import statistics
+import time
+from dataclasses import dataclass, field
 
 from cifar.isolation.errors import ChildError
 from cifar.isolation.runner import Runner, start_together
@@ -110,6 +112,42 @@ def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]
     return ("futile" if case.max_passes is None or needed > case.max_passes else "more"), needed
 
 
+@dataclass
+class CaseRun:
+    """One case being measured: its configurations' children per arm, the passes each ran and where each stands
+    ("open" while it may still get pairs; then why it stopped: "unchanged", "regression", "all", "budget", "fixed",
+    "settled", "futile", "cap", "failed")."""
+
+    case: Case
+    configs: list
+    arms: dict
+    sequential: bool = False
+    budgeted: bool = False
+    per_arm: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
+    passes: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
+    needed: int | None = None
+    seconds: float = 0.0  # wall time spent measuring it
+
+    def __post_init__(self) -> None:
+        self.per_arm = {arm: {c.id: [] for c in self.configs} for arm in self.arms}
+        self.failed = {arm: {} for arm in self.arms}
+        self.passes = {c.id: 0 for c in self.configs}
+        self.state = {c.id: "open" for c in self.configs}
+
+    @property
+    def done(self) -> int:
+        """Passes run: the most any configuration ran."""
+        return max(self.passes.values(), default=0)
+
+    def open(self) -> bool:
+        return any(state == "open" for state in self.state.values())
+
+    def set_all(self, state: str) -> None:
+        self.state = dict.fromkeys(self.state, state)
+
+
 class Campaign:
     """Runs cases for the session and caches results, so each test just picks up its configuration.
 
@@ -124,6 +162,10 @@ class Campaign:
         #: The paired gate's looks (`cifar.gate.sequential.Looks`: ``at(max_pairs)``, ``stop(fullname, baseline
         #: results, current results, max_pairs)``) for ``--sequential``; None: every case runs all its passes.
         self.looks = looks
+        #: The cases the session's selected tests will ask for (benchmarks/conftest.py, after collection): with a
+        #: budget all are measured first, then the extra pairs go where still needed. None: each case as asked.
+        self.planned: list[Case] | None = None
+        self.started = time.monotonic()  # the budget's clock
         #: ``progress(case_name, processes_done)`` after every child (cifar.suite.progress), or None.
         self.progress = progress
         self.phases = Phases()
@@ -201,78 +243,166 @@ class Campaign:
         return self._env_runners[key]
 
     def _run_interleaved(self, case: Case) -> None:
+        """Measure `case` (`_measure`) and keep its results; with a budget (``--budget``), every case of the session
+        first (`planned`, else this one), then more pairs for those still unresolved (`_extend`)."""
+        if not self._budgeted():
+            self._store(self._measure(case))
+            return
+        planned = [c for c in (self.planned or [case]) if not self._measured(c)]
+        if case not in planned:
+            planned.append(case)
+        runs = [self._measure(c) for c in planned]
+        self._extend(runs)
+        for run in runs:
+            self._store(run)
+
+    def _measured(self, case: Case) -> bool:
+        return any(key[0] == case.name for key in self.results)
+
+    def _budgeted(self) -> bool:
+        return self.settings.budget is not None and self.looks is not None and self.baseline is not None
+
+    def _measure(self, case: Case) -> "CaseRun":
         """Pass i runs every configuration (order reversed on odd passes); in a paired run each configuration
         runs in both arms, this tree first on even passes and the baseline first on odd ones (A B, B A, …).
+
+        With the paired gate's looks (`_sequential`) each configuration stops on its own at a look once its pairs
+        exclude its tolerance; later passes run only the configurations still open.
 
         A case with ``max_passes`` (and no baseline arm) gets more passes, one at a time, while its best-vs-default
         interval — the summary's, computed the same way (`effort`) — is wider than ±`TARGET_HALF_WIDTH` and the
         processes it would take fit in ``max_passes``: effort goes where a pass can still settle the answer, not to
         cases already settled nor to those whose processes disagree too much for a few more to help."""
-        configs = list(case.threads or self.configs)
-        arms = {"current": self.runner, **({"baseline": self.baseline} if self.baseline else {})}
-        per_arm: dict[str, dict[str, list[dict]]] = {arm: {c.id: [] for c in configs} for arm in arms}
-        failed: dict[str, dict[str, ChildError]] = {arm: {} for arm in arms}
-
-        def run_pass(index: int) -> None:
-            for config in in_pass_order(configs, index):
-                for arm in in_pass_order(list(arms), index):
-                    if config.id in failed[arm]:
-                        continue
-                    try:
-                        per_arm[arm][config.id].append(self._child(arms[arm], case, case.params, config))
-                    except ChildError as err:
-                        failed[arm][config.id] = err
-
-        passes = 0
-        sequential = self._sequential(case, configs)
-        stopped = None
+        run = CaseRun(case, list(case.threads or self.configs),
+                      {"current": self.runner, **({"baseline": self.baseline} if self.baseline else {})},
+                      self._sequential(case, list(case.threads or self.configs)), self._budgeted())
+        started = time.monotonic()
         for index in range(case.passes):
-            run_pass(index)
-            passes += 1
-            if sequential and passes in self.looks.at(case.passes) and not failed["current"] \
-                    and not failed["baseline"] \
-                    and self.looks.stop(self.fullname(case, configs[0]), per_arm["baseline"][configs[0].id],
-                                        per_arm["current"][configs[0].id], case.passes):
-                stopped = "unchanged"
-                if self.progress is not None and hasattr(self.progress, "grow"):
-                    self.progress.grow(-(case.passes - passes) * len(arms))
+            self._run_pass(run, index)
+            if run.sequential:
+                self._look(run, final=index + 1 == case.passes)
+            if not run.open():
                 break
-        adaptive = case.max_passes is not None and self.baseline is None and len(configs) > 1
-        while adaptive and passes < case.max_passes and not failed["current"] \
-                and effort(case, per_arm["current"])[0] == "more":
+        if run.sequential and self.progress is not None and hasattr(self.progress, "grow"):
+            left = sum(case.passes - run.passes[c.id] for c in run.configs)
+            if left:
+                self.progress.grow(-left * len(run.arms))
+        adaptive = case.max_passes is not None and self.baseline is None and len(run.configs) > 1
+        while adaptive and run.done < case.max_passes and not run.failed["current"] \
+                and effort(case, run.per_arm["current"])[0] == "more":
             if self.progress is not None and hasattr(self.progress, "grow"):
-                self.progress.grow(len(configs))
-            run_pass(passes)
-            passes += 1
-        # Why the case stopped where it did, in every configuration's JSON (extra_info["effort"]).
-        if sequential:
-            # The paired gate's looks: "unchanged" (a slowdown above the tolerance excluded) or "all" (every pair run).
-            state, needed = stopped or "all", None
+                self.progress.grow(len(run.configs))
+            self._run_pass(run, run.done)
+        if run.sequential:
+            pass  # each configuration's state is set at its looks
         elif not adaptive:
-            state, needed = "fixed", None
-        elif failed["current"]:
-            state, needed = "failed", None  # a configuration crashed: no more passes spent on the case
+            run.set_all("fixed")
+        elif run.failed["current"]:
+            run.set_all("failed")  # a configuration crashed: no more passes spent on the case
         else:
-            state, needed = effort(case, per_arm["current"])
-        state = "cap" if state == "more" else state  # it would have gone on: max_passes stopped it
-        spent = {"passes": passes, "max_passes": case.passes if sequential else case.max_passes, "stopped": state,
-                 "processes_needed": needed}
+            state, run.needed = effort(case, run.per_arm["current"])
+            run.set_all("cap" if state == "more" else state)  # "cap": it would have gone on, max_passes stopped it
+        run.seconds = time.monotonic() - started
         if self.progress is not None and hasattr(self.progress, "end_case"):
             self.progress.end_case()  # before pytest writes this test's result
-        for arm, results in (("current", self.results), ("baseline", self.baseline_results)):
-            if arm in arms:
-                for config in configs:
-                    outcome = failed[arm].get(config.id) or merge_results(per_arm[arm][config.id])
+        return run
+
+    def _run_pass(self, run: "CaseRun", index: int) -> None:
+        for config in in_pass_order(run.configs, index):
+            if run.state.get(config.id, "open") != "open":
+                continue
+            for arm in in_pass_order(list(run.arms), index):
+                if config.id in run.failed[arm]:
+                    continue
+                try:
+                    run.per_arm[arm][config.id].append(self._child(run.arms[arm], run.case, run.case.params, config))
+                except ChildError as err:
+                    run.failed[arm][config.id] = err
+            run.passes[config.id] += 1
+
+    def _look(self, run: "CaseRun", final: bool) -> None:
+        """The paired gate's looks on each open configuration of `run` after a pass (`cifar.gate.sequential`):
+        before the planned end a configuration stops once its pairs say "unchanged"; at the planned end it is done
+        ("all"), unless budgeted and its pairs decide nothing yet: then it stays open for `_extend`."""
+        for config in run.configs:
+            if run.state[config.id] != "open":
+                continue
+            n = run.passes[config.id]
+            name = self.fullname(run.case, config)
+            base, cur = run.per_arm["baseline"][config.id], run.per_arm["current"][config.id]
+            if run.failed["current"].get(config.id) or run.failed["baseline"].get(config.id):
+                run.state[config.id] = "failed"
+            elif n > run.case.passes:  # an extension look
+                run.state[config.id] = self.looks.decide(name, base, cur, run.case.passes) or "open"
+            elif n in self.looks.at(run.case.passes) and self.looks.stop(name, base, cur, run.case.passes,
+                                                                       run.budgeted):
+                run.state[config.id] = "unchanged"
+            elif final:
+                run.state[config.id] = ((self.looks.decide(name, base, cur, run.case.passes) or "open")
+                                        if run.budgeted else "all")
+
+    def _extend(self, runs: list["CaseRun"]) -> None:
+        """The session's budget (``--budget``, from the campaign's start) spent on the configurations still
+        unresolved after their planned pairs: `EVERY` more pairs at a time, to the open case with the fewest extra
+        pairs so far, while the next batch's expected time (its case's seconds per pass so far) fits and the case
+        has fewer than `EXTEND` times its planned pairs. What is left open when the budget or the cap ends it is
+        "budget" or "all"; the gate then judges it on the pairs it has."""
+        from cifar.gate.sequential import EVERY, EXTEND
+
+        deadline = self.started + self.settings.budget
+        while True:
+            open_runs = [r for r in runs if r.open() and r.done < EXTEND * r.case.passes]
+            if not open_runs:
+                break
+            run = min(open_runs, key=lambda r: (r.done - r.case.passes, runs.index(r)))
+            batch = min(EVERY, EXTEND * run.case.passes - run.done)
+            opened = [c for c in run.configs if run.state[c.id] == "open"]
+            per_pass = run.seconds / max(1, sum(run.passes.values()))  # one configuration's pass, both arms
+            if time.monotonic() + batch * len(opened) * per_pass > deadline:
+                for config in run.configs:
+                    if run.state[config.id] == "open":
+                        run.state[config.id] = "budget"
+                continue
+            if self.progress is not None and hasattr(self.progress, "grow"):
+                self.progress.grow(batch * len(opened) * len(run.arms))
+            started = time.monotonic()
+            for _ in range(batch):
+                self._run_pass(run, run.done)
+            run.seconds += time.monotonic() - started
+            self._look(run, final=False)
+            if self.progress is not None and hasattr(self.progress, "end_case"):
+                self.progress.end_case()
+        for run in runs:
+            for config in run.configs:
+                if run.state[config.id] == "open":
+                    run.state[config.id] = "all"
+
+    def _store(self, run: "CaseRun") -> None:
+        """Each configuration's merged result, with why it stopped where it did (extra_info["effort"])."""
+        for config in run.configs:
+            spent = {"passes": run.passes[config.id],
+                     "max_passes": run.case.passes if run.sequential else run.case.max_passes,
+                     "stopped": run.state[config.id], "processes_needed": run.needed}
+            if run.budgeted and run.sequential:
+                from cifar.gate.sequential import EXTEND
+
+                # The pairs it could have grown to, and the alpha the gate's test gets at the look it ended at.
+                name = self.fullname(run.case, config)
+                spent.update(max_passes=EXTEND * run.case.passes, planned=run.case.passes,
+                             alpha=self.looks.alpha(name, run.passes[config.id], run.case.passes))
+            for arm, results in (("current", self.results), ("baseline", self.baseline_results)):
+                if arm in run.arms:
+                    outcome = run.failed[arm].get(config.id) or merge_results(run.per_arm[arm][config.id])
                     if isinstance(outcome, dict):
                         outcome["effort"] = spent
-                    results[(case.name, config.id)] = outcome
+                    results[(run.case.name, config.id)] = outcome
 
     def _sequential(self, case: Case, configs: list[ThreadConfig]) -> bool:
         """Does this case look at its pairs as they come (`cifar.gate.sequential`)? Only in a paired run with
-        ``--sequential`` (and `looks`), for a case under one configuration with looks before its last pass; never
-        the calibration kernel, which is shown, not gated."""
+        ``--sequential`` (and `looks`), for a case with looks before its last pass; never the calibration kernel,
+        which is shown, not gated. Each configuration looks at its own pairs."""
         return (self.settings.sequential and self.looks is not None and self.baseline is not None
-                and len(configs) == 1 and case.workload != "calibration" and bool(self.looks.at(case.passes)))
+                and case.workload != "calibration" and bool(self.looks.at(case.passes)))
 
     @staticmethod
     def fullname(case: Case, config: ThreadConfig) -> str:

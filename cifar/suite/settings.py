@@ -128,6 +128,10 @@ class SuiteSettings:
     #: Cases that also run as a code-regression detector (`PINNED`: 1 intra-op and 1 inter-op thread on one CPU):
     #: fnmatch patterns on the test id without the configuration (``--pinned 'test_matmul*'``).
     pinned: tuple[str, ...] = ()
+    #: Seconds the session may take (from its start) for a paired run's extra pairs: with ``--sequential``, a
+    #: configuration still unresolved after its planned pairs gets more, up to twice its passes, while the budget
+    #: lasts (cifar.gate.sequential). None: no extra pairs. The planned pairs always run.
+    budget: float | None = None
     #: ``--thread-grid tune:PATH``: the tune report (``path``) and its recommendation as a whole (``model``, ``id``,
     #: ``threads``, ``params``, ``env``, ``cpus``; `cifar.tuning.report.guard_from_report`), measured as the case
     #: ``test_epoch[MODEL-tuned]`` beside TensorFlow's default. None: no tuned case.
@@ -146,6 +150,8 @@ class SuiteSettings:
             raise ValueError(f"--epoch-steps must be >= 1, got {self.epoch_steps!r}")
         if self.passes is not None and (isinstance(self.passes, bool) or self.passes < 1):
             raise ValueError(f"--passes must be >= 1, got {self.passes!r}")
+        if self.budget is not None and (isinstance(self.budget, bool) or not self.budget > 0):
+            raise ValueError(f"--budget must be a duration > 0 (10m, 600s), got {self.budget!r}")
         if self.max_passes is not None and (isinstance(self.max_passes, bool) or self.max_passes < 1):
             raise ValueError(f"--max-passes must be >= 1, got {self.max_passes!r}")
         for pattern, passes in self.passes_for:
@@ -376,6 +382,8 @@ def pytest_args(settings: SuiteSettings) -> list[str]:
     if settings.sequential:
         args.append("--sequential")
     args += [f"--pinned={pattern}" for pattern in settings.pinned]
+    if settings.budget is not None:
+        args.append(f"--budget={settings.budget:g}")
     return args
 
 
