@@ -85,7 +85,7 @@ def look_confidence(max_pairs: int, budgeted: bool = False) -> float:
     return 1.0 - FUTILITY / max(1, len(looks(EXTEND * max_pairs if budgeted else max_pairs)))
 
 
-def decide(baseline: list[float], current: list[float], policy: Policy, planned: int, budgeted: bool = False,
+def look_verdict(baseline: list[float], current: list[float], policy: Policy, planned: int, budgeted: bool = False,
            ) -> str | None:
     """What pairs of per-process values (`baseline[i]`, `current[i]`, quiet pairs only) of a case of `planned`
     pairs say at a look: "regression" when the gate's test at this look's `spent_alpha` says so, "unchanged" when
@@ -105,7 +105,7 @@ def stop_unchanged(baseline: list[float], current: list[float], policy: Policy, 
                    budgeted: bool = False) -> bool:
     """Whether pairs of per-process values (`baseline[i]`, `current[i]`, quiet pairs only) settle the case as
     unchanged at a look of a case of `max_pairs` planned pairs (see the module docstring)."""
-    return decide(baseline, current, policy, max_pairs, budgeted) == "unchanged"
+    return look_verdict(baseline, current, policy, max_pairs, budgeted) == "unchanged"
 
 
 def quiet_values(baseline: list[dict], current: list[dict]) -> tuple[list[float], list[float]]:
@@ -135,7 +135,7 @@ def replay(baseline: list[float], current: list[float], policy: Policy, planned:
     last = EXTEND * planned if budgeted else planned
     if budgeted:
         for n in [planned, *extension_looks(planned)[:-1]]:
-            verdict = decide(baseline[:n], current[:n], policy, planned, budgeted)
+            verdict = look_verdict(baseline[:n], current[:n], policy, planned, budgeted)
             if verdict is not None:
                 return n, verdict
     policy = replace(policy, alpha=spent_alpha(policy.alpha, last, planned, budgeted))
@@ -164,6 +164,10 @@ class Looks:
     def from_tree(cls) -> "Looks":
         return cls(Policies.load(TREE_POLICY, paired=True))
 
+    #: A budgeted case's extra pairs come `every` at a time, up to `extend` times its planned pairs.
+    every = EVERY
+    extend = EXTEND
+
     def at(self, max_pairs: int) -> list[int]:
         return looks(max_pairs)
 
@@ -172,9 +176,9 @@ class Looks:
         """`stop_results` for the benchmark `fullname` (its policy's patterns match fullnames)."""
         return stop_results(baseline, current, self.policies.for_benchmark(fullname), max_pairs, budgeted)
 
-    def decide(self, fullname: str, baseline: list[dict], current: list[dict], planned: int) -> str | None:
-        """`decide` at a budgeted case's planned end or extension look, on the children's results."""
-        return decide(*quiet_values(baseline, current), self.policies.for_benchmark(fullname), planned, True)
+    def verdict(self, fullname: str, baseline: list[dict], current: list[dict], planned: int) -> str | None:
+        """`look_verdict` at a budgeted case's planned end or extension look, on the children's results."""
+        return look_verdict(*quiet_values(baseline, current), self.policies.for_benchmark(fullname), planned, True)
 
     def alpha(self, fullname: str, pairs: int, planned: int) -> float:
         """The alpha the gate's test gets on `fullname` after a budgeted case of `planned` pairs ran `pairs`."""

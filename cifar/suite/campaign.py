@@ -160,7 +160,8 @@ class Campaign:
                  baseline: Runner | None = None, progress=None, looks=None):
         self.settings = settings
         #: The paired gate's looks (`cifar.gate.sequential.Looks`: ``at(max_pairs)``, ``stop(fullname, baseline
-        #: results, current results, max_pairs)``) for ``--sequential``; None: every case runs all its passes.
+        #: results, current results, max_pairs, budgeted)``, and for ``--budget`` ``verdict``, ``alpha``, ``every``,
+        #: ``extend``) for ``--sequential``; None: every case runs all its passes.
         self.looks = looks
         #: The cases the session's selected tests will ask for (benchmarks/conftest.py, after collection): with a
         #: budget all are measured first, then the extra pairs go where still needed. None: each case as asked.
@@ -333,29 +334,28 @@ class Campaign:
             if run.failed["current"].get(config.id) or run.failed["baseline"].get(config.id):
                 run.state[config.id] = "failed"
             elif n > run.case.passes:  # an extension look
-                run.state[config.id] = self.looks.decide(name, base, cur, run.case.passes) or "open"
+                run.state[config.id] = self.looks.verdict(name, base, cur, run.case.passes) or "open"
             elif n in self.looks.at(run.case.passes) and self.looks.stop(name, base, cur, run.case.passes,
                                                                        run.budgeted):
                 run.state[config.id] = "unchanged"
             elif final:
-                run.state[config.id] = ((self.looks.decide(name, base, cur, run.case.passes) or "open")
+                run.state[config.id] = ((self.looks.verdict(name, base, cur, run.case.passes) or "open")
                                         if run.budgeted else "all")
 
     def _extend(self, runs: list["CaseRun"]) -> None:
         """The session's budget (``--budget``, from the campaign's start) spent on the configurations still
-        unresolved after their planned pairs: `EVERY` more pairs at a time, to the open case with the fewest extra
-        pairs so far, while the next batch's expected time (its case's seconds per pass so far) fits and the case
-        has fewer than `EXTEND` times its planned pairs. What is left open when the budget or the cap ends it is
-        "budget" or "all"; the gate then judges it on the pairs it has."""
-        from cifar.gate.sequential import EVERY, EXTEND
-
+        unresolved after their planned pairs: the looks' ``every`` more pairs at a time, to the open case with the
+        fewest extra pairs so far, while the next batch's expected time (its case's seconds per pass so far) fits and
+        the case has fewer than ``extend`` times its planned pairs. What is left open when the budget or the cap
+        ends it is "budget" or "all"; the gate then judges it on the pairs it has."""
+        every, extend = self.looks.every, self.looks.extend
         deadline = self.started + self.settings.budget
         while True:
-            open_runs = [r for r in runs if r.open() and r.done < EXTEND * r.case.passes]
+            open_runs = [r for r in runs if r.open() and r.done < extend * r.case.passes]
             if not open_runs:
                 break
             run = min(open_runs, key=lambda r: (r.done - r.case.passes, runs.index(r)))
-            batch = min(EVERY, EXTEND * run.case.passes - run.done)
+            batch = min(every, extend * run.case.passes - run.done)
             opened = [c for c in run.configs if run.state[c.id] == "open"]
             per_pass = run.seconds / max(1, sum(run.passes.values()))  # one configuration's pass, both arms
             if time.monotonic() + batch * len(opened) * per_pass > deadline:
@@ -384,11 +384,9 @@ class Campaign:
                      "max_passes": run.case.passes if run.sequential else run.case.max_passes,
                      "stopped": run.state[config.id], "processes_needed": run.needed}
             if run.budgeted and run.sequential:
-                from cifar.gate.sequential import EXTEND
-
                 # The pairs it could have grown to, and the alpha the gate's test gets at the look it ended at.
                 name = self.fullname(run.case, config)
-                spent.update(max_passes=EXTEND * run.case.passes, planned=run.case.passes,
+                spent.update(max_passes=self.looks.extend * run.case.passes, planned=run.case.passes,
                              alpha=self.looks.alpha(name, run.passes[config.id], run.case.passes))
             for arm, results in (("current", self.results), ("baseline", self.baseline_results)):
                 if arm in run.arms:
