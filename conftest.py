@@ -136,8 +136,6 @@ def settings_from_options(config) -> SuiteSettings:
         )
         if settings.sequential and settings.baseline_tree is None:
             raise ValueError("--sequential looks at the pairs of a paired run: it needs --baseline-tree=PATH")
-        if settings.budget is not None and not settings.sequential:
-            raise ValueError("--budget spends time on a paired run's unresolved benchmarks: it needs --sequential")
         build_cases(settings)  # e.g. a --passes-for pattern that matches no case
         if settings.user_functions:
             from cifar.suite.usercheck import check_user_functions

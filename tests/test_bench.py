@@ -333,10 +333,12 @@ def test_quick_grid_is_a_subset_of_the_full_grid():
       "intra_op_parallelism_threads=99999 is far more threads"),
      (["--thread-grid", "tune:/no/such/tune.json"],
       "--thread-grid tune:/no/such/tune.json: cannot read the tune report"),
-     (["--sequential"], "--sequential looks at the pairs of a paired run: it needs --baseline-tree=PATH")],
+     (["--sequential"], "--sequential looks at the pairs of a paired run: it needs --baseline-tree=PATH"),
+     (["--budget", "5m"], "--budget spends time on a paired run's unresolved benchmarks: it needs --sequential"),
+     (["--budget", "soon"], "--budget 'soon': expected a duration like 10m")],
     ids=["grid", "runner", "models", "steps-text", "steps-zero", "data", "passes", "passes-for-text",
          "passes-for-form", "passes-for-zero", "passes-for-nothing", "baseline-tree", "absurd-threads", "tune-report",
-         "sequential-unpaired"],
+         "sequential-unpaired", "budget-unsequential", "budget-text"],
 )
 def test_bad_option_is_a_usage_error_naming_the_value(args, message):
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--collect-only", "-q", *args],

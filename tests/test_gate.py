@@ -892,6 +892,7 @@ def test_the_shipped_sessions_come_from_one_definition(tmp_path):
     collected = [line for line in proc.stdout.splitlines() if "::" in line]
     assert "benchmarks/test_epoch.py::test_epoch[seed_cnn-arrays-default]" in collected and len(collected) == 7
     assert not any("npc1" in line for line in collected) and "--sequential" in proc.stdout.splitlines()[0]
+    assert "--budget=600" in proc.stdout.splitlines()[0]  # issue 40, item 2: the pull request's 10 minutes
     missing = subprocess.run([sys.executable, "-m", "cifar", "session", "paired"], capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 2 and "needs --baseline-tree=PATH" in missing.stderr

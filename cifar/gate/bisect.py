@@ -110,7 +110,7 @@ def selected(case: str, after: list[str], cwd: Path | str = ".") -> list[str]:
     from cifar.suite.settings import PAIRED, pytest_args
 
     # Collecting needs no baseline arm, and looks (--sequential) are refused without one: the same cases without.
-    settings = replace(PAIRED, sequential=False)
+    settings = replace(PAIRED, sequential=False, budget=None)
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", *pytest_args(settings), "--collect-only",
                            "-q",
                            "-p", "no:cacheprovider", "-k", case, *after], cwd=cwd, capture_output=True, text=True)

@@ -152,6 +152,8 @@ class SuiteSettings:
             raise ValueError(f"--passes must be >= 1, got {self.passes!r}")
         if self.budget is not None and (isinstance(self.budget, bool) or not self.budget > 0):
             raise ValueError(f"--budget must be a duration > 0 (10m, 600s), got {self.budget!r}")
+        if self.budget is not None and not self.sequential:
+            raise ValueError("--budget spends time on a paired run's unresolved benchmarks: it needs --sequential")
         if self.max_passes is not None and (isinstance(self.max_passes, bool) or self.max_passes < 1):
             raise ValueError(f"--max-passes must be >= 1, got {self.max_passes!r}")
         for pattern, passes in self.passes_for:
@@ -389,13 +391,15 @@ def pytest_args(settings: SuiteSettings) -> list[str]:
 
 #: The paired gate as shipped (`make gate-paired`, CI on pull requests, `make gate-check`): the quick suite under
 #: TensorFlow's default threads, up to 16 processes per arm, 32 for the per-element pipeline, whose processes vary
-#: most (docs/gate.md), each case stopping at a look once its pairs exclude a 5 % slowdown (`sequential`). Left
+#: most (docs/gate.md), each case stopping at a look once its pairs exclude a 5 % slowdown (`sequential`); a case
+#: still unresolved after its planned pairs gets up to as many again while 10 minutes from the session's start last
+#: (`budget`: the pull-request session's target; the planned pairs always run). Left
 #: out as adding no coverage: the tf.data epochs (the pipelines' code, which the pipeline cases run) and the
 #: pipelines with num_parallel_calls=1 (the same code as their AUTOTUNE twins, one argument apart; seed-npc1 took
 #: 64 processes a side, a third of a session's processes). The calibration kernel is shown, never gated: 4 pairs.
 PAIRED = SuiteSettings(quick=True, grid=(ThreadConfig(),), passes=16,
                        passes_for=(("test_calibration*", 4), ("test_pipeline?seed-npc*", 32)),
                        skip=("test_epoch?seed_cnn-seed-*", "test_epoch?seed_cnn-batched-*", "test_pipeline?*-npc1*"),
-                       sequential=True)
+                       sequential=True, budget=600.0)
 #: The stored-baseline gate's session (`make gate`): the quick suite, 3 processes per case.
 HISTORY = SuiteSettings(quick=True, passes=3)
