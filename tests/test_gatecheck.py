@@ -357,6 +357,39 @@ def test_sessions_made_with_looks_are_resampled_at_their_full_length_and_stopped
             "test_matmul[matmul-default] 8,8; -,-; -,-") in text
 
 
+def test_budgeted_sessions_are_tested_at_their_spent_alpha_and_replayed_with_their_extension(monkeypatch):
+    """Issue 40, item 2: a budgeted session (``--budget``) is judged at the alpha its looks left it, in the real
+    sessions' rates as in the gate, and synthetic sessions draw twice its planned pairs and replay the looks, the
+    extension and the spending (`cifar.gate.sequential.replay`). 16 pairs at p = 0.003 and +3.2 % fail at alpha
+    0.01 and pass at the 0.00125 of an extension look."""
+    from cifar.gate.check import paired_real_rates, rates
+
+    logs = [0.06, 0.05, 0.07, 0.04, 0.08, 0.05, 0.06, 0.03, 0.05, 0.04, -0.02, -0.03, 0.02, -0.04, 0.05, -0.01]
+
+    def session(effort=None):
+        run = make_paired_run({NAME: ([[1.0] * 3] * 16, [[math.exp(x)] * 3 for x in logs])})
+        if effort is not None:
+            run["benchmarks"][0]["extra_info"]["effort"] = {"processes_needed": None, **effort}
+        return run
+
+    policies = Policies(Policy(alpha=0.01, floor=0.02, test="signed-rank"))
+    plain = {"B5": [session(), session()]}
+    spent = {"B5": [session({"passes": 16, "max_passes": 32, "planned": 16, "stopped": "budget",
+                             "alpha": 0.00125})] * 2}
+    assert paired_real_rates(plain, policies)["B5"][NAME].rate == 1.0
+    assert paired_real_rates(spent, policies)["B5"][NAME].rate == 0.0
+    replayed = []
+    real_replay = rates.replay
+    monkeypatch.setattr(rates, "replay", lambda base, cur, policy, planned: replayed.append((len(cur), planned))
+                        or real_replay(base, cur, policy, planned))
+    paired_resampled_rates(spent, policies, resamples=20, variants=())
+    paired_passed_rates(spent, policies, resamples=20)
+    assert replayed and set(replayed) == {(32, 16)}
+    ended = {"A": [session({"passes": n, "max_passes": 32, "planned": 16, "stopped": state, "alpha": 0.00125})
+                   for n, state in ((24, "unchanged"), (32, "all"), (16, "budget"))]}
+    assert rates.stopped_counts(ended, policies)[NAME] == {"A": [24, None, 16]}
+
+
 def test_a_failed_session_keeps_the_finished_ones_and_the_same_command_resumes(tmp_path, monkeypatch):
     """Issue 28, item 4: a RuntimeError or TimeoutExpired from a session escaped the CLI, and without --keep the
     finished sessions were in a temporary folder and deleted. Now every finished session is kept in the default

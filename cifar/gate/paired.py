@@ -69,6 +69,14 @@ def paired_samples(run, policies: Policies = Policies(), dropped: dict | None = 
     return out
 
 
+def spent_policy(run, name: str, policy):
+    """`policy` as the paired gate tests benchmark `name` of `run`: in a budgeted session (``--budget``) at the
+    alpha its looks left it (``extra_info["effort"]["alpha"]``, `cifar.gate.sequential.spent_alpha`), else as is."""
+    bench = Run.of(run).get(name)
+    spent = ((bench.extra.get("effort") or {}) if bench is not None else {}).get("alpha")
+    return policy if spent is None else replace(policy, alpha=min(policy.alpha, float(spent)))
+
+
 def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> GateReport:
     """Gate a paired run: per benchmark, this tree's per-process values against the baseline arm's, both
     measured in the same session, processes interleaved (A B B A …), so drift of the machine hits both.
@@ -92,10 +100,7 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
         if base is None:
             report.comparisons.append(Comparison(name, "new", current_seconds=centre(cur)))
             continue
-        policy = policies.for_benchmark(name)
-        spent = (run.get(name).extra.get("effort") or {}).get("alpha")
-        if spent is not None:  # a budgeted session's looks spent the test's alpha (cifar.gate.sequential)
-            policy = replace(policy, alpha=min(policy.alpha, float(spent)))
+        policy = spent_policy(run, name, policies.for_benchmark(name))
         if not TESTS[policy.test].applies(base, cur, paired_run=True):
             report.notes.append(f"{name.split('::')[-1]}: {len(cur)} vs {len(base)} processes are not pairs; "
                                 f"tested with {FALLBACK.description}")

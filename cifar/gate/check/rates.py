@@ -14,12 +14,12 @@ import numpy as np
 from cifar.gate.baselines import POOLED_RUNS
 from cifar.gate.decide import judge_benchmark
 from cifar.gate.stored import prepared
-from cifar.gate.paired import paired_samples
+from cifar.gate.paired import paired_samples, spent_policy
 from cifar.gate.policy import Policies, Policy
 from cifar.suite.runfile import Run
 from cifar.stats.estimate import centre, ratio_point
 from cifar.stats.ranktests import FALLBACK, TESTS
-from cifar.gate.sequential import stopped_at
+from cifar.gate.sequential import EXTEND, replay, stopped_at
 
 #: The arms: injected slowdown of the current arm's measured rounds.
 ARMS = {"A": 0.0, "B10": 0.10, "B5": 0.05}
@@ -195,11 +195,12 @@ def _real_sessions(runs: dict[str, list[dict]], policies: Policies, verdict) -> 
         per: dict[str, list[int]] = {}
         for i, session in enumerate(pairs):
             for name, (base, cur) in session.items():
-                policy = policies.for_benchmark(name)
+                # A budgeted session's test runs at the alpha its looks left it (`spent_policy`), as the gate's.
+                policy = spent_policy(sessions[i], name, policies.for_benchmark(name))
                 counted, remeasure = verdict(base, cur, name, policy)
                 again = pairs[(i + 1) % len(pairs)].get(name)
                 if remeasure and len(pairs) > 1 and again is not None:
-                    counted = verdict(*again, name, policy)[0]
+                    counted = verdict(*again, name, policy)[0]  # the gate re-tests at the first look's alpha
                 per.setdefault(name, []).append(int(counted))
         out[arm] = {name: Rate(sum(v), len(v)) for name, v in per.items()}
     return out
@@ -281,7 +282,27 @@ def paired_resampled_rates(runs: dict[str, list[dict]], policies: Policies, resa
                         hits[k] += _fails(again[test], alpha, floor) and not stops_early("again", again_draw)
             for label, count in zip(labels, hits):
                 out[label][arm][name] = Rate(count, resamples)
+            plan = [budget_plan(run, name) for run in sessions]
+            if all(n is not None for n in plan):  # the shipped budgeted looks replace the default's figure
+                out["default"][arm][name] = _replayed(lambda i, size: draw(pairs[i][name], size, pool), plan,
+                                                      policy, resamples, rng,
+                                                      lambda first, again: first == again == "regression")
     return out
+
+
+def _replayed(draw, planned: list[int], policy: Policy, resamples: int, rng, counted) -> Rate:
+    """Synthetic sessions of budgeted sessions (``--budget``): each draws `EXTEND` times a real session's planned
+    pairs (``draw(session index, pairs)``) and replays the shipped looks, extension and alpha spending on them
+    (`cifar.gate.sequential.replay`, with a budget that never runs out: the most looks a session can take); a
+    regression is re-measured with a draw of another session's size. Counted by ``counted(first verdict, the
+    re-measurement's verdict or None)``. Variant policies stay at the planned length (`paired_resampled_rates`)."""
+    hits = 0
+    for _ in range(resamples):
+        i, j = rng.choice(len(planned), size=2, replace=False) if len(planned) > 1 else (0, 0)
+        first = replay(*draw(i, EXTEND * planned[i]), policy, planned[i])[1]
+        again = replay(*draw(j, EXTEND * planned[j]), policy, planned[j])[1] if first == "regression" else None
+        hits += bool(counted(first, again))
+    return Rate(hits, resamples)
 
 
 #: A benchmark passes when its final verdict is one of these (a regression is re-measured first, as the gate does).
@@ -334,15 +355,37 @@ def paired_passed_rates(runs: dict[str, list[dict]], policies: Policies, resampl
                     passed = (looks and stopped_at(*again, policy) is not None) or _passes(*again, name, policy)[0]
                 hits += passed
             out["resampled"][arm][name] = Rate(hits, resamples)
+            plan = [budget_plan(run, name) for run in sessions]
+            if all(n is not None for n in plan):  # budgeted sessions: the shipped looks and extension, replayed
+
+                def pooled_draw(_, size):
+                    index = rng.integers(0, len(pool), size=size)
+                    return list(pool[index, 0]), list(pool[index, 1])
+
+                out["resampled"][arm][name] = _replayed(
+                    pooled_draw, plan, policy, resamples, rng,
+                    lambda first, again: (again in PASSING) if first == "regression" else first in PASSING)
     return out
 
 
-def planned_pairs(run, name: str) -> int | None:
-    """The pairs a benchmark of a session made with looks (``--sequential``) would have run without stopping;
-    None for a session without looks."""
+def _effort(run, name: str) -> dict:
     bench = Run.of(run).get(name)
-    effort = (bench.extra.get("effort") or {}) if bench is not None else {}
+    return (bench.extra.get("effort") or {}) if bench is not None else {}
+
+
+def planned_pairs(run, name: str) -> int | None:
+    """The pairs a benchmark of a session made with looks (``--sequential``) would have run without stopping (a
+    budgeted session's planned pairs: `budget_plan`); None for a session without looks."""
+    effort = _effort(run, name)
+    if effort.get("planned") is not None:
+        return effort["planned"]
     return effort.get("max_passes") if effort.get("stopped") in ("unchanged", "all") else None
+
+
+def budget_plan(run, name: str) -> int | None:
+    """A budgeted session's (``--budget``) planned pairs for benchmark `name`, which its extension may have doubled;
+    None for a session without a budget."""
+    return _effort(run, name).get("planned")
 
 
 def stopped_counts(runs: dict[str, list[dict]], policies: Policies) -> dict[str, dict[str, list[int | None]]]:
@@ -354,9 +397,10 @@ def stopped_counts(runs: dict[str, list[dict]], policies: Policies) -> dict[str,
             run = Run.of(run)
             for name in _paired(run.raw, policies):
                 effort = run.get(name).extra.get("effort") or {}
-                if effort.get("stopped") in ("unchanged", "all"):
+                if effort.get("stopped") in ("unchanged", "all", "regression", "budget"):
+                    # A budgeted session's pairs may exceed its planned ones; None: it ran as many as it could.
                     out.setdefault(name, {a: [] for a in runs})[arm].append(
-                        effort["passes"] if effort["stopped"] == "unchanged" else None)
+                        None if effort["passes"] == effort["max_passes"] else effort["passes"])
     return out
 
 
