@@ -137,7 +137,8 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
     if stopped:
         report.notes.append("stopped at a look once their pairs ruled out a slowdown above their tolerance "
                             "(--sequential): " + ", ".join(
-                                f"{name} {e['passes']} of {e['max_passes']} pairs" for name, e in stopped))
+                                f"{name} {e['passes']} of {e.get('planned') or e['max_passes']} pairs"
+                                for name, e in stopped))
     extended = [(b.name, b.extra["effort"]) for b in run.benchmarks
                 if (b.extra.get("effort") or {}).get("planned") is not None
                 and b.extra["effort"]["passes"] > b.extra["effort"]["planned"]]

@@ -289,7 +289,7 @@ class Estimate:
         if self.unpaired_sizes is None:
             return None
         a, b = self.unpaired_sizes
-        return f"not paired: {a} vs {b} processes (a side lost some), compared unpaired"
+        return f"not paired: {a} vs {b} processes (a side lost some or stopped at a look), compared unpaired"
 
     @property
     def half_width(self) -> float:
