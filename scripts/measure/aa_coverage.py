@@ -13,6 +13,14 @@ subsets, for contrast.
 
     python scripts/measure/aa_coverage.py [--passes 12] [--size 3 --size 5] [--run reports/aa-run.json]
                                           [--from reports/aa-run.json] [--out reports/aa-coverage.json]
+
+``--sessions RUN [RUN ...]`` scores intervals that share no process instead: one per benchmark and configuration
+of each paired A/A run given (all its quiet pairs, as the paired gate pairs them), the estimator's paired t
+interval beside a candidate robust to the heavy right tail, the signed-rank (Hodges-Lehmann) interval: the
+Walsh averages of the pairs' log ratios between the order statistics the exact signed-rank distribution gives.
+
+    python scripts/measure/aa_coverage.py --sessions docs/data/gate-check-2026-12-03*/01-A.json \
+        docs/data/pinned-aa-2026-12-04.json docs/data/paired-aa-2026-12-04.json
 """
 
 from __future__ import annotations
@@ -81,6 +89,57 @@ def score(run: Run, sizes: list[int], most: int, seed: int) -> dict:
     return out
 
 
+def signed_rank_interval(logs: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Hodges-Lehmann on log ratios: (estimate, low, high) as ratios, the interval from the exact null distribution
+    of Wilcoxon's signed-rank statistic (its two-sided coverage is at least `confidence`)."""
+    import math
+
+    import numpy as np
+
+    n = len(logs)
+    walsh = sorted((logs[i] + logs[j]) / 2.0 for i in range(n) for j in range(i, n))
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for k in range(1, n + 1):  # the number of sign patterns giving each rank sum
+        counts[k:] = counts[k:] + counts[:-k].copy()
+    cdf = np.cumsum(counts / counts.sum())
+    c = int(np.searchsorted(cdf, (1.0 - confidence) / 2.0, side="right"))  # P(T <= c - 1) <= alpha / 2
+    estimate = math.exp(float(np.median(walsh)))
+    if c == 0:
+        return estimate, 0.0, math.inf
+    return estimate, math.exp(walsh[c - 1]), math.exp(walsh[len(walsh) - c])
+
+
+def independent(paths: list[str]) -> None:
+    """One interval per benchmark and configuration of each paired A/A run: no two share a process."""
+    import math
+
+    from cifar.gate.paired import paired_samples
+    from cifar.gate.policy import TREE_POLICY, Policies
+    from cifar.stats.estimate import ratio
+
+    policies = Policies.load(TREE_POLICY, paired=True)
+    held = {"t": 0, "signed-rank": 0}
+    total = 0
+    for path in paths:
+        run = Run.load(path)
+        cpu = run.raw.get("machine_info", {}).get("cifar", {}).get("cpu_model")
+        for name, (base, cur) in paired_samples(run.raw, policies).items():
+            if base is None or len(base) != len(cur) or len(base) < 6 or name == run.calibration:
+                continue
+            t = ratio(cur, base, paired=True)
+            estimate, low, high = signed_rank_interval([math.log(c / b) for b, c in zip(base, cur)])
+            total += 1
+            held["t"] += t.low <= 1.0 <= t.high
+            held["signed-rank"] += low <= 1.0 <= high
+            print(f"{path} ({cpu}) {name.split('::')[-1]}: {len(base)} pairs; t {t.ratio:.3f} [{t.low:.3f}, "
+                  f"{t.high:.3f}]; signed-rank {estimate:.3f} [{low:.3f}, {high:.3f}]")
+    for kind, hits in held.items():
+        low, high = wilson(hits, total)
+        print(f"{kind} intervals held 1.00 in {hits} of {total} ({hits / total:.1%}, Wilson [{low:.1%}, "
+              f"{high:.1%}])")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=12, help="pairs per case in the A/A run [12]")
@@ -90,7 +149,13 @@ def main() -> None:
     parser.add_argument("--from", dest="source", help="score an A/A run made earlier instead of making one")
     parser.add_argument("--out", default="reports/aa-coverage.json")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sessions", nargs="+", metavar="RUN",
+                        help="score one interval per benchmark of each paired A/A run given (no shared process): "
+                             "the estimator's t and the signed-rank (Hodges-Lehmann) interval; nothing is measured")
     args = parser.parse_args()
+    if args.sessions:
+        independent(args.sessions)
+        return
     root = Path(__file__).resolve().parents[2]
     sizes = args.size or [3, 5]
     started = time.time()
