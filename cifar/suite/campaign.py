@@ -294,13 +294,12 @@ class Campaign:
             if self.progress is not None and hasattr(self.progress, "grow"):
                 self.progress.grow(len(run.configs))
             self._run_pass(run, run.done)
-        if run.sequential:
-            pass  # each configuration's state is set at its looks
-        elif not adaptive:
+        # A sequential case's configurations got their state at their looks.
+        if not run.sequential and not adaptive:
             run.set_all("fixed")
-        elif run.failed["current"]:
+        elif not run.sequential and run.failed["current"]:
             run.set_all("failed")  # a configuration crashed: no more passes spent on the case
-        else:
+        elif not run.sequential:
             state, run.needed = effort(case, run.per_arm["current"])
             run.set_all("cap" if state == "more" else state)  # "cap": it would have gone on, max_passes stopped it
         run.seconds = time.monotonic() - started

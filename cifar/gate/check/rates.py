@@ -335,36 +335,32 @@ def paired_passed_rates(runs: dict[str, list[dict]], policies: Policies, resampl
             if not all(len(p[name][0]) == len(p[name][1]) for p in pairs):
                 continue  # not pairs: the paired gate's bound needs them
             pool = np.concatenate([np.column_stack(p[name]) / centre(p[name][0]) for p in pairs])
+
+            def draw(size):
+                index = rng.integers(0, len(pool), size=size)
+                return list(pool[index, 0]), list(pool[index, 1])
+
+            plan = [budget_plan(run, name) for run in sessions]
+            if all(n is not None for n in plan):  # budgeted sessions: the shipped looks and extension, replayed
+                out["resampled"][arm][name] = _replayed(
+                    lambda _, size: draw(size), plan, policy, resamples, rng,
+                    lambda first, again: (again in PASSING) if first == "regression" else first in PASSING)
+                continue
             planned = [planned_pairs(run, name) or len(p[name][1]) for run, p in zip(sessions, pairs)]
             looks = any(planned_pairs(run, name) is not None for run in sessions)
             hits = 0
             for _ in range(resamples):
                 size = planned[int(rng.integers(len(planned)))]
-
-                def draw():
-                    index = rng.integers(0, len(pool), size=size)
-                    return list(pool[index, 0]), list(pool[index, 1])
-
-                first = draw()
+                first = draw(size)
                 if looks and stopped_at(*first, policy) is not None:
                     hits += 1
                     continue
                 passed, regressed = _passes(*first, name, policy)
                 if regressed:
-                    again = draw()
+                    again = draw(size)
                     passed = (looks and stopped_at(*again, policy) is not None) or _passes(*again, name, policy)[0]
                 hits += passed
             out["resampled"][arm][name] = Rate(hits, resamples)
-            plan = [budget_plan(run, name) for run in sessions]
-            if all(n is not None for n in plan):  # budgeted sessions: the shipped looks and extension, replayed
-
-                def pooled_draw(_, size):
-                    index = rng.integers(0, len(pool), size=size)
-                    return list(pool[index, 0]), list(pool[index, 1])
-
-                out["resampled"][arm][name] = _replayed(
-                    pooled_draw, plan, policy, resamples, rng,
-                    lambda first, again: (again in PASSING) if first == "regression" else first in PASSING)
     return out
 
 
