@@ -3,8 +3,8 @@
 Every measurement is a fresh child process (`cifar.isolation.runner.Runner`), all the claims' arms interleaved pass by
 pass (`cifar.isolation.schedule.alternating`), so drift of a shared machine spreads over all of them. A process is the
 unit, and every figure comes from the one measurement model (`cifar.stats.estimate`): a process's value is its
-rounds' time over their number, and a ratio is the geometric-mean ratio over the passes both arms ran in (paired by
-pass), with a 95 % Student-t interval. A ratio whose interval holds 1.00 is "no measurable difference".
+rounds' time over their number, and a ratio is the trimmed mean of the log ratios over the passes both arms ran in
+(paired by pass), with a 95 % trimmed-t interval. A ratio whose interval holds 1.00 is "no measurable difference".
 
 =====  ======================================================================================================
 claim  what the article says, and what is measured here
@@ -218,7 +218,8 @@ def arm_throughput(results: list[dict]) -> float:
 
 def arm_speedup(results: dict[str, list[dict]], reference: str, other: str) -> Ratio:
     """How many times faster `other` ran than `reference` (> 1: faster): paired by the passes both ran in, with a
-    95 % t interval (`cifar.stats.estimate.compare`). ValueError below 2 such passes (judged as a failed arm)."""
+    95 % trimmed-t interval (`cifar.stats.estimate.compare`). ValueError below 2 such passes (judged as a failed
+    arm)."""
     pairs = [(a, b) for a, b in zip(pass_values(results[reference]), pass_values(results[other]))
              if a is not None and b is not None]
     ratio = compare([a for a, _ in pairs], [b for _, b in pairs], paired=True).ratio

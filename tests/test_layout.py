@@ -88,7 +88,7 @@ def test_each_shared_constant_is_defined_once():
 #: The measurement scripts a maintainer reruns (docs/ and CONTRIBUTING.md say when); the settled ones were removed,
 #: docs/ naming the commit that still has each.
 MEASURE_SCRIPTS = ("aa_coverage.py", "before_after.py", "budget_looks.py", "independent_fit.py", "pair_spread.py",
-                   "tune_proof.py", "variance_split.py")
+                   "tail_sim.py", "tune_proof.py", "variance_split.py")
 
 
 @pytest.mark.parametrize("args", [[name, "--help"] for name in MEASURE_SCRIPTS]

@@ -315,7 +315,8 @@ def render(result: Bisection, width: int = 120) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None)
     table = Table(title=Text(f"bisect -k {result.case!r}: each commit's time against GOOD {result.good.short}"),
-                  caption=Text("ratio: current / GOOD time per round, 95 % t interval over pairs (the paired gate's)"))
+                  caption=Text("ratio: current / GOOD time per round, 95 % trimmed-t interval over pairs "
+                               "(the paired gate's)"))
     for column in ("step", "commit", "subject", "passes", "ratio", "verdict"):
         table.add_column(Text(column), overflow="fold")
     for i, s in enumerate(result.steps, 1):

@@ -4,8 +4,9 @@ A regression needs both statistical evidence (a one-sided rank test, p < alpha) 
 current / baseline above 1 + floor). "Unchanged" needs the data to rule out the slowdown the policy tolerates:
 the one-sided 95 % upper bound of the ratio below 1 + tolerance. A benchmark that is neither is ``unresolved``: its
 row says the smallest slowdown it did rule out and about how many processes (pairs) a side would settle it. The
-ratio, its 95 % interval and the bound are the estimator's (`cifar.stats.estimate`: the geometric-mean ratio of
-the processes' values, a Student-t interval on the logs, paired where the processes ran side by side); the rank
+ratio, its 95 % interval and the bound are the estimator's (`cifar.stats.estimate`: the trimmed mean of the
+pairs' log ratios with Yuen's trimmed-t interval, or of each side's logs where the processes did not run side by
+side); the rank
 test is the gate's own. A test that cannot reach p < alpha with this many samples, whatever the data, cannot
 fail: that benchmark is ``inconclusive`` and says how many it would need.
 

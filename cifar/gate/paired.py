@@ -3,8 +3,8 @@
 A paired run (``pytest benchmarks/ --baseline-tree=PATH``) carries both arms. The unit is the process: each
 contributes its value as the estimator defines it (`cifar.stats.estimate.process_seconds`: its rounds' time over
 their number). Process i of each arm ran back to back, so whatever the machine did at that moment slowed both: by
-default the test is Wilcoxon's signed-rank on log(current / baseline) of the pairs, and the ratio the geometric
-mean of the pairs' ratios with the estimator's paired t interval. A pair in which either process was contended is
+default the test is Wilcoxon's signed-rank on log(current / baseline) of the pairs, and the ratio the estimator's
+(the trimmed mean of the pairs' log ratios) with its trimmed-t interval. A pair in which either process was contended is
 left out (`cifar.stats.estimate.quiet_indices`).
 """
 

@@ -5,7 +5,7 @@ case's pairs up to its passes, but looks at `FIRST_LOOK`, `FIRST_LOOK` + `EVERY`
 look the case stops when both
 
 * a slowdown of the policy's tolerance or more is excluded: the estimator's one-sided upper bound of the ratio
-  (a Student-t bound on the pairs' log(current / baseline)), at confidence 1 - `FUTILITY` / looks, is below
+  (a trimmed-t bound on the pairs' log(current / baseline)), at confidence 1 - `FUTILITY` / looks, is below
   1 + tolerance (a stricter bound than the final verdict's 95 %, so a stopped case ends "unchanged"); and
 * the gate's own test on the pairs so far does not say regression (then the case runs to the end and the test
   decides on every pair);
@@ -74,7 +74,7 @@ def spent_alpha(alpha: float, pairs: int, planned: int, budgeted: bool = True) -
 
 
 def upper_bound(baseline: list[float], current: list[float], confidence: float) -> float:
-    """One-sided upper confidence bound of the geometric-mean ratio current / baseline over pairs
+    """One-sided upper confidence bound of the estimator's ratio current / baseline over pairs
     (`cifar.stats.estimate.slowdown_bound`); inf with fewer than 2 pairs."""
     return slowdown_bound(baseline, current, paired=True, confidence=confidence)
 

@@ -3,10 +3,10 @@
 Per benchmark, `cifar.gate.decide.judge_benchmark`: one-sided Mann-Whitney U (asv's test) on the run's rounds
 against the pooled rounds of the newest promoted baselines of the same machine fingerprint, at alpha, and the ratio
 above 1 + floor, where the ratio and its 95 % interval are the estimator's over processes (`cifar.stats.estimate`:
-each process's value, the geometric-mean ratio of the run's processes to the baselines' pooled processes, Welch's t
-on the logs). A benchmark that fails is measured once more in fresh processes, and the gate fails only if it fails
-again: one unlucky session on a shared machine does not fail CI. A paired run carries its own baseline arm instead:
-`cifar.gate.paired`.
+each process's value, the ratio of the trimmed geometric means of the run's processes and the baselines' pooled
+processes, Yuen-Welch's trimmed t on the logs). A benchmark that fails is measured once more in fresh processes,
+and the gate fails only if it fails again: one unlucky session on a shared machine does not fail CI. A paired run
+carries its own baseline arm instead: `cifar.gate.paired`.
 
 Exit codes of ``python -m cifar gate`` (see `GateReport.exit_code`): 0 passed, 1 regression, 2 bad input,
 3 inconclusive (no regression, but something was not settled or not gated: a benchmark unresolved (a slowdown

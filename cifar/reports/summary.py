@@ -5,7 +5,7 @@ functions, so tests feed them fake results.
 
 Every figure here comes from the one measurement model, `cifar.stats.estimate` (its docstring says what a process
 is worth, how two settings compare and which processes are left out). Each interval says its half-width;
-`TARGET_HALF_WIDTH` is what a compute case aims for (±3 %), and where one pass alone widened an interval the
+`BENCH_HALF_WIDTH` is what a compute case aims for (±5 %), and where one pass alone widened an interval the
 summary names it.
 
 Configurations of one case are paired by pass: a case runs every configuration pass by pass (A B C, C B A, …), so
@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from cifar.stats.estimate import (TARGET_HALF_WIDTH, Ratio, best_of, half_width, influential,
+from cifar.stats.estimate import (BENCH_HALF_WIDTH, Ratio, best_of, half_width, influential,
                                   kept_values, processes_needed, speedup, throughput)
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
@@ -139,7 +139,7 @@ ARRAYS = "arrays"
 
 def input_comparison(entries: list[dict]) -> list[InputRow]:
     """The article's "tune the input pipeline too": per model and threads, the epoch fed by the article's arrays
-    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % t interval over processes;
+    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % trimmed-t interval over processes;
     None for arrays itself or with too few processes)."""
     groups: dict[tuple[str, str], dict[str, dict]] = {}
     for entry in entries:
@@ -163,7 +163,7 @@ REFERENCE_PIPELINE = "seed-npcAUTO"  # the article's
 
 def pipeline_comparison(entries: list[dict]) -> list[tuple[str, str, float, Ratio | None]]:
     """The input pipelines alone under the same threads: (pipeline id, threads, images/s, speedup over the
-    article's pipeline with a 95 % t interval over processes, None for the article's own)."""
+    article's pipeline with a 95 % trimmed-t interval over processes, None for the article's own)."""
     pipelines = [e for e in entries if e["workload"] == "pipeline" and e.get("pipeline_id")]
     reference = {e["threads"]: e for e in pipelines if e["pipeline_id"] == REFERENCE_PIPELINE}
     rows = []
@@ -198,10 +198,10 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     # Every id whole: no_wrap (rich would otherwise fold or cut "epoch-seed_cnn-batched-npcAUTO"), Text (it would
     # read "[...]" as markup).
     table = Table(title="Best configuration per case",
-                  caption="throughput: a process's items over its time, geometric mean over processes; speedup over "
-                          "default (default's over the next fastest where it is the best) with a 95 % t interval "
-                          "over processes (paired by pass); ±: its half-width, and "
-                          f"about how many processes a side ±{TARGET_HALF_WIDTH:.0%} would take")
+                  caption="throughput: a process's items over its time, trimmed geometric mean over processes; "
+                          "speedup over default (default's over the next fastest where it is the best) with a 95 % "
+                          "trimmed-t interval over processes (paired by pass); ±: its half-width, and "
+                          f"about how many processes a side ±{BENCH_HALF_WIDTH:.0%} would take")
     for column in ("case", "best", "throughput", "speedup vs default", "±"):
         table.add_column(Text(column), no_wrap=True)
     widened: list[str] = []
@@ -210,8 +210,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
         if row.speedup is not None:
             cell = str(row.speedup) + ("" if row.baseline == BASELINE_CONFIG else f" over {row.baseline}")
             width = f"{half_width(row.speedup):.1%}"
-            if half_width(row.speedup) > TARGET_HALF_WIDTH:
-                width += f" (~{processes_needed(row.speedup, row.processes)} for ±{TARGET_HALF_WIDTH:.0%})"
+            if half_width(row.speedup) > BENCH_HALF_WIDTH:
+                width += f" (~{processes_needed(row.speedup, row.processes, BENCH_HALF_WIDTH)} for ±{BENCH_HALF_WIDTH:.0%})"
             if row.widened_by is not None:
                 widened.append(f"{row.case}: pass {row.widened_by + 1} of {row.processes} alone widened its interval")
             if row.note:
@@ -229,7 +229,7 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     pipes = pipeline_comparison(entries)
     if pipes:
         table = Table(title=f"Input pipelines alone (no model), against the article's ({REFERENCE_PIPELINE})",
-                      caption="images/s (as above); speedup with a 95 % t interval over processes (unpaired)")
+                      caption="images/s (as above); speedup with a 95 % trimmed-t interval over processes (unpaired)")
         for column in ("pipeline", "threads", "images/s", f"speedup vs {REFERENCE_PIPELINE}"):
             table.add_column(Text(column), no_wrap=True)
         for pipeline_id, threads, value, ratio in pipes:
@@ -239,7 +239,7 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     if inputs:
         feeds = list(dict.fromkeys(feed for row in inputs for feed in row.inputs))
         table = Table(title="Epoch by input: the article's arrays vs tf.data pipelines (same model and threads)",
-                      caption="images/s (as above); speedup over arrays with a 95 % t interval over processes (unpaired)")
+                      caption="images/s (as above); speedup over arrays with a 95 % trimmed-t interval over processes (unpaired)")
         for column in ("model", "threads", *feeds):
             table.add_column(Text(column), no_wrap=True)
         for row in inputs:

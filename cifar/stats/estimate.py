@@ -12,14 +12,20 @@ The unit is the fresh process (rounds of one process share its memory layout, th
 * **odd processes** (`quiet_indices`): a process measured while other processes and the hypervisor's steal took more
   than 10 % of its usable CPUs (`cifar.workloads.timing`) is left out, and with it its pass where the comparison is
   paired, unless over half were (then the run itself was contended, and dropping most of it would hide that);
-* **the comparison of two settings** (`compare`): the geometric-mean ratio of their values, paired by pass where
-  both ran in every pass (process i of each ran seconds apart, so the machine's drift between passes cancels),
-  with a 95 % Student-t interval on the logs (scipy's ``ttest_rel``, or Welch's ``ttest_ind`` when unpaired);
+* **the centre of a setting** (`centre`): the trimmed geometric mean of its processes' values (`TRIM`, 20 % cut
+  from each end: none below 5 processes);
+* **the comparison of two settings** (`compare`, `ratio_ci`): paired by pass where both ran in every pass (process i
+  of each ran seconds apart, so the machine's drift between passes cancels), the trimmed mean of the pairs' log
+  ratios with Yuen's 95 % trimmed-t interval; unpaired, the ratio of the trimmed geometric means with
+  Yuen-Welch's interval (scipy's ``ttest_ind(..., trim=0.2)``). Below 5 processes a side nothing is trimmed and
+  these are the paired t and Welch's interval. Trimmed because work that needs both vCPUs has a heavy right tail
+  (a process now and then 30-40 % slower), and one such process stretches a plain t interval over the whole tail;
+  trimmed, it moves neither the point nor the width much (docs/measuring.md: the simulation and the A/A check).
   `Estimate.n` is the processes a side it rests on, after the odd ones are left out;
 * **half-width** (`half_width`): relative to the point, one meaning everywhere (0.03 = ±3 %);
 * **processes needed** (`processes_needed`): about how many processes a side would narrow the interval to a
   target half-width if the spread stays what was seen (t quantile included);
-* **how much slower it may be** (`slowdown_bound`): the one-sided 95 % upper bound of the ratio, the same t
+* **how much slower it may be** (`slowdown_bound`): the one-sided 95 % upper bound of the ratio, the same
   interval's one-sided form, and about how many processes a side would bring it under a tolerance
   (`processes_to_bound`): what the gate's "unchanged" and "unresolved" rest on;
 * **where the next value should fall** (`prediction_interval`): a history's band, from its runs' values.
@@ -45,8 +51,16 @@ from dataclasses import dataclass, field
 CONFIDENCE = 0.95
 #: Fewer processes a side give no interval: one value says nothing about the spread.
 MIN_PROCESSES = 2
-#: The half-width a case aims for (±3 %).
+#: The half-width the tuner's confirmation aims for (±3 %).
 TARGET_HALF_WIDTH = 0.03
+#: The half-width `make bench`'s best-vs-default intervals aim for (±5 %): adaptive effort adds passes until a
+#: case's interval is this narrow, or the processes it would take exceed the case's cap.
+BENCH_HALF_WIDTH = 0.05
+#: The share of values cut from each end before a centre or a ratio is taken (Yuen's trimmed mean, 20 %): floor(0.2 n)
+#: of n, so none below 5 processes, one of 5-9, two of 10-14. A process now and then 30-40 % slower (the heavy right
+#: tail of work that needs both vCPUs, docs/measuring.md) then moves neither the point nor the interval's width
+#: much; on normal noise the interval is ~5 % wider than the plain t's.
+TRIM = 0.2
 #: The key under which a run records each process's value (seconds per round: total time over rounds).
 VALUE_KEY = "seconds_per_round_per_process"
 
@@ -85,9 +99,15 @@ def process_rate(rounds: list[float], items_per_round: float) -> float:
 
 
 def centre(values: list[float]) -> float:
-    """The centre of processes' values (seconds per round): their geometric mean, the point every ratio here
-    divides."""
-    return statistics.geometric_mean(values)
+    """The centre of processes' values (seconds per round): their trimmed geometric mean (`TRIM` of the logs cut
+    from each end; with fewer than 5 processes none, the plain geometric mean), the point every unpaired ratio
+    here divides.
+
+    >>> round(centre([1.0, 1.0, 1.0, 1.0, 1.4]), 6)  # the one slow process is trimmed
+    1.0
+    """
+    _positive(values)
+    return math.exp(_trimmed(sorted(map(math.log, values)))[0])
 
 
 def rate(values: list[float], items_per_round: float) -> float:
@@ -108,16 +128,19 @@ def quiet_indices(flags: list[bool]) -> list[int]:
     return [i for i, busy in enumerate(flags) if not busy]
 
 
-def ratio_point(numerator: list[float], denominator: list[float]) -> float:
-    """The geometric-mean ratio numerator / denominator (the point of `log_t_ratio_ci`; paired or not, the same
-    number: the mean of the pairs' log ratios is the difference of the sides' mean logs).
+def ratio_point(numerator: list[float], denominator: list[float], paired: bool = False) -> float:
+    """The ratio numerator / denominator `ratio_ci` centres its interval on: the trimmed mean of the pairs' log
+    ratios when ``paired``, else the ratio of the sides' trimmed geometric means (`centre`). Up to 4 values a
+    side nothing is trimmed, and both are the geometric-mean ratio.
 
     >>> ratio_point([2.0, 8.0], [1.0, 1.0])
     4.0
     """
     _positive(numerator, denominator)
-    return math.exp(math.fsum(map(math.log, numerator)) / len(numerator)
-                    - math.fsum(map(math.log, denominator)) / len(denominator))
+    if paired:
+        _same_length(numerator, denominator)
+        return math.exp(_trimmed(sorted(math.log(a / b) for a, b in zip(numerator, denominator)))[0])
+    return centre(numerator) / centre(denominator)
 
 
 def _positive(*sides: list[float]) -> None:
@@ -129,101 +152,147 @@ def _positive(*sides: list[float]) -> None:
             raise ValueError(f"process values must be positive numbers, got {bad[0]!r}")
 
 
-def log_t_ratio_ci(numerator: list[float], denominator: list[float], paired: bool = False,
-                confidence: float = CONFIDENCE) -> Ratio | None:
-    """The geometric-mean ratio numerator / denominator with a Student-t interval on the logs (``ttest_rel`` when
-    ``paired``, else Welch's ``ttest_ind``). None with fewer than `MIN_PROCESSES` values a side.
+def _same_length(a: list[float], b: list[float]) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"paired samples need equal lengths, got {len(a)} and {len(b)}")
+
+
+def trimmed_count(n: int) -> int:
+    """How many of n values `TRIM` cuts from each end: floor(0.2 n), as scipy's ``trim_mean`` cuts (0 below 5)."""
+    return int(TRIM * n + 1e-9)
+
+
+def _trimmed(logs: list[float]) -> tuple[float, float, int]:
+    """Of sorted values: (trimmed mean, its squared standard error, degrees of freedom), Yuen's: `trimmed_count`
+    cut from each end, the standard error from the winsorized variance s_w² as (n - 1) s_w² / (h (h - 1)) with h
+    the values kept, h - 1 degrees of freedom. Nothing trimmed, it is the mean, s² / n and n - 1."""
+    n = len(logs)
+    g = trimmed_count(n)
+    kept = logs[g:n - g]
+    h = len(kept)
+    mean = math.fsum(kept) / h
+    if n < 2 or h < 2:
+        return mean, math.inf, max(h - 1, 0)
+    winsorized = [logs[g]] * g + kept + [logs[n - 1 - g]] * g
+    w_mean = math.fsum(winsorized) / n
+    s2 = math.fsum((v - w_mean) ** 2 for v in winsorized) / (n - 1)
+    return mean, (n - 1) * s2 / (h * (h - 1)), h - 1
+
+
+def _location(numerator: list[float], denominator: list[float], paired: bool) -> tuple[float, float, float]:
+    """The log ratio numerator / denominator `ratio_ci` estimates: (point, standard error, degrees of freedom).
+    Paired: Yuen's trimmed mean of the pairs' log ratios; unpaired: the difference of the sides' trimmed means with
+    Yuen-Welch's standard error and Welch-Satterthwaite's degrees of freedom (scipy's ``ttest_ind(..., trim=0.2,
+    equal_var=False)``, tests/test_estimate.py checks they agree)."""
+    _positive(numerator, denominator)
+    if paired:
+        _same_length(numerator, denominator)
+        mean, se2, df = _trimmed(sorted(math.log(a / b) for a, b in zip(numerator, denominator)))
+        return mean, math.sqrt(se2), df
+    (ma, va, da), (mb, vb, db) = (_trimmed(sorted(map(math.log, side))) for side in (numerator, denominator))
+    se2 = va + vb
+    if se2 == 0.0:
+        return ma - mb, 0.0, da + db
+    return ma - mb, math.sqrt(se2), se2 ** 2 / ((va ** 2 / da if da else 0.0) + (vb ** 2 / db if db else 0.0))
+
+
+def _quantile(confidence: float, df: float) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(confidence, df))
+
+
+def ratio_ci(numerator: list[float], denominator: list[float], paired: bool = False,
+             confidence: float = CONFIDENCE) -> Ratio | None:
+    """The ratio numerator / denominator (`ratio_point`) with a Student-t interval on the logs that is robust to a
+    process now and then much slower (Yuen's trimmed t: `TRIM` of the values cut from each end, the spread from
+    the winsorized variance). ``paired`` works on the pairs' log ratios, else on each side's logs (Yuen-Welch).
+    With fewer than 5 values a side nothing is trimmed and it is the paired t (``ttest_rel``) or Welch's
+    interval. None with fewer than `MIN_PROCESSES` values a side.
 
     Two pairs whose ratios are 2.0 and 2.1: a bootstrap says [2.00, 2.10]; the t interval says what two pairs know.
 
-    >>> print(log_t_ratio_ci([2.0, 2.1], [1.0, 1.0], paired=True))
+    >>> print(ratio_ci([2.0, 2.1], [1.0, 1.0], paired=True))
     2.05x [1.50, 2.79]
-    """
-    import numpy as np
-    from scipy import stats
 
+    Ten pairs, one of them 35 % slower on one side: trimmed, the slow pair does not widen the interval to ±7 %.
+
+    >>> print(ratio_ci([1.0, 1.01, 0.99, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0, 1.35], [1.0] * 10, paired=True))
+    1.00x [0.99, 1.01]
+    """
     _positive(numerator, denominator)
-    a = np.log(np.asarray(numerator, dtype=float))
-    b = np.log(np.asarray(denominator, dtype=float))
-    if paired and a.size != b.size:
-        raise ValueError(f"paired samples need equal lengths, got {a.size} and {b.size}")
-    if min(a.size, b.size) < MIN_PROCESSES:
+    if paired:
+        _same_length(numerator, denominator)
+    if min(len(numerator), len(denominator)) < MIN_PROCESSES:
         return None
-    point = float(np.exp(a.mean() - b.mean()))
-    d = a - b if paired else None
-    if (paired and np.ptp(d) < 1e-12) or (not paired and np.ptp(a) < 1e-12 and np.ptp(b) < 1e-12):
-        return Ratio(point, point, point)  # no spread at all (exact copies): nothing to widen
-    test = stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False)
-    ci = test.confidence_interval(confidence_level=confidence)
-    return Ratio(point, float(np.exp(ci.low)), float(np.exp(ci.high)))
+    point, se, df = _location(numerator, denominator, paired)
+    if se == 0.0:
+        return Ratio(math.exp(point), math.exp(point), math.exp(point))  # no spread left: nothing to widen
+    half = _quantile(0.5 + confidence / 2.0, df) * se
+    return Ratio(math.exp(point), math.exp(point - half), math.exp(point + half))
 
 
 def ratio(numerator: list[float], denominator: list[float], paired: bool = False, interval: bool = True) -> Ratio:
-    """`log_t_ratio_ci`, or only its point (low = high = point) when not ``interval`` (resampled verdicts need none)
+    """`ratio_ci`, or only its point (low = high = point) when not ``interval`` (resampled verdicts need none)
     or a side has too few values for one."""
-    found = log_t_ratio_ci(numerator, denominator, paired=paired) if interval else None
+    found = ratio_ci(numerator, denominator, paired=paired) if interval else None
     if found is None:
-        point = ratio_point(numerator, denominator)
+        point = ratio_point(numerator, denominator, paired=paired)
         return Ratio(point, point, point)
     return found
 
 
 def slowdown_bound(baseline: list[float], current: list[float], paired: bool,
                    confidence: float = CONFIDENCE) -> float:
-    """The one-sided upper confidence bound of the geometric-mean ratio current / baseline: how much slower
-    `current` may be, at `confidence`. The high end of `log_t_ratio_ci`'s two-sided interval at 2·confidence - 1
-    (paired t on the pairs' log ratios, or Welch's t on the logs); inf with fewer than `MIN_PROCESSES` a side.
+    """The one-sided upper confidence bound of the ratio current / baseline: how much slower `current` may be, at
+    `confidence`. `ratio_ci`'s high end at 2·confidence - 1 (its trimmed t on the logs); inf with fewer than
+    `MIN_PROCESSES` a side.
 
     >>> round(slowdown_bound([1.0, 1.0, 1.0], [1.02, 1.03, 1.04], paired=True), 3)
     1.047
     """
     if min(len(baseline), len(current)) < MIN_PROCESSES:
         return math.inf
-    if paired:
-        # The same figure as log_t_ratio_ci(...).high, without scipy's test object: the looks and the gate's
-        # check call this thousands of times.
-        import numpy as np
-        from scipy.stats import t
+    point, se, df = _location(current, baseline, paired)
+    return math.exp(point + (_quantile(confidence, df) * se if se else 0.0))
 
-        _positive(baseline, current)
-        if len(baseline) != len(current):
-            raise ValueError(f"paired samples need equal lengths, got {len(baseline)} and {len(current)}")
-        d = np.log(np.asarray(current, dtype=float)) - np.log(np.asarray(baseline, dtype=float))
-        se = float(np.std(d, ddof=1)) / math.sqrt(d.size)
-        return math.exp(float(d.mean()) + float(t.ppf(confidence, d.size - 1)) * se)
-    found = log_t_ratio_ci(current, baseline, paired=False, confidence=2.0 * confidence - 1.0)
-    return math.inf if found is None else found.high
+
+def _spread(baseline: list[float], current: list[float], paired: bool) -> float:
+    """The standard error `ratio_ci` would have with one process a side: its standard error times sqrt(n)."""
+    n = min(len(baseline), len(current))
+    return _location(current, baseline, paired)[1] * math.sqrt(n)
+
+
+def _df(n: int) -> int:
+    """The degrees of freedom of a paired trimmed t over n pairs (h - 1); unpaired ones are about this too."""
+    return n - 2 * trimmed_count(n) - 1
 
 
 def processes_to_bound(baseline: list[float], current: list[float], limit: float, paired: bool,
                        confidence: float = CONFIDENCE, cap: int = 10_000) -> int | None:
     """About how many processes (pairs, when `paired`) a side would bring `slowdown_bound` below `limit` if the
     point and the spread stay what these values show; None when the point is at or above `limit` (more processes
-    narrow the bound towards the point, never below it), `cap` when even that many would not do.
+    narrow the bound towards the point, never below it), `cap` when even that many would not do. None too with
+    fewer than `MIN_PROCESSES` a side (no spread to go on).
 
-    Four pairs about 1 % slower with a 2.6 % spread rule out > +4.1 %; to rule out > +3 %:
+    Four pairs about 1 % slower with a 2.6 % spread rule out > +4.1 %; to rule out > +3 %, 8 (from 5 pairs on, the
+    trimmed t has fewer degrees of freedom: 7 would do untrimmed):
 
     >>> processes_to_bound([1.0, 1.0, 1.0, 1.0], [1.00, 1.04, 0.98, 1.02], 1.03, paired=True)
-    7
+    8
     """
-    import numpy as np
-    from scipy.stats import t
-
     _positive(baseline, current)
-    a = np.log(np.asarray(current, dtype=float))
-    b = np.log(np.asarray(baseline, dtype=float))
-    point = float(a.mean() - b.mean())
+    if paired and len(baseline) != len(current):
+        paired = False
+    if min(len(baseline), len(current)) < MIN_PROCESSES:
+        return None
+    point = _location(current, baseline, paired)[0]
     goal = math.log(limit)
     if point >= goal:
         return None
-    if paired and a.size == b.size:
-        spread = float(np.std(a - b, ddof=1)) if a.size > 1 else math.inf
-    else:  # Welch with n a side: se = sqrt((var_a + var_b) / n)
-        spread = math.sqrt(sum(float(np.var(x, ddof=1)) if x.size > 1 else math.inf for x in (a, b)))
-    if not math.isfinite(spread):
-        return None
+    spread = _spread(baseline, current, paired)
     for n in range(MIN_PROCESSES, cap):
-        if point + float(t.ppf(confidence, n - 1)) * spread / math.sqrt(n) < goal:
+        if point + _quantile(confidence, _df(n)) * spread / math.sqrt(n) < goal:
             return n
     return cap
 
@@ -259,14 +328,12 @@ def processes_needed(ratio: Ratio, processes: int, target: float = TARGET_HALF_W
     if the spread stays what they showed: t(n-1) standard errors each side, the standard error falling as one
     over the square root of n, the t quantile falling with n too. A guide: with 3 processes the spread itself is
     known to within a factor of ~2. `cap` when even that many would not do."""
-    from scipy.stats import t
-
     if processes < MIN_PROCESSES or ratio.low <= 0:
         return cap
-    spread = math.log(ratio.high / ratio.low) / 2 * math.sqrt(processes) / t.ppf(0.975, processes - 1)
+    spread = math.log(ratio.high / ratio.low) / 2 * math.sqrt(processes) / _quantile(0.975, _df(processes))
     goal = math.asinh(target)  # half_width() of a log-symmetric interval is sinh(its log half-width)
     for n in range(max(processes, MIN_PROCESSES), cap):
-        if t.ppf(0.975, n - 1) * spread / math.sqrt(n) <= goal + 1e-12:
+        if _quantile(0.975, _df(n)) * spread / math.sqrt(n) <= goal + 1e-12:
             return n
     return cap
 
@@ -324,7 +391,7 @@ def compare(baseline: list[float], values: list[float], baseline_flags: list[boo
             kept = quiet_indices(fb)
             left = tuple(i for i in range(len(b)) if i not in kept)
             b = [b[i] for i in kept]
-    return Estimate(log_t_ratio_ci(a, b, paired=paired), min(len(a), len(b)), paired, left, unpaired_sizes)
+    return Estimate(ratio_ci(a, b, paired=paired), min(len(a), len(b)), paired, left, unpaired_sizes)
 
 
 def influential(estimate: Estimate, baseline: list[float], values: list[float], share: float = 0.5) -> int | None:
@@ -337,7 +404,7 @@ def influential(estimate: Estimate, baseline: list[float], values: list[float], 
     for i in range(estimate.n):
         a = baseline[:i] + baseline[i + 1:] if estimate.paired else baseline
         b = values[:i] + values[i + 1:]
-        ratio = log_t_ratio_ci(a, b, paired=estimate.paired)
+        ratio = ratio_ci(a, b, paired=estimate.paired)
         if ratio is not None and half_width(ratio) < narrowest:
             best, narrowest = i, half_width(ratio)
     return best

@@ -87,18 +87,23 @@ def merge_results(results: list[dict]) -> dict:
     return merged
 
 
+def _entries(case: Case, results: dict[str, list[dict]]) -> list[dict]:
+    """A case's configurations as the summary's `best_of` reads them (items per round, processes, contention)."""
+    return [{"case": case.name, "threads": config, "unit": runs[0]["unit"],
+             "items_per_round": runs[0]["items_per_round"],  # the summary's `throughput` needs no more
+             "durations_per_process": [r["durations_seconds"] for r in runs],
+             "contention_per_process": [r["contention"] for r in runs]}
+            for config, runs in results.items() if runs]
+
+
 def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]:
     """Whether another pass of `case` is worth its time, from its best-vs-default interval as the summary will
-    compute it: ``("settled", None)`` within ±`TARGET_HALF_WIDTH`; ``("futile", n)`` when about n processes a side
+    compute it: ``("settled", None)`` within ±`BENCH_HALF_WIDTH`; ``("futile", n)`` when about n processes a side
     would be needed, more than ``max_passes`` allows (its processes disagree too much for passes to help here);
     ``("more", n)`` otherwise; ``("no interval", None)`` when there is none to narrow (one configuration)."""
-    from cifar.stats.estimate import MIN_PROCESSES, TARGET_HALF_WIDTH, best_of
+    from cifar.stats.estimate import BENCH_HALF_WIDTH, MIN_PROCESSES, best_of
 
-    entries = [{"case": case.name, "threads": config, "unit": runs[0]["unit"],
-                "items_per_round": runs[0]["items_per_round"],  # the summary's `throughput` needs no more
-                "durations_per_process": [r["durations_seconds"] for r in runs],
-                "contention_per_process": [r["contention"] for r in runs]}
-               for config, runs in results.items() if runs]
+    entries = _entries(case, results)
     if len(entries) < 2:
         return "no interval", None
     _, baseline, estimate = best_of(entries)
@@ -106,10 +111,23 @@ def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]
         return "no interval", None
     if estimate.ratio is None and estimate.n < MIN_PROCESSES:
         return "more", MIN_PROCESSES  # e.g. --quick --max-passes 4: one process a side has no interval yet
-    if estimate.half_width <= TARGET_HALF_WIDTH:
+    if estimate.half_width <= BENCH_HALF_WIDTH:
         return "settled", None
-    needed = estimate.processes_needed()
+    needed = estimate.processes_needed(BENCH_HALF_WIDTH)
     return ("futile" if case.max_passes is None or needed > case.max_passes else "more"), needed
+
+
+def contenders(case: Case, results: dict[str, list[dict]]) -> list[str]:
+    """The configurations the best-vs-default interval compares (the fastest and default, or default and the
+    runner-up when default is the fastest): an extra pass runs only these two, since the others' processes would
+    not narrow it. Every configuration when there is no such pair."""
+    from cifar.stats.estimate import best_of
+
+    entries = _entries(case, results)
+    best, baseline, _ = best_of(entries) if len(entries) > 1 else (None, None, None)
+    if baseline is None:
+        return list(results)
+    return [best["threads"], baseline["threads"]]
 
 
 @dataclass
@@ -271,9 +289,10 @@ class Campaign:
         exclude its tolerance; later passes run only the configurations still open.
 
         A case with ``max_passes`` (and no baseline arm) gets more passes, one at a time, while its best-vs-default
-        interval — the summary's, computed the same way (`effort`) — is wider than ±`TARGET_HALF_WIDTH` and the
+        interval — the summary's, computed the same way (`effort`) — is wider than ±`BENCH_HALF_WIDTH` and the
         processes it would take fit in ``max_passes``: effort goes where a pass can still settle the answer, not to
-        cases already settled nor to those whose processes disagree too much for a few more to help."""
+        cases already settled nor to those whose processes disagree too much for a few more to help. An extra
+        pass runs only the two configurations that interval compares (`contenders`), alternating their order."""
         run = CaseRun(case, list(case.threads or self.configs),
                       {"current": self.runner, **({"baseline": self.baseline} if self.baseline else {})},
                       self._sequential(case, list(case.threads or self.configs)), self._budgeted())
@@ -291,9 +310,10 @@ class Campaign:
         adaptive = case.max_passes is not None and self.baseline is None and len(run.configs) > 1
         while adaptive and run.done < case.max_passes and not run.failed["current"] \
                 and effort(case, run.per_arm["current"])[0] == "more":
+            pair = contenders(case, run.per_arm["current"])
             if self.progress is not None and hasattr(self.progress, "grow"):
-                self.progress.grow(len(run.configs))
-            self._run_pass(run, run.done)
+                self.progress.grow(len(pair))
+            self._run_pass(run, run.done, only=pair)
         # A sequential case's configurations got their state at their looks.
         if not run.sequential and not adaptive:
             run.set_all("fixed")
@@ -307,8 +327,10 @@ class Campaign:
             self.progress.end_case()  # before pytest writes this test's result
         return run
 
-    def _run_pass(self, run: "CaseRun", index: int) -> None:
-        for config in in_pass_order(run.configs, index):
+    def _run_pass(self, run: "CaseRun", index: int, only: list[str] | None = None) -> None:
+        """Pass `index` of `run`'s open configurations (of those in `only`, when given), in alternating order."""
+        configs = [c for c in run.configs if only is None or c.id in only]
+        for config in in_pass_order(configs, index):
             if run.state.get(config.id, "open") != "open":
                 continue
             for arm in in_pass_order(list(run.arms), index):

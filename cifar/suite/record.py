@@ -64,7 +64,7 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "runner": result["runner"]["mode"],
         "isolation_overhead_seconds": result["runner"]["isolation_overhead_seconds"],
         "passes": result.get("passes", 1),
-        # Adaptive effort: the passes run, the cap, and why it stopped ("settled" within ±3 %, "futile": about
+        # Adaptive effort: the passes run, the cap, and why it stopped ("settled" within ±5 %, "futile": about
         # processes_needed a side would be needed, "cap": max_passes stopped it, "failed": a configuration crashed,
         # "fixed": no adaptive effort).
         "effort": result.get("effort"),

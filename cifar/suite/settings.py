@@ -81,7 +81,7 @@ class Case:
     passes: int = 1  # interleaved passes over the thread grid; each pass is a fresh child per config
     threads: tuple[ThreadConfig, ...] | None = None  # fixed configurations instead of the grid
     #: Adaptive effort: up to this many passes, one more at a time while the case's best-vs-default interval is
-    #: wider than ±3 % (cifar.suite.campaign); None: exactly `passes`.
+    #: wider than ±5 % (cifar.suite.campaign); None: exactly `passes`.
     max_passes: int | None = None
 
     @property
@@ -112,7 +112,7 @@ class SuiteSettings:
     runner: str = "zygote"
     passes: int | None = None  # None: the case's own (quick 1; default 3, 2 for the calibration); fixes them
     #: Adaptive effort: up to this many passes for every case measured under several configurations, added while
-    #: its best-vs-default interval is wider than ±3 %. None: the cases' own (default 6 for the compute cases, none
+    #: its best-vs-default interval is wider than ±5 %. None: the cases' own (default 10 for the compute cases, none
     #: with --passes or --quick).
     max_passes: int | None = None
     #: (pattern, passes): cases whose test id without the configuration ("test_pipeline[seed-npc1]") matches
@@ -252,11 +252,12 @@ def rounds_mode(settings: "SuiteSettings") -> str:
 
 def build_cases(settings: SuiteSettings) -> list[Case]:
     """The cases of a run. Outside --quick each case runs in >= 3 processes a configuration (a t interval over
-    2 processes spans 12.7 standard errors), and the compute cases add passes up to 6 until their best-vs-default
-    interval is within ±3 % (adaptive effort, cifar.suite.campaign). Rounds per process: `ROUNDS`."""
+    2 processes spans 12.7 standard errors), and the compute cases add passes up to 10 until their best-vs-default
+    interval is within ±5 % (adaptive effort, cifar.suite.campaign: an extra pass runs only the two configurations
+    that interval compares). Rounds per process: `ROUNDS`."""
     quick = settings.quick
     passes = 1 if quick else 3
-    most = None if quick else 6  # adaptive effort's cap on the compute cases
+    most = None if quick else 10  # adaptive effort's cap on the compute cases (extra passes run two configurations)
     mode = rounds_mode(settings)
     data = settings.data
     cases = [

@@ -2,7 +2,7 @@
 
 After a TensorFlow upgrade, on a new machine, or just later, the report's recommendation is measured again against
 TensorFlow's default and the confirmation's runner-up, interleaved in fresh processes, by the confirmation's own
-rule (`cifar.tuning.confirm`: paired by pass, the estimator's 95 % t interval, at least `MIN_PASSES` passes):
+rule (`cifar.tuning.confirm`: paired by pass, the estimator's 95 % trimmed-t interval, at least `MIN_PASSES` passes):
 
 ====  ======================================================================================================
 exit  meaning

@@ -7,7 +7,7 @@ or the time is spent.
 
 Every figure comes from the one measurement model, `cifar.stats.estimate`: a process's value is its images over its
 time; the speedup is paired by pass (in each pass an arm's process and the default's ran within half a minute of
-each other), the geometric mean of the per-pass ratios with a Student-t interval, which takes out the machine's
+each other), the trimmed mean of the per-pass log ratios with Yuen's trimmed-t interval, which takes out the machine's
 drift between passes (docs/tuning.md); a process measured while others took more than 10 % of its CPUs is left
 out with its pass; "±" is the interval's half-width relative to its point.
 

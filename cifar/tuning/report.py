@@ -165,9 +165,9 @@ def summary_table(report: dict):
 
     confirmation = report["confirmation"]
     table = Table(title="Confirmation: re-measured interleaved, fresh processes", box=box.SIMPLE_HEAD,
-                  caption=f"{confirmation['passes']} passes; images/s: each process's images over its time, geometric "
-                          "mean over processes; speedup over TensorFlow's default: paired by pass, 95 % t interval "
-                          "(cifar.stats.estimate); " + _peak_caption(report)
+                  caption=f"{confirmation['passes']} passes; images/s: each process's images over its time, trimmed "
+                          "geometric mean over processes; speedup over TensorFlow's default: paired by pass, 95 % "
+                          "trimmed-t interval (cifar.stats.estimate); " + _peak_caption(report)
                           + ("; % of peak: the Markdown report" if report.get("peak_gflops") else ""))
     for column in TERMINAL_COLUMNS:
         table.add_column(column, justify="left" if column in ("setting", "role") else "right")

@@ -15,9 +15,10 @@ subsets, for contrast.
                                           [--from reports/aa-run.json] [--out reports/aa-coverage.json]
 
 ``--sessions RUN [RUN ...]`` scores intervals that share no process instead: one per benchmark and configuration
-of each paired A/A run given (all its quiet pairs, as the paired gate pairs them), the estimator's paired t
-interval beside a candidate robust to the heavy right tail, the signed-rank (Hodges-Lehmann) interval: the
-Walsh averages of the pairs' log ratios between the order statistics the exact signed-rank distribution gives.
+of each paired A/A run given (all its quiet pairs, as the paired gate pairs them), the estimator's (Yuen's trimmed
+t on the pairs' log ratios) beside the plain paired t it replaced and the signed-rank (Hodges-Lehmann) interval:
+the Walsh averages of the pairs' log ratios between the order statistics the exact signed-rank distribution gives.
+With ``--out`` the intervals are written as JSON.
 
     python scripts/measure/aa_coverage.py --sessions docs/data/gate-check-2026-12-03*/01-A.json \
         docs/data/pinned-aa-2026-12-04.json docs/data/paired-aa-2026-12-04.json
@@ -110,34 +111,61 @@ def signed_rank_interval(logs: list[float], confidence: float = 0.95) -> tuple[f
     return estimate, math.exp(walsh[c - 1]), math.exp(walsh[len(walsh) - c])
 
 
-def independent(paths: list[str]) -> None:
+def plain_t_interval(logs: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """The paired t interval on log ratios, untrimmed (scipy's ``ttest_1samp``): what the estimator was before it
+    trimmed, for contrast."""
+    import math
+
+    import numpy as np
+    from scipy import stats
+
+    ci = stats.ttest_1samp(np.asarray(logs), 0.0).confidence_interval(confidence)
+    return math.exp(float(np.mean(logs))), math.exp(float(ci.low)), math.exp(float(ci.high))
+
+
+def independent(paths: list[str], out: str | None) -> None:
     """One interval per benchmark and configuration of each paired A/A run: no two share a process."""
     import math
 
     from cifar.gate.paired import paired_samples
     from cifar.gate.policy import TREE_POLICY, Policies
-    from cifar.stats.estimate import ratio
+    from cifar.stats.estimate import half_width, ratio
+    from cifar.stats.estimate import Ratio
 
     policies = Policies.load(TREE_POLICY, paired=True)
-    held = {"t": 0, "signed-rank": 0}
-    total = 0
+    kinds = ("estimator", "plain t", "signed-rank")
+    held = {kind: 0 for kind in kinds}
+    widths: dict[str, list[float]] = {kind: [] for kind in kinds}
+    rows = []
     for path in paths:
         run = Run.load(path)
         cpu = run.raw.get("machine_info", {}).get("cifar", {}).get("cpu_model")
         for name, (base, cur) in paired_samples(run.raw, policies).items():
             if base is None or len(base) != len(cur) or len(base) < 6 or name == run.calibration:
                 continue
-            t = ratio(cur, base, paired=True)
-            estimate, low, high = signed_rank_interval([math.log(c / b) for b, c in zip(base, cur)])
-            total += 1
-            held["t"] += t.low <= 1.0 <= t.high
-            held["signed-rank"] += low <= 1.0 <= high
-            print(f"{path} ({cpu}) {name.split('::')[-1]}: {len(base)} pairs; t {t.ratio:.3f} [{t.low:.3f}, "
-                  f"{t.high:.3f}]; signed-rank {estimate:.3f} [{low:.3f}, {high:.3f}]")
-    for kind, hits in held.items():
-        low, high = wilson(hits, total)
-        print(f"{kind} intervals held 1.00 in {hits} of {total} ({hits / total:.1%}, Wilson [{low:.1%}, "
-              f"{high:.1%}])")
+            logs = [math.log(c / b) for b, c in zip(base, cur)]
+            found = {"estimator": ratio(cur, base, paired=True), "plain t": Ratio(*plain_t_interval(logs)),
+                     "signed-rank": Ratio(*signed_rank_interval(logs))}
+            for kind, r in found.items():
+                held[kind] += r.low <= 1.0 <= r.high
+                widths[kind].append(half_width(r))
+            rows.append({"run": path, "cpu": cpu, "benchmark": name, "pairs": len(base),
+                         **{kind: [r.ratio, r.low, r.high] for kind, r in found.items()}})
+            print(f"{path} ({cpu}) {name.split('::')[-1]}: {len(base)} pairs; "
+                  + "; ".join(f"{kind} {r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}]" for kind, r in found.items()))
+    total = len(rows)
+    summary = {}
+    for kind in kinds:
+        low, high = wilson(held[kind], total)
+        ordered = sorted(widths[kind])
+        summary[kind] = {"held": held[kind], "intervals": total, "wilson": [low, high],
+                         "median_half_width": ordered[len(ordered) // 2]}
+        print(f"{kind} intervals held 1.00 in {held[kind]} of {total} ({held[kind] / total:.1%}, Wilson "
+              f"[{low:.1%}, {high:.1%}]); median ±{ordered[len(ordered) // 2]:.1%}")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps({"sessions": paths, "intervals": rows, "all": summary}, indent=2))
+        print(f"report: {out}")
 
 
 def main() -> None:
@@ -154,7 +182,7 @@ def main() -> None:
                              "the estimator's t and the signed-rank (Hodges-Lehmann) interval; nothing is measured")
     args = parser.parse_args()
     if args.sessions:
-        independent(args.sessions)
+        independent(args.sessions, args.out if args.out != parser.get_default("out") else None)
         return
     root = Path(__file__).resolve().parents[2]
     sizes = args.size or [3, 5]

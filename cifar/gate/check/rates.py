@@ -439,7 +439,7 @@ def paired_effects(runs: dict[str, list[dict]], policies: Policies = Policies())
     pairs = {arm: [_paired(run, policies) for run in sessions] for arm, sessions in runs.items()}
     out = {}
     for name in pairs["A"][0]:
-        row = {arm: statistics.median(ratio_point(p[name][1], p[name][0]) - 1.0 for p in ps)
+        row = {arm: statistics.median(ratio_point(p[name][1], p[name][0], paired=True) - 1.0 for p in ps)
                for arm, ps in pairs.items()}
         row["process_cv"] = statistics.median(statistics.stdev(side) / statistics.mean(side)
                                               for p in pairs["A"] for side in p[name])

@@ -123,7 +123,7 @@ def report_from_runs(runs: dict[str, list], policies: Policies = Policies(), res
                 "policy": {"alpha": policies.default.alpha, "floor": policies.default.floor,
                            "test": policies.default.test,
                            # What a process contributed (checks before the estimator: "median" or "geomean").
-                           "per_process": "mean", "ratio": "geometric mean, t interval"},
+                           "per_process": "mean", "ratio": "trimmed mean of logs, trimmed t interval"},
                 "effective_slowdown": paired_effects(runs, policies), "real": paired_real_rates(runs, policies),
                 "detectable_check": detectable_check(runs, policies),
                 "contended_pairs_left_out": contended_pair_counts(runs, policies),
