@@ -162,6 +162,11 @@ def trimmed_count(n: int) -> int:
     return int(TRIM * n + 1e-9)
 
 
+#: The fewest processes a side from which the estimator trims (5): below it one slow process stretches the interval
+#: as far as it stretched the plain t, so "processes needed" measured there overstates what trimmed ones need.
+TRIMMED_FROM = next(n for n in range(1, 100) if trimmed_count(n))
+
+
 def _trimmed(logs: list[float]) -> tuple[float, float, int]:
     """Of sorted values: (trimmed mean, its squared standard error, degrees of freedom), Yuen's: `trimmed_count`
     cut from each end, the standard error from the winsorized variance s_w² as (n - 1) s_w² / (h (h - 1)) with h

@@ -100,8 +100,10 @@ def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]
     """Whether another pass of `case` is worth its time, from its best-vs-default interval as the summary will
     compute it: ``("settled", None)`` within ±`BENCH_HALF_WIDTH`; ``("futile", n)`` when about n processes a side
     would be needed, more than ``max_passes`` allows (its processes disagree too much for passes to help here);
-    ``("more", n)`` otherwise; ``("no interval", None)`` when there is none to narrow (one configuration)."""
-    from cifar.stats.estimate import BENCH_HALF_WIDTH, MIN_PROCESSES, best_of
+    ``("more", n)`` otherwise; ``("no interval", None)`` when there is none to narrow (one configuration). Below
+    `TRIMMED_FROM` processes a side a case is never judged futile when ``max_passes`` reaches it: one slow process
+    there stretches the interval the trimmed estimator would cut it from."""
+    from cifar.stats.estimate import BENCH_HALF_WIDTH, MIN_PROCESSES, TRIMMED_FROM, best_of
 
     entries = _entries(case, results)
     if len(entries) < 2:
@@ -114,6 +116,8 @@ def effort(case: Case, results: dict[str, list[dict]]) -> tuple[str, int | None]
     if estimate.half_width <= BENCH_HALF_WIDTH:
         return "settled", None
     needed = estimate.processes_needed(BENCH_HALF_WIDTH)
+    if case.max_passes is not None and estimate.n < TRIMMED_FROM <= case.max_passes:
+        return "more", needed
     return ("futile" if case.max_passes is None or needed > case.max_passes else "more"), needed
 
 
