@@ -254,3 +254,22 @@ def test_the_trimmed_interval_holds_95_percent_under_the_heavy_tail(pairs):
         plain.append((ci.high - ci.low) / 2)
     assert 0.92 <= held / 600 <= 0.99
     assert np.median(ours) < 0.8 * np.median(plain)
+
+
+def test_configurations_that_ran_in_different_passes_are_paired_on_the_passes_both_ran():
+    """Adaptive effort's extra passes run only the two configurations the interval compares; when the fastest
+    changes on the way, the new pair has run different passes. The comparison pairs the passes both ran in
+    (pass 4 ran 30 % slow for everyone: paired, it cancels) instead of falling back to an unpaired one."""
+    from cifar.stats.estimate import kept_values, speedup
+
+    def result(values, passes):
+        return {"durations_per_process": [[v] for v in values], "durations_seconds": values,
+                "items_per_round": 1, "pass_per_process": passes}
+
+    default = result([1.0, 1.01, 0.99, 1.3, 1.0, 1.02], [0, 1, 2, 3, 4, 5])
+    best = result([0.5, 0.505, 0.495, 0.65], [0, 1, 2, 3])
+    e = speedup(default, best, paired=True)
+    assert e.paired and e.n == 4 and e.note is None and e.half_width < 0.02
+    assert kept_values(default, best, e) == ([1.0, 1.01, 0.99, 1.3], [0.5, 0.505, 0.495, 0.65])
+    unpaired = speedup({**default, "pass_per_process": None}, {**best, "pass_per_process": None}, paired=True)
+    assert not unpaired.paired and unpaired.note  # without the passes recorded: unpaired, and said so

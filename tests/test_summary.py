@@ -208,3 +208,26 @@ def test_input_comparison_puts_the_article_arrays_beside_the_pipelines():
     assert row.inputs["batched-npcAUTO"][1].ratio == pytest.approx(2.0, rel=1e-3)
     text = render_summary(entries)
     assert "Epoch by input" in text and "arrays" in text and "batched-npcAUTO" in text
+
+
+def test_a_case_wider_than_its_target_says_which_noise_holds_it():
+    """Issue 39, item 3: where a best-vs-default interval stays wider than ±5 %, the summary names the configuration
+    whose processes differ (and by how much beside the other's), and says when a process's own rounds run at more
+    than one speed (the arrays epoch's)."""
+    noisy = [1.0, 1.3, 0.8, 1.25, 0.9, 1.2]  # default's processes differ by ~20 %
+    steady = [0.5, 0.501, 0.499, 0.5, 0.502, 0.498]
+    entries = [entry("matmul", "default", noisy), entry("matmul", "intra2-inter2", steady)]
+    (row,) = best_configurations(entries)
+    assert row.held_by.startswith("default's processes differ by ") and "intra2-inter2's by 0.2%" in row.held_by
+    assert "within one process" not in row.held_by
+    text = render_summary(entries)
+    assert "matmul is wider than ±5% after 6 passes: default's processes differ by" in text
+    two_speeds = [[1.0, 2.0, 1.0, 2.1], [2.0, 1.0, 1.9, 1.0], [1.0, 1.0, 2.0, 1.0], [1.1, 2.0, 1.0, 2.0]]
+    entries = [entry("epoch-seed_cnn-arrays", t, [d * f for r in two_speeds for d in r],
+                     per_process=[[d * f for d in r] for r in two_speeds]) for t, f in (("default", 1.0),
+                                                                                      ("intra2-inter2", 0.9))]
+    entries[1]["durations_per_process"] = entries[1]["durations_per_process"][::-1]  # another mix in each pass
+    (row,) = best_configurations(entries)
+    assert row.held_by is not None and "more than one speed in a process" in row.held_by
+    tight = [entry("matmul", "default", [1.0, 1.01, 0.99]), entry("matmul", "intra2-inter2", [0.5, 0.505, 0.495])]
+    assert best_configurations(tight)[0].held_by is None  # within ±5 %: nothing to explain

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from cifar.stats.estimate import (BENCH_HALF_WIDTH, Ratio, best_of, half_width, influential,
+from cifar.stats.estimate import (BENCH_HALF_WIDTH, Ratio, best_of, half_width, influential, rounds_spread, spread,
                                   kept_values, processes_needed, speedup, throughput)
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
@@ -48,6 +48,8 @@ class BestRow:
     widened_by: int | None = None
     #: What the interval's numbers do not say (`cifar.stats.estimate.Estimate.note`: e.g. it lost its pairing).
     note: str | None = None
+    #: Where the interval is wider than the target: which noise holds it (`holding_noise`), else None.
+    held_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,35 @@ def best_configurations(entries: list[dict]) -> list[BestRow]:
         if len(group) < 2:
             continue
         best, baseline, estimate = best_of(group, BASELINE_CONFIG)
-        widened = None
+        widened = held = None
         if estimate is not None:
             a, b = kept_values(baseline, best, estimate)
             widened = influential(estimate, a, b)
+            if estimate.half_width > BENCH_HALF_WIDTH:
+                held = holding_noise(baseline, best, a, b)
         rows.append(BestRow(case, best["threads"], throughput(best), best["unit"],
                             estimate.ratio if estimate else None, baseline["threads"] if baseline else "-",
-                            estimate.n if estimate else 1, widened, estimate.note if estimate else None))
+                            estimate.n if estimate else 1, widened, estimate.note if estimate else None, held))
     return rows
+
+
+#: Rounds of one process that differ by more than this (sd of their logs) run at more than one speed within it.
+ROUNDS_SPREAD = 0.10
+
+
+def holding_noise(baseline: dict, best: dict, base_values: list[float], best_values: list[float]) -> str:
+    """Which noise keeps a best-vs-default interval wide, in words: the configuration whose processes differ more
+    (`cifar.stats.estimate.spread`, as the interval trims them) and by how much beside the other's, and, where a
+    process's own rounds differ by more than `ROUNDS_SPREAD` (median over its processes), that they do: the
+    arrays epoch's two speeds within a process show there, a process now and then slower shows between them."""
+    sides = [(spread(base_values), baseline), (spread(best_values), best)]
+    (most, noisy), (least, quiet) = sorted(sides, key=lambda s: -s[0])
+    line = (f"{noisy['threads']}'s processes differ by {most:.1%} (sd of their logs), {quiet['threads']}'s by "
+            f"{least:.1%}")
+    within = max(rounds_spread(e.get("durations_per_process") or []) for e in (baseline, best))
+    if within > ROUNDS_SPREAD:
+        line += f"; within one process its rounds differ by {within:.0%} (more than one speed in a process)"
+    return line
 
 
 def slower_oversubscribed(entries: list[dict]) -> list[tuple[str, str, Ratio]]:
@@ -205,6 +228,7 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     for column in ("case", "best", "throughput", "speedup vs default", "±"):
         table.add_column(Text(column), no_wrap=True)
     widened: list[str] = []
+    held: list[str] = []
     for row in best_configurations(entries):
         width = ""
         if row.speedup is not None:
@@ -214,6 +238,9 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
                 width += f" (~{processes_needed(row.speedup, row.processes, BENCH_HALF_WIDTH)} for ±{BENCH_HALF_WIDTH:.0%})"
             if row.widened_by is not None:
                 widened.append(f"{row.case}: pass {row.widened_by + 1} of {row.processes} alone widened its interval")
+            if row.held_by is not None:
+                held.append(f"{row.case} is wider than ±{BENCH_HALF_WIDTH:.0%} after {row.processes} passes: "
+                            f"{row.held_by}")
             if row.note:
                 cell += f" ({row.note})"
         elif row.baseline == "-":
@@ -226,6 +253,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     for line in widened:
         console.print(Text(f"{line} (leaving it out would more than halve the ±): its processes disagree more than "
                            "the others'; more passes, or a quieter machine, settle it"))
+    for line in held:
+        console.print(Text(line))
     pipes = pipeline_comparison(entries)
     if pipes:
         table = Table(title=f"Input pipelines alone (no model), against the article's ({REFERENCE_PIPELINE})",

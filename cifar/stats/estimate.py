@@ -323,6 +323,30 @@ def prediction_interval(values: list[float], confidence: float = CONFIDENCE) -> 
     return math.exp(centre), math.exp(centre - half), math.exp(centre + half)
 
 
+def spread(values: list[float]) -> float:
+    """How much processes (or rounds) differ: the sd of their logs, winsorized as `centre` trims (`TRIM` of each
+    end set to the nearest kept value), so the spread the trimmed interval works with; 0.05 is about ±5 %. 0 with
+    fewer than 2 values.
+
+    >>> round(spread([1.0, 1.0, 1.0, 1.0, 1.4]), 3), round(spread([0.95, 1.05]), 3)
+    (0.0, 0.071)
+    """
+    _positive(values)
+    if len(values) < 2:
+        return 0.0
+    _, se2, _ = _trimmed(sorted(map(math.log, values)))
+    n = len(values)
+    h = n - 2 * trimmed_count(n)
+    return math.sqrt(se2 * h * (h - 1) / (n - 1))
+
+
+def rounds_spread(durations_per_process: list[list[float]]) -> float:
+    """How much a process's own rounds differ: the median over processes of their rounds' `spread` (0 when no
+    process has 2 rounds)."""
+    spreads = [spread(rounds) for rounds in durations_per_process if len(rounds) > 1]
+    return statistics.median(spreads) if spreads else 0.0
+
+
 def half_width(ratio: Ratio) -> float:
     """An interval's half-width relative to its point (0.03: ±3 %)."""
     return (ratio.high - ratio.low) / 2.0 / ratio.ratio
@@ -433,15 +457,30 @@ def throughput(result: dict) -> float:
     return result["items_per_s_median"]
 
 
-def speedup(baseline: dict, result: dict, paired: bool = False) -> Estimate:
-    """How many times faster `result` is than `baseline` (`compare` on their recorded processes)."""
+def _by_pass(baseline: dict, result: dict, paired: bool):
+    """Both results' values and flags; when `paired` and both record the pass each process ran in
+    (``pass_per_process``), only the passes both ran in, in pass order (adaptive effort's extra passes run two
+    configurations, so the others have fewer)."""
     (a, fa), (b, fb) = sample(baseline), sample(result)
+    pa, pb = baseline.get("pass_per_process"), result.get("pass_per_process")
+    if not paired or not pa or not pb or len(pa) != len(a) or len(pb) != len(b) or pa == pb or None in pa + pb:
+        return a, fa, b, fb
+    common = sorted(set(pa) & set(pb))
+    ia, ib = [pa.index(p) for p in common], [pb.index(p) for p in common]
+    return ([a[i] for i in ia], [fa[i] for i in ia] if fa else None,
+            [b[i] for i in ib], [fb[i] for i in ib] if fb else None)
+
+
+def speedup(baseline: dict, result: dict, paired: bool = False) -> Estimate:
+    """How many times faster `result` is than `baseline` (`compare` on their recorded processes; paired on the
+    passes both ran in)."""
+    a, fa, b, fb = _by_pass(baseline, result, paired)
     return compare(a, b, fa, fb, paired=paired)
 
 
 def kept_values(baseline: dict, result: dict, estimate: Estimate) -> tuple[list[float], list[float]]:
     """The two sides' values `estimate` rests on (contended ones left out as `compare` left them out)."""
-    (a, fa), (b, fb) = sample(baseline), sample(result)
+    a, fa, b, fb = _by_pass(baseline, result, estimate.paired)
     if estimate.paired and len(a) == len(b):
         keep = [i for i in range(len(a)) if i not in estimate.left_out]
         return [a[i] for i in keep], [b[i] for i in keep]

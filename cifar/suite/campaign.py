@@ -63,6 +63,9 @@ def merge_results(results: list[dict]) -> dict:
     merged["durations_per_process"] = [list(r["durations_seconds"]) for r in results]
     merged["rounds"] = len(durations)
     merged["passes"] = len(results)
+    # The pass each process ran in: adaptive effort's extra passes run only two configurations, so comparisons
+    # pair the passes both ran in (`cifar.stats.estimate.speedup`).
+    merged["pass_per_process"] = [r.get("pass_index") for r in results]
     merged["items_per_s_median"] = first["items_per_round"] / statistics.median(durations)
     merged["cpu_seconds_per_1000_items"] = statistics.mean(r["cpu_seconds_per_1000_items"] for r in results)
     merged["contention"] = {
@@ -92,7 +95,8 @@ def _entries(case: Case, results: dict[str, list[dict]]) -> list[dict]:
     return [{"case": case.name, "threads": config, "unit": runs[0]["unit"],
              "items_per_round": runs[0]["items_per_round"],  # the summary's `throughput` needs no more
              "durations_per_process": [r["durations_seconds"] for r in runs],
-             "contention_per_process": [r["contention"] for r in runs]}
+             "contention_per_process": [r["contention"] for r in runs],
+             "pass_per_process": [r.get("pass_index") for r in runs]}
             for config, runs in results.items() if runs]
 
 
@@ -341,7 +345,8 @@ class Campaign:
                 if config.id in run.failed[arm]:
                     continue
                 try:
-                    run.per_arm[arm][config.id].append(self._child(run.arms[arm], run.case, run.case.params, config))
+                    result = self._child(run.arms[arm], run.case, run.case.params, config)
+                    run.per_arm[arm][config.id].append({**result, "pass_index": index})
                 except ChildError as err:
                     run.failed[arm][config.id] = err
             run.passes[config.id] += 1

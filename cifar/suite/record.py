@@ -75,6 +75,7 @@ def extra_info(case: Case, config: ThreadConfig, result: dict) -> dict:
         "injected_slowdown": result.get("injected_slowdown", 0.0),
         "durations_per_process": result.get("durations_per_process", [result["durations_seconds"]]),
         "contention_per_process": result.get("contention_per_process", [result["contention"]]),
+        "pass_per_process": result.get("pass_per_process"),  # the pass each process ran in
         # What exactly was measured; the gate compares a benchmark only with baselines of the same definition.
         "definition": workload,
     }
