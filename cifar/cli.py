@@ -83,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--exhaustive", action="store_true", help="measure every setting of the space (the reference)")
     tune.add_argument("--trials", type=_positive_int, default=None, help="stop the search after N trials")
     tune.add_argument("--max-passes", type=_positive_int, default=None, help="stop the confirmation after N passes")
-    tune.add_argument("--steps", type=_positive_int, default=None, help="training steps per timed epoch [20]")
+    tune.add_argument("--steps", type=_positive_int, default=None,
+                      help="training steps per timed epoch of the search [10]")
+    tune.add_argument("--confirm-steps", type=_positive_int, default=None,
+                      help="training steps per epoch of the confirmation, which decides [a whole epoch of --data: "
+                           "its images // 128, 390 for CIFAR-10]")
     tune.add_argument("--data", default="auto", help="auto | real | synthetic | PATH to CIFAR-10 | pkg.module:function "
                                                      "returning (x uint8 images, y labels) [auto]")
     tune.add_argument("--seed", type=_non_negative_int, default=None, help="the sampler's seed")

@@ -331,7 +331,7 @@ def test_tune_end_to_end_writes_a_report(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     out = tmp_path / "reports"
     command = [sys.executable, "-m", "cifar", "tune", "--budget", "3m", "--trials", "2", "--max-passes", "2",
-               "--steps", "3", "--data", "synthetic", "--storage", f"sqlite:///{out}/tune.db",
+               "--steps", "3", "--confirm-steps", "4", "--data", "synthetic", "--storage", f"sqlite:///{out}/tune.db",
                "--json", str(out / "tune.json"), "--markdown", str(out / "tune.md"),
                "--space", "intra=1,2", "--space", "inter=1", "--space", "pipeline=arrays", "--space", "cpus=2",
                "--space", "onednn=on"]
@@ -343,6 +343,10 @@ def test_tune_end_to_end_writes_a_report(tmp_path):
     roles = [arm["role"] for arm in report["confirmation"]["arms"]]
     assert roles[:2] == ["default", "article (4, 2)"] and len(roles) >= 3
     assert all(arm["processes"] == 2 for arm in report["confirmation"]["arms"])
+    # decided on --confirm-steps' epochs, the search's 3-step ones measured beside them in the same passes
+    assert report["confirmation"]["epoch"]["steps"] == 4 and report["confirmation"]["short_epoch"]["steps"] == 3
+    assert all(arm["short"]["processes"] == 2 for arm in report["confirmation"]["arms"])
+    assert "4-step epochs" in proc.stdout and "short epochs" in proc.stdout
     assert "tf.config.threading.set_intra_op_parallelism_threads(" in proc.stdout
     assert "Confirmation" in proc.stdout and "guard it: pytest benchmarks/ --thread-grid" in proc.stdout
     for name in ("tune.md", "tune-heatmap.png", "tune-progress.png", "tune-peak.png"):
@@ -406,6 +410,8 @@ def test_the_users_own_model_and_data_through_search_confirmation_and_the_suite(
     assert report["model"] == spec and report["search"]["trials"] == 2
     arms = report["confirmation"]["arms"]
     assert all(len(a["images_per_s"]) == 5 for a in arms if not a["dropped"])
+    # a whole epoch of the user's 512 images (4 steps of 128), the search's 2-step epochs beside it
+    assert report["confirmation"]["epoch"]["steps"] == 4 and report["confirmation"]["short_epoch"]["steps"] == 2
     assert f'build_model("{spec}", compile=False)' in report["snippet"] and f'DATA = "{data}"' in report["snippet"]
     suite = tmp_path / "suite.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/", "--quick", "--models", spec, "--data", data,

@@ -898,3 +898,101 @@ def test_every_tuner_dimension_is_one_complete_entry():
         assert changed.not_applied({**ran_default, "workload": {"name": "matmul"}}) in (None, changed.not_applied(
             {k: v for k, v in ran_default.items() if k != "workload"}))  # an epoch's knobs only on the epoch
     assert space.contains(Setting(jit_compile="on")) and not space.contains(Setting(precision="mixed_bfloat16"))
+
+
+# -- the confirmation on whole epochs (issue 39, item 1) -----------------------------------------------------------
+class ProxyRunners(FakeRunners):
+    """A world where the short epoch is a proxy that lies: on `SHORT` steps the candidate runs 1.3x the default,
+    on whole epochs both run at the same speed."""
+
+    SHORT = 10
+
+    def run(self, setting, target, params, timeout=None):
+        result = super().run(setting, target, params, timeout)
+        if params["steps"] == self.SHORT and setting != DEFAULT:
+            result["durations_seconds"] = [d / 1.3 for d in result["durations_seconds"]]
+        return result
+
+
+def test_the_confirmation_decides_on_whole_epochs_and_shows_the_short_ones_beside(lock):
+    """Every arm runs, in every pass, one process on the deciding epoch and one on the search's short epoch; the
+    recommendation rests on the whole epochs, and an arm whose short-epoch speedup excludes its whole-epoch one is
+    flagged, in the verdict, the JSON and the table."""
+    from rich.console import Console
+
+    fast = Setting(2, 1)
+    runners = ProxyRunners(noise=0.01, speeds=lambda s: 1000.0, seed=3)
+    whole = {"steps": 390, "rounds": 2, "warmup_rounds": 1, "n_train": 49920}
+    short = {"steps": ProxyRunners.SHORT, "rounds": 6, "warmup_rounds": 1}
+    result = confirm(arms_for([fast], top=1), runners, "fake", whole, time.monotonic() + 60, lock=lock,
+                     max_passes=6, short=short)
+    steps = [params["steps"] for _, params in runners.calls]
+    assert steps.count(390) == steps.count(ProxyRunners.SHORT) == 3 * 6  # both, for every arm, in every pass
+    assert all(a == 390 and b == ProxyRunners.SHORT for a, b in zip(steps[::2], steps[1::2]))
+    candidate = result.arms[2]
+    assert candidate.speedup.low <= 1.0 <= candidate.speedup.high  # whole epochs: no faster
+    assert candidate.short.speedup.low > 1.2  # the short epochs: 1.3x
+    assert candidate.disagrees() and result.recommended is None
+    assert result.verdict().startswith("keep TensorFlow's default")
+    data = result.to_dict()
+    assert data["epoch"] == whole and data["short_epoch"] == short
+    assert data["disagree"] == [ARTICLE.id, fast.id]  # both proxies lie: every arm but the default is 1.3x short
+    assert data["arms"][2]["short"]["processes"] == 6 and data["arms"][2]["disagrees"] is True
+    buffer = Console(width=200, record=True)
+    buffer.print(reporting.summary_table({"confirmation": data, "peak_gflops": None, "peak_error": "x"}))
+    text = buffer.export_text()
+    assert "short epochs" in text and "390-step epochs" in text and " *" in text
+    assert "does not carry over" in reporting._confirmation_line(data)
+
+
+def test_a_recommendation_says_what_its_short_epochs_measured(lock):
+    """Where the whole epochs find the candidate faster too, the verdict gives both ratios and says they agree."""
+    fast = Setting(2, 1)
+    runners = FakeRunners(noise=0.01, speeds=_speeds({fast: 1300.0}), seed=5)
+    result = confirm(arms_for([fast], top=1), runners, "fake", {"steps": 390, "rounds": 2}, time.monotonic() + 60,
+                     lock=lock, max_passes=6, short={"steps": 10, "rounds": 6})
+    assert result.recommended is result.arms[2] and not result.arms[2].disagrees()
+    assert "on the search's 10-step epochs" in result.verdict() and "consistent" in result.verdict()
+
+
+def test_the_confirmation_epoch_is_a_whole_epoch_of_the_data_unless_named():
+    from cifar.tuning.confirm import epoch_process_seconds
+    from cifar.tuning.search import TRIAL_EPOCH
+    from cifar.tuning.tune import confirmation_epochs
+
+    whole, short = confirmation_epochs(dict(TRIAL_EPOCH), None, None)
+    assert (whole["steps"], whole["rounds"], whole["n_train"], short) == (390, 2, 49920, TRIAL_EPOCH)
+    assert confirmation_epochs(dict(TRIAL_EPOCH), None, 512)[0]["steps"] == 4  # the user's 512 images
+    assert confirmation_epochs(dict(TRIAL_EPOCH), 10, None) == (TRIAL_EPOCH, None)  # the search's own: no proxy
+    assert confirmation_epochs(dict(TRIAL_EPOCH), 60, None)[0]["steps"] == 60
+    # a 390-step process costs the overhead plus 1,170 steps at the search's rate (70 steps in 5.9 s less 3.5 s)
+    assert epoch_process_seconds(5.9, TRIAL_EPOCH, whole) == pytest.approx(3.5 + 2.4 / 70 * 1170)
+    assert epoch_process_seconds(None, TRIAL_EPOCH, whole) is None
+
+
+def test_check_and_guard_measure_what_the_confirmation_measured(tmp_path):
+    """`tune --check` and `--thread-grid tune:` read the confirmation's epoch from the report: its steps, rounds and
+    images (a report from before they were recorded: the search's epoch, and the suite's)."""
+    from cifar.suite.settings import SuiteSettings, build_cases
+    from cifar.tuning.check import read_checked
+
+    setting = Setting(1, 1, "batched")
+    epoch = {"model": "seed_cnn", "data": "auto", "steps": 390, "rounds": 2, "warmup_rounds": 1, "n_train": 49920}
+    report = {"model": "seed_cnn", "recommended": setting.to_dict(), "thread_grid": reporting.grid_for(setting),
+              "confirmation": {"arms": [{"setting": DEFAULT.to_dict(), "speedup": None},
+                                        {"setting": setting.to_dict(), "speedup": {"ratio": 1.1}}],
+                               "epoch": epoch, "short_epoch": {"steps": 10, "rounds": 6, "warmup_rounds": 1}}}
+    path = tmp_path / "tune.json"
+    path.write_text(json.dumps(report))
+    checked = read_checked(str(path))
+    assert checked.epoch["steps"] == 390 and checked.short_epoch["steps"] == 10
+    guard = reporting.guard_from_report(str(path))
+    assert guard["tuned"]["epoch"] == {"steps": 390, "rounds": 2, "warmup_rounds": 1, "n_train": 49920}
+    (case,) = [c for c in build_cases(SuiteSettings(tuned=guard["tuned"])) if c.id == "seed_cnn-tuned"]
+    assert (case.params["steps"], case.params["rounds"], case.params["n_train"]) == (390, 2, 49920)
+    (case,) = [c for c in build_cases(SuiteSettings(tuned=guard["tuned"], epoch_steps=5)) if c.id == "seed_cnn-tuned"]
+    assert case.params["steps"] == 5 and "n_train" not in case.params
+    report["confirmation"]["epoch"] = {"steps": "all"}
+    path.write_text(json.dumps(report))
+    with pytest.raises(TuneError, match="its confirmation's epoch is not an epoch this code can run"):
+        read_checked(str(path))

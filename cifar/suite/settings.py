@@ -309,12 +309,16 @@ def build_cases(settings: SuiteSettings) -> list[Case]:
     if settings.tuned is not None:
         # The tuner's answer as a whole (pipeline, its threads and pool, cores, oneDNN, precision) and TensorFlow's
         # default, interleaved in the same passes like any two configurations: the summary shows the gain, and the
-        # gate fails a change that loses it. The epoch the tuner measured, at the suite's steps and rounds.
+        # gate fails a change that loses it. The epoch the tuner's confirmation decided on (whole epochs of the
+        # data, for reports that record it), unless --epoch-steps names the steps.
         model = settings.tuned["model"]
-        steps = settings.epoch_steps or ((10 if quick else 20) if model == "seed_cnn" else 6)
-        cases.append(Case("epoch", f"{model}-tuned", {"model": model, "pipeline": ARRAYS,
-                                                      "rounds": rounds_for("epoch", mode), "warmup_rounds": 1,
-                                                      "steps": steps, "data": data},
+        confirmed = settings.tuned.get("epoch") or {}
+        steps = settings.epoch_steps or confirmed.get("steps") or ((10 if quick else 20) if model == "seed_cnn" else 6)
+        epoch = {"rounds": rounds_for("epoch", mode), "warmup_rounds": 1,
+                 **({k: confirmed[k] for k in ("rounds", "warmup_rounds", "n_train") if k in confirmed}
+                    if not settings.epoch_steps else {})}
+        cases.append(Case("epoch", f"{model}-tuned", {"model": model, "pipeline": ARRAYS, **epoch, "steps": steps,
+                                                      "data": data},
                           passes, threads=tuned_variants(settings.tuned), max_passes=most))
     for pattern in settings.pinned:
         matched = {case.test_id for case in cases if fnmatch.fnmatchcase(case.test_id, pattern)}

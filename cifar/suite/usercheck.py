@@ -13,16 +13,18 @@ CHECK_TARGET = "cifar.training.user:check"
 CHECK_TIMEOUT_SECONDS = 300
 
 
-def check_user_functions(models: tuple[str, ...], data: str) -> None:
+def check_user_functions(models: tuple[str, ...], data: str) -> int | None:
     """`ValueError`, one line, if a user model of `models` or the user data `data` cannot be used together with
-    the others; nothing when none of them is the user's."""
+    the others; else the number of training images of `data` as the check loaded them, None when none of them is
+    the user's (nothing was checked)."""
     from cifar.isolation.errors import ChildError
     from cifar.isolation.runner import Runner
 
     users = [m for m in models if is_spec(m)]
     if not users and not is_spec(data):
-        return
+        return None
     runner = Runner(mode="spawn", preload=())
+    n_train = None
     try:
         for model in users or list(models[:1]):
             try:
@@ -33,5 +35,7 @@ def check_user_functions(models: tuple[str, ...], data: str) -> None:
                                  f"({lines[-1] if lines else type(err).__name__})") from None
             if result["error"]:
                 raise ValueError(result["error"])
+            n_train = result.get("n_train")
     finally:
         runner.close()
+    return n_train

@@ -53,6 +53,10 @@ class Checked:
     fingerprint: str | None
     cpu_model: str | None
     date: str | None
+    #: The epochs the confirmation measured (``steps``, ``rounds``, ...): the one it decided on and the short one
+    #: beside it; None for a report from before they were recorded (then the search's `TRIAL_EPOCH`).
+    epoch: dict | None = None
+    short_epoch: dict | None = None
 
 
 def read_checked(path: str) -> Checked:
@@ -79,8 +83,14 @@ def read_checked(path: str) -> Checked:
     if model not in MODELS and not is_spec(model):
         raise TuneError(f"{where}: model {model!r} is not one of {', '.join(MODELS)} or pkg.module:function")
     others = sorted((a for a in arms if a[0] not in (recommended, DEFAULT)), key=lambda a: -a[1])
+    confirmation = report["confirmation"]
+    epoch, short = confirmation.get("epoch") or None, confirmation.get("short_epoch") or None
+    for name, value in (("epoch", epoch), ("short_epoch", short)):
+        if value is not None and not (isinstance(value, dict) and isinstance(value.get("steps"), int)
+                                      and value["steps"] > 0):
+            raise TuneError(f"{where}: its confirmation's {name} is not an epoch this code can run ({value!r})")
     return Checked(model, recommended, others[0][0] if others else None, report.get("fingerprint"),
-                   report.get("cpu_model"), report.get("date"))
+                   report.get("cpu_model"), report.get("date"), epoch, short)
 
 
 def runnable_here(checked: Checked, data: str) -> None:
@@ -198,13 +208,21 @@ def run(args) -> int:
         arms.append(Arm("recommended", checked.recommended))
     if checked.runner_up is not None:
         arms.append(Arm("runner-up", checked.runner_up))
-    epoch = {"model": checked.model, "data": args.data, **TRIAL_EPOCH}
+    # What the confirmation measured: its deciding epoch (whole epochs, for reports that record it) and the short
+    # one beside it; --steps measures one epoch of that many steps instead.
+    epoch = {**(checked.epoch or TRIAL_EPOCH), "model": checked.model, "data": args.data}
+    short = {**checked.short_epoch, "model": checked.model, "data": args.data} if checked.short_epoch else None
     if args.steps:
-        epoch["steps"] = args.steps
+        epoch = {**TRIAL_EPOCH, "model": checked.model, "data": args.data, "steps": args.steps}
+        short = None
+    console.print(f"measuring {epoch['steps']}-step epochs, as the report's confirmation did"
+                  + (f" (and its {short['steps']}-step ones beside them)" if short else "")
+                  if not args.steps else f"measuring {args.steps}-step epochs (--steps)", highlight=False,
+                  markup=False)
     runners = Runners(args.data)
     try:
         confirmation = confirm(arms, runners, EPOCH_TARGET, epoch, time.monotonic() + budget, lock=MachineLock(),
-                               max_passes=args.max_passes, eliminate=False)
+                               max_passes=args.max_passes, eliminate=False, short=short)
     finally:
         runners.close()
     code, line = decide(confirmation, checked.recommended)

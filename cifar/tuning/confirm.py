@@ -5,6 +5,13 @@ default and the article's (4, 2) are measured again, in fresh processes, interle
 …), until every candidate's speedup over the default has a 95 % interval no wider than ±`TARGET_HALF_WIDTH`,
 or the time is spent.
 
+What the confirmation measures is what the user trains: whole epochs of the data (`cifar.tuning.tune` passes
+len(data) // 128 steps, `WHOLE_EPOCH` rounds), while the search ranks settings on its short epochs. The ratio of
+a short epoch is a property of the short epoch (docs/performance.md: the batched pipeline's gain over the
+article's arrays was 1.2-1.4x on 10-60 steps and 0.98x on whole epochs), so with ``short`` each pass also runs
+every arm on the search's short epoch, and the report shows both ratios and says where they disagree; the
+recommendation rests on the whole epochs.
+
 Every figure comes from the one measurement model, `cifar.stats.estimate`: a process's value is its images over its
 time; the speedup is paired by pass (in each pass an arm's process and the default's ran within half a minute of
 each other), the trimmed mean of the per-pass log ratios with Yuen's trimmed-t interval, which takes out the machine's
@@ -40,6 +47,9 @@ ARTICLE_INPUTS = (ARRAYS, "seed")
 #: No recommendation is made from fewer passes, and no arm is settled or dropped before: at 2-4 pairs a t interval
 #: is honest but too wide to tell settings apart, and an early drop is final.
 MIN_PASSES = 5
+#: A confirmation process on whole epochs: two timed epochs after a warm-up of single steps that stops once a
+#: step's time is stable (`cifar.workloads.epoch`; at most one epoch's worth).
+WHOLE_EPOCH = {"rounds": 2, "warmup_rounds": 1}
 
 
 @dataclass
@@ -57,6 +67,16 @@ class Arm:
     dropped: str | None = None  # why it stopped being measured early
     speedup: Ratio | None = None  # over the default, paired by pass (`cifar.stats.estimate.compare`)
     pairs: int = 0  # passes the speedup rests on: both this arm and the default measured, neither contended
+    #: The same setting on the search's short epochs, measured in the same passes (`confirm`'s ``short``); None when
+    #: the confirmation measured only one epoch length.
+    short: "Arm | None" = None
+
+    def disagrees(self) -> bool:
+        """Do the short epochs' speedup and the whole epochs' exclude each other (their 95 % intervals do not
+        overlap)? Then the short epoch's ratio does not carry over to the training the user runs."""
+        if self.short is None or self.speedup is None or self.short.speedup is None:
+            return False
+        return self.short.speedup.high < self.speedup.low or self.speedup.high < self.short.speedup.low
 
     def paired_with(self, other: "Arm") -> tuple[list[float], list[float]]:
         """This arm's and `other`'s images/s in the passes both were measured in, pass by pass."""
@@ -112,7 +132,8 @@ class Arm:
                 "speedup": None if self.speedup is None else
                 {"ratio": self.speedup.ratio, "low": self.speedup.low, "high": self.speedup.high},
                 "half_width": None if math.isinf(self.half_width) else self.half_width,
-                "training": _median_training(self.training), "failures": self.failures, "dropped": self.dropped}
+                "training": _median_training(self.training), "failures": self.failures, "dropped": self.dropped,
+                **({"short": self.short.to_dict(), "disagrees": self.disagrees()} if self.short is not None else {})}
 
 
 def _simplicity(arm: Arm) -> tuple:
@@ -142,6 +163,27 @@ def arms_for(candidates: list[Setting], top: int = TOP) -> list[Arm]:
 #: A confirmation's processes take longer than the search's mean (every confirmation process is a full one, and a
 #: pass must fit whole): the slack `candidates_that_fit` allows (measured: docs/tuning.md, "Confirmation").
 PROCESS_SLACK = 1.2
+#: What a process costs besides its epochs (fork, data, model, tracing; docs/tuning.md, "A trial").
+PROCESS_OVERHEAD_SECONDS = 3.5
+
+
+def epoch_process_seconds(search_seconds: float | None, trial: dict, epoch: dict) -> float | None:
+    """About how long a process of `epoch` takes, from the search's mean process of `trial` epochs: the time
+    besides the epochs (`PROCESS_OVERHEAD_SECONDS`) plus the steps, at the search's seconds per step (warm-up
+    counted as its cap, `warmup_rounds` epochs' worth). None when the search's is unknown.
+
+    >>> round(epoch_process_seconds(5.9, {"steps": 10, "rounds": 6, "warmup_rounds": 1},
+    ...                             {"steps": 390, "rounds": 2, "warmup_rounds": 1}), 1)
+    43.6
+    """
+    if not search_seconds:
+        return None
+
+    def steps(e: dict) -> int:
+        return e["steps"] * (e["rounds"] + e.get("warmup_rounds", 0))
+
+    per_step = max(search_seconds - PROCESS_OVERHEAD_SECONDS, 0.0) / steps(trial)
+    return PROCESS_OVERHEAD_SECONDS + per_step * steps(epoch)
 
 
 def candidates_that_fit(seconds: float, process_seconds: float | None, top: int = TOP) -> int:
@@ -163,6 +205,10 @@ class Confirmation:
     passes: int
     seconds: float
     half_width_target: float = TARGET_HALF_WIDTH
+    #: The epoch the decisions rest on (``steps``, ``rounds``, ``warmup_rounds``, ...) and the search's short one
+    #: measured beside it (None: not measured).
+    epoch: dict = field(default_factory=dict)
+    short_epoch: dict | None = None
 
     @property
     def default(self) -> Arm:
@@ -242,12 +288,25 @@ class Confirmation:
                          else "; chose the article's input of the equally simple")
             else:  # no tied arm has fewer changes
                 line += "; it is also the closest to the defaults"
-        return line
+        return line + self.proxy_note(best)
+
+    def proxy_note(self, best: Arm) -> str:
+        """What the short epochs said of `best`, when they were measured: the same, or a ratio that does not carry
+        over."""
+        if best.short is None or best.short.speedup is None:
+            return ""
+        steps = (self.short_epoch or {}).get("steps")
+        if best.disagrees():
+            return (f"; on the search's {steps}-step epochs it ran at {best.short.speedup}, which does not carry over "
+                    "to whole epochs")
+        return f"; on the search's {steps}-step epochs {best.short.speedup}, consistent"
 
     def to_dict(self) -> dict:
         best = self.recommended
         return {"arms": [a.to_dict() for a in self.arms], "passes": self.passes, "seconds": self.seconds,
-                "half_width_target": self.half_width_target, "settled": self.settled,
+                "half_width_target": self.half_width_target, "settled": self.settled, "epoch": self.epoch,
+                "short_epoch": self.short_epoch,
+                "disagree": [a.setting.id for a in self.arms[1:] if a.disagrees()],
                 "recommended": None if best is None else best.to_dict(),
                 "tied": [a.setting.id for a in self.tied if a is not best], "verdict": self.verdict()}
 
@@ -259,6 +318,9 @@ def _update(arms: list[Arm], passes: int, min_passes: int, eliminate: bool = Tru
     for arm in arms[1:]:
         estimate = arm.compared_to(default)
         arm.pairs, arm.speedup = estimate.n, estimate.ratio
+        if arm.short is not None and default.short is not None:
+            short = arm.short.compared_to(default.short)
+            arm.short.pairs, arm.short.speedup = short.n, short.ratio
     if not eliminate or passes < min_passes:
         return
     for arm in arms[1:]:
@@ -274,37 +336,53 @@ def _update(arms: list[Arm], passes: int, min_passes: int, eliminate: bool = Tru
             arm.dropped = f"slower than {leader.setting.id} after {passes} passes: {against}"
 
 
+def _measure(arm: Arm, runners: Runners, target: str, params: dict, passes: int, lock: MachineLock) -> bool:
+    """One process of `arm` on `params`, recorded in `arm`; False when it failed (recorded in ``arm.failures``)."""
+    with lock.held():
+        mark = time.monotonic()
+        try:
+            result = runners.run(arm.setting, target, {**params, **arm.setting.epoch_params()})
+        except ChildError as err:
+            arm.failures.append(error_line(err))
+            return False
+        finally:
+            arm.seconds.append(time.monotonic() - mark)
+    arm.images_per_s.append(process_images_per_s(result))
+    arm.contended.append(bool((result.get("contention") or {}).get("contended")))
+    arm.passes.append(passes)
+    arm.training.append(result.get("training", {}))
+    return True
+
+
 def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadline: float,
             lock: MachineLock | None = None, on_process=None, half_width: float = TARGET_HALF_WIDTH,
-            min_passes: int = MIN_PASSES, max_passes: int | None = None, eliminate: bool = True) -> Confirmation:
-    """Measure `arms` interleaved until settled (every live arm within ±`half_width`), `max_passes`, or `deadline`
-    (``time.monotonic()``; at least `min_passes` passes are run only if they fit). ``eliminate=False`` measures
-    every arm in every pass (the proof's final comparison)."""
+            min_passes: int = MIN_PASSES, max_passes: int | None = None, eliminate: bool = True,
+            short: dict | None = None) -> Confirmation:
+    """Measure `arms` on `params`' epochs interleaved until settled (every live arm within ±`half_width`),
+    `max_passes`, or `deadline` (``time.monotonic()``; at least `min_passes` passes are run only if they fit).
+    ``eliminate=False`` measures every arm in every pass (the proof's final comparison). ``short``: the search's
+    short epoch, measured for every live arm in every pass too, right after its process on `params` (``Arm.short``);
+    only `params`' epochs decide."""
     lock = lock or MachineLock()
     started = time.monotonic()
     passes = 0
-    confirmation = Confirmation(arms, 0, 0.0, half_width)
+    confirmation = Confirmation(arms, 0, 0.0, half_width, dict(params), dict(short) if short else None)
+    if short:
+        for arm in arms:
+            arm.short = Arm(arm.role, arm.setting)
     while max_passes is None or passes < max_passes:
         live = [a for a in arms if a.dropped is None]
-        per_pass = sum(statistics.median(a.seconds) for a in live if a.seconds)
+        per_pass = sum(statistics.median(a.seconds) + (statistics.median(a.short.seconds) if a.short and
+                                                       a.short.seconds else 0.0) for a in live if a.seconds)
         if passes and time.monotonic() + per_pass > deadline:
             break
         for arm in in_pass_order(live, passes):
-            with lock.held():
-                mark = time.monotonic()
-                try:
-                    result = runners.run(arm.setting, target, {**params, **arm.setting.epoch_params()})
-                except ChildError as err:
-                    arm.failures.append(error_line(err))
-                    if len(arm.failures) >= 2 and arm is not arms[0]:
-                        arm.dropped = f"failed twice: {arm.failures[-1]}"
-                    continue
-                finally:
-                    arm.seconds.append(time.monotonic() - mark)
-            arm.images_per_s.append(process_images_per_s(result))
-            arm.contended.append(bool((result.get("contention") or {}).get("contended")))
-            arm.passes.append(passes)
-            arm.training.append(result.get("training", {}))
+            if not _measure(arm, runners, target, params, passes, lock):
+                if len(arm.failures) >= 2 and arm is not arms[0]:
+                    arm.dropped = f"failed twice: {arm.failures[-1]}"
+                continue
+            if short:
+                _measure(arm.short, runners, target, short, passes, lock)
             if on_process:
                 on_process(arm)
         passes += 1

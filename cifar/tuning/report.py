@@ -130,7 +130,8 @@ def guard_from_report(path: str) -> dict:
     """What ``pytest benchmarks/ --thread-grid tune:PATH`` measures for a tune report (``python -m cifar tune --json
     PATH``): ``{"grid": the recommendation's threads and the default, "tuned": the recommendation as a whole or
     None}``. The whole setting (``model``, ``id``, ``threads``, ``params`` for the epoch, ``env`` at TensorFlow's
-    import, ``cpus``) is what the suite's tuned case runs beside TensorFlow's default; None when the report
+    import, ``cpus``), on the epoch the confirmation decided on (``epoch``: its ``steps``, ``rounds``, ...), is what
+    the suite's tuned case runs beside TensorFlow's default; None when the report
     recommends the default itself (nothing to guard beyond it). `ValueError`, one line, for a file that is missing
     or holds no confirmed recommendation."""
     where = f"--thread-grid tune:{path}"
@@ -142,10 +143,13 @@ def guard_from_report(path: str) -> dict:
         raise ValueError(f"{where}: its recommended setting is not one this code can run ({err})") from None
     tuned = None
     if setting != Setting():
+        epoch = (report.get("confirmation") or {}).get("epoch") or {}
         tuned = {"path": str(Path(path).resolve()), "model": report.get("model", "seed_cnn"),
                  "id": setting.id.replace(" ", "_"), "threads": [setting.intra, setting.inter],
                  "params": setting.epoch_params(), "env": setting.env(), "cpus": setting.cpus,
-                 "setting": setting.to_dict()}
+                 "setting": setting.to_dict(),
+                 # The epoch the confirmation decided on: the guard measures that (None keys: the suite's own).
+                 "epoch": {k: epoch[k] for k in ("steps", "rounds", "warmup_rounds", "n_train") if k in epoch}}
     return {"grid": report["thread_grid"], "tuned": tuned}
 
 
@@ -153,8 +157,11 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+#: The column of the speedup on the search's short epochs (a confirmation that measured them beside its own).
+SHORT_COLUMN = "short epochs"
 #: The terminal table's columns (the Markdown report's add "% of peak"): it fits 120 columns.
-TERMINAL_COLUMNS = ("setting", "role", "processes", "images/s", "speedup vs default", "loss", "accuracy")
+TERMINAL_COLUMNS = ("setting", "role", "processes", "images/s", "speedup vs default", SHORT_COLUMN, "loss",
+                    "accuracy")
 
 
 def summary_table(report: dict):
@@ -164,29 +171,48 @@ def summary_table(report: dict):
     from rich.table import Table
 
     confirmation = report["confirmation"]
-    table = Table(title="Confirmation: re-measured interleaved, fresh processes", box=box.SIMPLE_HEAD,
+    short = confirmation.get("short_epoch")
+    table = Table(title="Confirmation: re-measured interleaved, fresh processes" + _epochs_title(confirmation),
+                  box=box.SIMPLE_HEAD,
                   caption=f"{confirmation['passes']} passes; images/s: each process's images over its time, trimmed "
                           "geometric mean over processes; speedup over TensorFlow's default: paired by pass, 95 % "
-                          "trimmed-t interval (cifar.stats.estimate); " + _peak_caption(report)
+                          "trimmed-t interval (cifar.stats.estimate)"
+                          + (f"; short epochs: the same on the search's {short['steps']}-step epochs, in the same "
+                             "passes (* where the two exclude each other)" if short else "") + "; "
+                          + _peak_caption(report)
                           + ("; % of peak: the Markdown report" if report.get("peak_gflops") else ""))
-    for column in TERMINAL_COLUMNS:
+    columns = [c for c in TERMINAL_COLUMNS if short or c != SHORT_COLUMN]
+    for column in columns:
         table.add_column(column, justify="left" if column in ("setting", "role") else "right")
     for arm in confirmation["arms"]:
         cells = _row(arm, report)
         del cells[5]  # % of peak
+        if not short:
+            del cells[5]
         table.add_row(*(escape(cell) for cell in cells))
     return table
 
 
+def _epochs_title(confirmation: dict) -> str:
+    epoch = confirmation.get("epoch") or {}
+    return f", {epoch['steps']}-step epochs" if epoch.get("steps") else ""
+
+
 def _row(arm: dict, report: dict) -> list[str]:
-    """One confirmed arm's cells: setting, role, processes, images/s, speedup, % of peak, loss, accuracy."""
+    """One confirmed arm's cells: setting, role, processes, images/s, speedup, % of peak, speedup on the short
+    epochs (a star where it and the speedup exclude each other), loss, accuracy."""
     speedup, median, training = arm["speedup"], arm["images_per_s_geomean"], arm["training"]
+    short = (arm.get("short") or {}).get("speedup")
     return [arm["id"], arm["role"] + (" (dropped)" if arm["dropped"] else ""), str(arm["processes"]),
-            "-" if median is None else f"{median:,.0f}",
-            "-" if speedup is None else f"{speedup['ratio']:.3f}x [{speedup['low']:.3f}, {speedup['high']:.3f}]",
+            "-" if median is None else f"{median:,.0f}", _ratio(speedup),
             _pct(_peak_fraction(median, report)),
+            _ratio(short) + (" *" if arm.get("disagrees") else ""),
             "-" if training["loss"] is None else f"{training['loss']:.3f}",
             "-" if training["accuracy"] is None else f"{training['accuracy']:.3f}"]
+
+
+def _ratio(speedup: dict | None) -> str:
+    return "-" if speedup is None else f"{speedup['ratio']:.3f}x [{speedup['low']:.3f}, {speedup['high']:.3f}]"
 
 
 def _peak_caption(report: dict) -> str:
@@ -214,8 +240,10 @@ def markdown(report: dict, plots: dict[str, Path]) -> str:
            "Guard it in the suite (the setting as a whole beside TensorFlow's default, in `test_epoch[MODEL-tuned]`): "
            "`pytest benchmarks/ --thread-grid tune:PATH`, PATH this report's JSON.", "",
            "## Confirmation", "",
-           "| setting | role | processes | images/s | speedup vs default | % of peak | loss | accuracy |",
-           "|---|---|---|---|---|---|---|---|"]
+           _confirmation_line(c), "",
+           "| setting | role | processes | images/s | speedup vs default | % of peak | short epochs | loss "
+           "| accuracy |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for arm in c["arms"]:
         out.append("| " + " | ".join(_row(arm, report)) + " |")
     out += ["", "Loss and accuracy: the last of the same epochs on the same data, median over processes: a faster "
@@ -228,6 +256,22 @@ def markdown(report: dict, plots: dict[str, Path]) -> str:
     for title, path in plots.items():
         out += [f"![{title}]({path.name})", ""]
     return "\n".join(out)
+
+
+def _confirmation_line(c: dict) -> str:
+    """What the confirmation's epochs were, and where the short epochs' ratio did not carry over."""
+    epoch, short = c.get("epoch") or {}, c.get("short_epoch")
+    if not epoch.get("steps"):
+        return "Measured on the search's epochs."
+    line = (f"Decided on {epoch['steps']}-step epochs ({epoch.get('rounds', '?')} timed a process, after a "
+            "warm-up).")
+    if short:
+        line += (f" The search ranked settings on {short['steps']}-step epochs; \"short epochs\" is each arm's "
+                 "speedup on those, measured in the same passes.")
+        line += (" Where marked *, the two intervals exclude each other: the short epoch's ratio does not carry "
+                 "over to whole epochs (" + ", ".join(c["disagree"]) + ")." if c.get("disagree") else
+                 " They agree (no pair of intervals excludes the other).")
+    return line
 
 
 def plots(report: dict, trials: list[dict], folder: Path, stem: str = "tune") -> dict[str, Path]:

@@ -20,18 +20,38 @@ from cifar.isolation.errors import ChildError
 from cifar.stats.estimate import rate_over
 from cifar.suite.machine import fingerprint as machine_fingerprint, identity
 from cifar.tuning import report as reporting
-from cifar.tuning.confirm import arms_for, candidates_that_fit, confirm
+from cifar.tuning.confirm import WHOLE_EPOCH, arms_for, candidates_that_fit, confirm, epoch_process_seconds
 from cifar.tuning.search import (DEFAULT_STORAGE, TRIAL_EPOCH, MachineLock, Runners, StudyKey, TuneError,
                                  definition_key, measured_settings, open_study, parse_budget, search)
 from cifar.tuning.space import DEFAULT, Space
 from cifar.workloads import WORKLOADS
 
 #: With ``--phase all``, the share of the budget kept for the confirmation: it decides, so it gets the larger part
-#: (5 settings x at least `cifar.tuning.confirm.MIN_PASSES` processes).
-CONFIRM_SHARE = 0.6
+#: (3-5 settings x at least `cifar.tuning.confirm.MIN_PASSES` processes of whole epochs, and a short one each).
+CONFIRM_SHARE = 0.7
+#: The article's batch size: a whole epoch of N training images is N // 128 steps.
+BATCH = 128
 PHASES = ("all", "search", "confirm")
 EPOCH_TARGET = WORKLOADS["epoch"].target
 PEAK_TARGET = "cifar.workloads:matmul_peak"  # not a suite benchmark: no registry entry
+
+
+def confirmation_epochs(trial: dict, confirm_steps: int | None, n_train: int | None) -> tuple[dict, dict | None]:
+    """The epoch the confirmation decides on and the search's short one it measures beside it (None when they are
+    the same): whole epochs of the data (``n_train // BATCH`` steps, CIFAR-10's 50,000 images when `n_train` is
+    None: 390), `WHOLE_EPOCH` rounds, unless ``confirm_steps`` (``--confirm-steps``) names the steps.
+
+    >>> confirmation_epochs({"steps": 10, "rounds": 6, "warmup_rounds": 1}, None, None)[0]
+    {'steps': 390, 'rounds': 2, 'warmup_rounds': 1, 'n_train': 49920}
+    >>> confirmation_epochs({"steps": 10, "rounds": 6, "warmup_rounds": 1}, 10, None)[1] is None
+    True
+    """
+    from cifar.training.data import TRAIN_SIZE
+
+    steps = confirm_steps or max(1, (n_train or TRAIN_SIZE) // BATCH)
+    if steps == trial["steps"]:
+        return dict(trial), None
+    return {**trial, **WHOLE_EPOCH, "steps": steps, "n_train": steps * BATCH}, dict(trial)
 
 
 def this_machine() -> tuple[str, dict]:
@@ -107,7 +127,7 @@ def run(args) -> dict:
         raise TuneError(f"--data {args.data!r}: one of {', '.join(SOURCES)}, a path to CIFAR-10, or "
                         "pkg.module:function returning (x, y)")
     try:
-        check_user_functions((args.model,), args.data)  # before any search: the user's functions work here
+        n_train = check_user_functions((args.model,), args.data)  # before any search: the user's functions work here
     except ValueError as err:
         raise TuneError(str(err)) from None
     cores = cpu_budget()
@@ -116,6 +136,7 @@ def run(args) -> dict:
     epoch = {"model": args.model, "data": args.data, **TRIAL_EPOCH}
     if args.steps:
         epoch["steps"] = args.steps
+    whole, short = confirmation_epochs(epoch, args.confirm_steps, n_train)
     fp, info = this_machine()
     key = StudyKey(fp, args.model, definition_key(args.model, epoch, space))
     study = open_study(storage, args.study, key, space, seed=args.seed, exhaustive=args.exhaustive)
@@ -150,14 +171,18 @@ def run(args) -> dict:
             search_seconds = time.monotonic() - search_started
             if args.phase != "search":
                 measured = measured_settings(study)
-                per_process = (statistics.mean(progress.process_seconds)
-                               if progress and progress.process_seconds else None)
+                searched = (statistics.mean(progress.process_seconds)
+                            if progress and progress.process_seconds else None)
+                per_process = epoch_process_seconds(searched, epoch, whole)
+                if per_process is not None and short is not None:
+                    per_process += searched  # each arm's short-epoch process beside its whole-epoch one
                 top = candidates_that_fit(end - time.monotonic(), per_process)
                 feedback.phase(f"confirming the best {top} setting(s) against TensorFlow's default and the article's "
-                               "(4, 2), interleaved")
+                               f"(4, 2), interleaved, on {whole['steps']}-step epochs"
+                               + (f" (and the search's {short['steps']}-step ones beside them)" if short else ""))
                 arms = arms_for([m["setting"] for m in measured if space.contains(m["setting"])], top=top)
-                confirmation = confirm(arms, runners, EPOCH_TARGET, epoch, end, lock=lock, on_process=feedback.arm,
-                                       max_passes=args.max_passes)
+                confirmation = confirm(arms, runners, EPOCH_TARGET, whole, end, lock=lock, on_process=feedback.arm,
+                                       max_passes=args.max_passes, short=short)
     except KeyboardInterrupt:
         finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
         print(f"\ninterrupted: {finished} finished trials are kept in study {study.study_name!r} ({storage}); "
