@@ -8,8 +8,8 @@ and whether that measurement was contended.
 Change points: binary segmentation of the series of per-run medians, in the spirit of Hunter / Apache Otava's
 e-divisive and asv's step detection. At each step the split that maximizes the two-sample t statistic (pooled
 variance) is tested with a permutation test that repeats the whole search on shuffled series (so trying every
-split is paid for in the p-value); a split is kept when p < alpha (default 0.01) and the medians on either side differ by at
-least `min_change` (default 5 %). Per-run medians, not pooled rounds, are the observations: rounds within a run
+split is paid for in the p-value); a split is kept when p < alpha (default 0.01) and the medians on either side differ
+by at least `min_change` (default 5 %). Per-run medians, not pooled rounds, are the observations: rounds within a run
 share that session's machine state, so pooling them would overstate the evidence. docs/history.md compares it
 with Otava's detector.
 """

@@ -133,9 +133,11 @@ def _svg(case: str, fp: str, members: list[Series]) -> str:
 
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:13px}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f3f3f3}code{font-size:12px}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f3f3f3}
+code{font-size:12px}
 section{margin-bottom:2em}.cp{color:#b00}svg{max-width:100%;height:auto}"""
-_SCRIPT = """document.addEventListener('DOMContentLoaded',function(){var n=document.querySelectorAll('figure svg').length;
+_SCRIPT = """document.addEventListener('DOMContentLoaded',function(){
+var n=document.querySelectorAll('figure svg').length;
 document.body.setAttribute('data-plots',n);document.getElementById('status').textContent=n+' plots';});"""
 
 
@@ -146,10 +148,11 @@ def html_page(series: list[Series], path: Path, title: str = "cifar thread bench
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
            f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head><body>",
            f"<h1>{html.escape(title)}</h1><p id='status'></p>",
-           f"<p>{len(series)} benchmark series; runs placed by commit and date, on axes that start at zero. A marker is "
-           "a run's value, the small dots its processes; a shaded band is how far this machine's runs spread while "
-           "nothing changed (where 95 % of the next runs should fall: a t prediction interval of the stretch's runs, from 4 runs on); change points are marked with their size and "
-           "p-value (binary segmentation + permutation test on per-run values).</p>"]
+           f"<p>{len(series)} benchmark series; runs placed by commit and date, on axes that start at zero. A marker"
+           " is a run's value, the small dots its processes; a shaded band is how far this machine's runs spread"
+           " while nothing changed (where 95 % of the next runs should fall: a t prediction interval of the "
+           "stretch's runs, from 4 runs on); change points are marked with their size and p-value (binary "
+           "segmentation + permutation test on per-run values).</p>"]
     for case, fp, members in panels:
         out.append(f"<section><h2>{html.escape(case)} <small>{html.escape(fp)}</small></h2>")
         out.append(f"<figure>{_svg(case, fp, members)}</figure>")

@@ -162,8 +162,8 @@ ARRAYS = "arrays"
 
 def input_comparison(entries: list[dict]) -> list[InputRow]:
     """The article's "tune the input pipeline too": per model and threads, the epoch fed by the article's arrays
-    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % trimmed-t interval over processes;
-    None for arrays itself or with too few processes)."""
+    next to the epochs over tf.data pipelines, each with its speedup over arrays (95 % trimmed-t interval over
+    processes; None for arrays itself or with too few processes)."""
     groups: dict[tuple[str, str], dict[str, dict]] = {}
     for entry in entries:
         if entry["workload"] == "epoch" and entry.get("pipeline_id"):
@@ -204,7 +204,8 @@ def contended(entries: list[dict]) -> list[dict]:
 def busiest_process(entry: dict) -> tuple[float, float]:
     """(others, steal): the CPU share other processes and the hypervisor's steal took from the entry's most
     disturbed process, the sum the contended flag tests (`cifar.workloads.timing`)."""
-    per_process = entry.get("contention_per_process") or [{"other_fraction": entry.get("contention_other_fraction", 0.0)}]
+    per_process = (entry.get("contention_per_process")
+                   or [{"other_fraction": entry.get("contention_other_fraction", 0.0)}])
     worst = max(per_process, key=lambda c: c.get("other_fraction", 0.0) + c.get("steal_fraction", 0.0))
     return worst.get("other_fraction", 0.0), worst.get("steal_fraction", 0.0)
 
@@ -235,7 +236,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
             cell = str(row.speedup) + ("" if row.baseline == BASELINE_CONFIG else f" over {row.baseline}")
             width = f"{half_width(row.speedup):.1%}"
             if half_width(row.speedup) > BENCH_HALF_WIDTH:
-                width += f" (~{processes_needed(row.speedup, row.processes, BENCH_HALF_WIDTH)} for ±{BENCH_HALF_WIDTH:.0%})"
+                needed = processes_needed(row.speedup, row.processes, BENCH_HALF_WIDTH)
+                width += f" (~{needed} for ±{BENCH_HALF_WIDTH:.0%})"
             if row.widened_by is not None:
                 widened.append(f"{row.case}: pass {row.widened_by + 1} of {row.processes} alone widened its interval")
             if row.held_by is not None:
@@ -268,7 +270,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     if inputs:
         feeds = list(dict.fromkeys(feed for row in inputs for feed in row.inputs))
         table = Table(title="Epoch by input: the article's arrays vs tf.data pipelines (same model and threads)",
-                      caption="images/s (as above); speedup over arrays with a 95 % trimmed-t interval over processes (unpaired)")
+                      caption="images/s (as above); speedup over arrays with a 95 % trimmed-t interval over processes "
+                              "(unpaired)")
         for column in ("model", "threads", *feeds):
             table.add_column(Text(column), no_wrap=True)
         for row in inputs:
