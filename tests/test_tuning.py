@@ -996,3 +996,29 @@ def test_check_and_guard_measure_what_the_confirmation_measured(tmp_path):
     path.write_text(json.dumps(report))
     with pytest.raises(TuneError, match="its confirmation's epoch is not an epoch this code can run"):
         read_checked(str(path))
+
+
+def test_candidates_that_cannot_get_their_passes_are_dropped_after_the_first_pass(lock):
+    """The number of candidates is chosen from the search's processes; whole-epoch ones take longer. When the first
+    pass shows that 5 passes of every arm do not fit, the last-ranked candidates stop (one is always kept), so the
+    rest reach the passes a recommendation needs rather than all falling short."""
+    settings = [Setting(2, 1), Setting(1, 1), Setting(4, 1)]
+    runners = FakeRunners(noise=0.0, seconds=0.05, speeds=_speeds({settings[0]: 1300.0}))
+    result = confirm(arms_for(settings, top=3), runners, "fake", {}, time.monotonic() + 5 * 3 * 0.05 + 0.2,
+                     lock=lock)
+    dropped = [a for a in result.arms if a.dropped and a.dropped.startswith("no time")]
+    assert sorted(a.role for a in dropped) == ["candidate 2", "candidate 3"]
+    assert result.passes >= 5 and result.recommended is result.arms[2]
+
+
+def test_keeping_the_default_names_the_short_epoch_gains_that_did_not_carry_over(lock):
+    """The 2026-12-04 run: every candidate 1.10-1.14x on 10-step epochs and ~0.95x on whole ones; the verdict keeps
+    the default and says which short-epoch gains did not carry over."""
+    fast = Setting(2, 1)
+    runners = ProxyRunners(noise=0.01, speeds=lambda s: 1000.0, seed=3)
+    result = confirm(arms_for([fast], top=1), runners, "fake", {"steps": 390, "rounds": 2}, time.monotonic() + 60,
+                     lock=lock, max_passes=6, short={"steps": ProxyRunners.SHORT, "rounds": 6})
+    verdict = result.verdict()
+    assert verdict.startswith("keep TensorFlow's default: no setting was measurably faster")
+    assert f"on the search's 10-step epochs {ARTICLE.id} ran at" in verdict and f"{fast.id} ran at" in verdict
+    assert verdict.endswith("which does not carry over to whole epochs")

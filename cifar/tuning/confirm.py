@@ -273,8 +273,15 @@ class Confirmation:
             return (f"keep TensorFlow's default: too little time to confirm anything ({self.passes} processes per "
                     f"setting, {MIN_PASSES} needed); give tune a larger --budget")
         if best is None:
-            return ("keep TensorFlow's default: no setting was measurably faster than it "
+            line = ("keep TensorFlow's default: no setting was measurably faster than it "
                     f"({self.passes} interleaved processes per setting)")
+            proxies = [a for a in self.arms[1:] if a.disagrees()]
+            if proxies:
+                steps = (self.short_epoch or {}).get("steps")
+                line += (f"; on the search's {steps}-step epochs " + ", ".join(
+                    f"{a.setting.id} ran at {a.short.speedup}" for a in proxies)
+                    + ", which does not carry over to whole epochs")
+            return line
         width = (f"±{best.half_width:.1%}, within the ±{self.half_width_target:.0%} target" if best.half_width <=
                  self.half_width_target else f"±{best.half_width:.1%}, wider than the ±{self.half_width_target:.0%} "
                  f"target: ~{self.processes_needed(best)} processes per setting would narrow it")
@@ -336,6 +343,26 @@ def _update(arms: list[Arm], passes: int, min_passes: int, eliminate: bool = Tru
             arm.dropped = f"slower than {leader.setting.id} after {passes} passes: {against}"
 
 
+def _pass_seconds(arms: list[Arm]) -> float:
+    """A pass of `arms` at the median time their processes took so far (short-epoch ones included)."""
+    return sum(statistics.median(a.seconds) + (statistics.median(a.short.seconds) if a.short and a.short.seconds
+                                               else 0.0) for a in arms if a.seconds)
+
+
+def _fit(arms: list[Arm], deadline: float, min_passes: int) -> None:
+    """After the first pass, when the time left cannot hold `min_passes` of every live arm at the times the first
+    pass took (the number of candidates was chosen from the search's shorter processes), drop the last-ranked
+    candidates until it can, keeping at least one: a recommendation needs `min_passes` of the default."""
+    while True:
+        live = [a for a in arms if a.dropped is None]
+        candidates = [a for a in live if a.role.startswith("candidate")]
+        left = deadline - time.monotonic()
+        if len(candidates) < 2 or left >= (min_passes - 1) * _pass_seconds(live):
+            return
+        candidates[-1].dropped = (f"no time: {min_passes} passes of {len(live)} settings take about "
+                                  f"{min_passes * _pass_seconds(live):.0f} s at the first pass's times")
+
+
 def _measure(arm: Arm, runners: Runners, target: str, params: dict, passes: int, lock: MachineLock) -> bool:
     """One process of `arm` on `params`, recorded in `arm`; False when it failed (recorded in ``arm.failures``)."""
     with lock.held():
@@ -372,9 +399,7 @@ def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadli
             arm.short = Arm(arm.role, arm.setting)
     while max_passes is None or passes < max_passes:
         live = [a for a in arms if a.dropped is None]
-        per_pass = sum(statistics.median(a.seconds) + (statistics.median(a.short.seconds) if a.short and
-                                                       a.short.seconds else 0.0) for a in live if a.seconds)
-        if passes and time.monotonic() + per_pass > deadline:
+        if passes and time.monotonic() + _pass_seconds(live) > deadline:
             break
         for arm in in_pass_order(live, passes):
             if not _measure(arm, runners, target, params, passes, lock):
@@ -387,6 +412,8 @@ def confirm(arms: list[Arm], runners: Runners, target: str, params: dict, deadli
                 on_process(arm)
         passes += 1
         _update(arms, passes, min_passes, eliminate)
+        if passes == 1 and eliminate:
+            _fit(arms, deadline, min_passes)
         confirmation.passes = passes
         if not arms[0].images_per_s and len(arms[0].failures) >= 2:
             raise MeasurementFailed(f"TensorFlow's default setting failed twice, nothing to compare with: "

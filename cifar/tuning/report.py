@@ -212,7 +212,7 @@ def _row(arm: dict, report: dict) -> list[str]:
 
 
 def _ratio(speedup: dict | None) -> str:
-    return "-" if speedup is None else f"{speedup['ratio']:.3f}x [{speedup['low']:.3f}, {speedup['high']:.3f}]"
+    return "-" if speedup is None else f"{speedup['ratio']:.2f}x [{speedup['low']:.2f}, {speedup['high']:.2f}]"
 
 
 def _peak_caption(report: dict) -> str:
