@@ -160,8 +160,7 @@ def _pct(value: float | None) -> str:
 #: The column of the speedup on the search's short epochs (a confirmation that measured them beside its own).
 SHORT_COLUMN = "short epochs"
 #: The terminal table's columns (the Markdown report's add "% of peak"): it fits 120 columns.
-TERMINAL_COLUMNS = ("setting", "role", "processes", "images/s", "speedup vs default", SHORT_COLUMN, "loss",
-                    "accuracy")
+TERMINAL_COLUMNS = ("setting", "role", "procs", "images/s", "vs default", SHORT_COLUMN, "loss", "accuracy")
 
 
 def summary_table(report: dict):
@@ -183,7 +182,9 @@ def summary_table(report: dict):
                           + ("; % of peak: the Markdown report" if report.get("peak_gflops") else ""))
     columns = [c for c in TERMINAL_COLUMNS if short or c != SHORT_COLUMN]
     for column in columns:
-        table.add_column(column, justify="left" if column in ("setting", "role") else "right")
+        words = column in ("setting", "role")  # ids fold; an interval stays on one line
+        table.add_column(column, justify="left" if words else "right", no_wrap=not words,
+                         overflow="fold" if words else "ellipsis", min_width=18 if column == "setting" else None)
     for arm in confirmation["arms"]:
         cells = _row(arm, report)
         del cells[5]  # % of peak
