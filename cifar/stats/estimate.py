@@ -136,11 +136,7 @@ def ratio_point(numerator: list[float], denominator: list[float], paired: bool =
     >>> ratio_point([2.0, 8.0], [1.0, 1.0])
     4.0
     """
-    _positive(numerator, denominator)
-    if paired:
-        _same_length(numerator, denominator)
-        return math.exp(_trimmed(sorted(math.log(a / b) for a, b in zip(numerator, denominator)))[0])
-    return centre(numerator) / centre(denominator)
+    return math.exp(_location(numerator, denominator, paired)[0])
 
 
 def _positive(*sides: list[float]) -> None:
@@ -167,6 +163,16 @@ def trimmed_count(n: int) -> int:
 TRIMMED_FROM = next(n for n in range(1, 100) if trimmed_count(n))
 
 
+def _winsorized_variance(logs: list[float]) -> float:
+    """Of sorted values (at least 2): their variance after `trimmed_count` of each end are set to the nearest kept
+    value (n - 1 in the denominator)."""
+    n = len(logs)
+    g = trimmed_count(n)
+    winsorized = [logs[g]] * g + logs[g:n - g] + [logs[n - 1 - g]] * g
+    w_mean = math.fsum(winsorized) / n
+    return math.fsum((v - w_mean) ** 2 for v in winsorized) / (n - 1)
+
+
 def _trimmed(logs: list[float]) -> tuple[float, float, int]:
     """Of sorted values: (trimmed mean, its squared standard error, degrees of freedom), Yuen's: `trimmed_count`
     cut from each end, the standard error from the winsorized variance s_w² as (n - 1) s_w² / (h (h - 1)) with h
@@ -178,10 +184,7 @@ def _trimmed(logs: list[float]) -> tuple[float, float, int]:
     mean = math.fsum(kept) / h
     if n < 2 or h < 2:
         return mean, math.inf, max(h - 1, 0)
-    winsorized = [logs[g]] * g + kept + [logs[n - 1 - g]] * g
-    w_mean = math.fsum(winsorized) / n
-    s2 = math.fsum((v - w_mean) ** 2 for v in winsorized) / (n - 1)
-    return mean, (n - 1) * s2 / (h * (h - 1)), h - 1
+    return mean, (n - 1) * _winsorized_variance(logs) / (h * (h - 1)), h - 1
 
 
 def _location(numerator: list[float], denominator: list[float], paired: bool) -> tuple[float, float, float]:
@@ -334,10 +337,7 @@ def spread(values: list[float]) -> float:
     _positive(values)
     if len(values) < 2:
         return 0.0
-    _, se2, _ = _trimmed(sorted(map(math.log, values)))
-    n = len(values)
-    h = n - 2 * trimmed_count(n)
-    return math.sqrt(se2 * h * (h - 1) / (n - 1))
+    return math.sqrt(_winsorized_variance(sorted(map(math.log, values))))
 
 
 def rounds_spread(durations_per_process: list[list[float]]) -> float:
