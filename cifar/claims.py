@@ -45,7 +45,7 @@ ARTICLE_SAYS = {
 }
 CLAIMS = tuple(ARTICLE_SAYS)
 DEFAULT_PROCESSES = 5
-#: The article's script as short epochs: its model, float32 arrays, batch 128; 25 steps a round.
+#: The article's script as short epochs: its model, float32 arrays, batch 128; 20 steps a round.
 #: 8 rounds: on some VMs some arrays epochs run at half speed (docs/measuring.md), and a process's value weighs
 #: each epoch by its time, as the training does.
 EPOCH = {"model": "seed_cnn", "pipeline": ARRAYS, "rounds": 8, "warmup_rounds": 1, "steps": 20, "data": "auto"}

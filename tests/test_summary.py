@@ -210,6 +210,29 @@ def test_input_comparison_puts_the_article_arrays_beside_the_pipelines():
     assert "Epoch by input" in text and "arrays" in text and "batched-npcAUTO" in text
 
 
+def test_the_summary_says_how_long_its_epochs_were_and_that_short_ones_stand_in_for_whole_ones():
+    """Issue 39, item 2: the batched pipeline's gain over the article's arrays was 1.1-1.4x on 10-60-step epochs and
+    0.98x on whole ones (docs/performance.md), so the epoch tables name the steps they timed, and short epochs say
+    they are a stand-in and how to measure whole ones."""
+    def epoch(pipeline_id, durations, steps):
+        return entry(f"epoch-seed_cnn-{pipeline_id}", "default", durations, workload="epoch", model="seed_cnn",
+                     pipeline_id=pipeline_id, definition={"name": "epoch", "steps": steps})
+
+    def rendered(steps):
+        entries = [epoch("arrays", [1.0, 1.01, 0.99], steps), epoch("batched-npcAUTO", [0.9, 0.91, 0.89], steps)]
+        entries += [entry("epoch-seed_cnn-arrays", "intra2-inter2", [1.0, 1.02, 0.98], workload="epoch",
+                          pipeline_id="arrays", model="seed_cnn", definition={"name": "epoch", "steps": steps})]
+        return " ".join(render_summary(entries, width=400).split())
+
+    short = rendered(20)
+    assert "epoch: 20-step epochs" in short and "(unpaired); 20-step epochs" in short
+    assert "short stand-ins for a whole CIFAR-10 epoch (390 steps)" in short and "--epoch-steps 390" in short
+    whole = rendered(390)
+    assert "epoch: 390-step epochs" in whole and "stand-in" not in whole
+    assert "-step epochs" not in render_summary([entry("matmul", "default", [1.0, 1.01, 0.99]),
+                                                 entry("matmul", "intra2-inter2", [0.5, 0.51, 0.49])])
+
+
 def test_a_case_wider_than_its_target_says_which_noise_holds_it():
     """Issue 39, item 3: where a best-vs-default interval stays wider than ±5 %, the summary names the configuration
     whose processes differ (and by how much beside the other's), and says when a process's own rounds run at more

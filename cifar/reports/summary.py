@@ -181,6 +181,25 @@ def input_comparison(entries: list[dict]) -> list[InputRow]:
     return rows
 
 
+#: Steps of 128 images in one whole CIFAR-10 epoch (`cifar.training.data.TRAIN_SIZE` // 128; that module imports
+#: numpy, which this one does not).
+WHOLE_EPOCH_STEPS = 50_000 // 128
+
+
+def epoch_length(entries: list[dict]) -> tuple[str, str] | None:
+    """What the epoch results timed: ("20-step epochs" (several lengths joined), and for epochs shorter than a
+    whole CIFAR-10 epoch a line saying they stand in for one, else ""); None without epoch results."""
+    steps = sorted({(e.get("definition") or {}).get("steps") for e in entries if e["workload"] == "epoch"} - {None})
+    if not steps:
+        return None
+    label = "/".join(map(str, steps)) + "-step epochs"
+    note = "" if steps[-1] >= WHOLE_EPOCH_STEPS else (
+        f"The epoch cases timed {label} (128 images a step), short stand-ins for a whole CIFAR-10 epoch "
+        f"({WHOLE_EPOCH_STEPS} steps): a gain measured on them need not hold over whole epochs (docs/performance.md). "
+        f"--epoch-steps {WHOLE_EPOCH_STEPS} measures whole ones; python -m cifar tune confirms its answer on them.")
+    return label, note
+
+
 REFERENCE_PIPELINE = "seed-npcAUTO"  # the article's
 
 
@@ -221,11 +240,13 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
     console.rule("cifar thread benchmarks: summary")
     # Every id whole: no_wrap (rich would otherwise fold or cut "epoch-seed_cnn-batched-npcAUTO"), Text (it would
     # read "[...]" as markup).
+    length = epoch_length(entries)
     table = Table(title="Best configuration per case",
                   caption="throughput: a process's items over its time, trimmed geometric mean over processes; "
                           "speedup over default (default's over the next fastest where it is the best) with a 95 % "
                           "trimmed-t interval over processes (paired by pass); ±: its half-width, and "
-                          f"about how many processes a side ±{BENCH_HALF_WIDTH:.0%} would take")
+                          f"about how many processes a side ±{BENCH_HALF_WIDTH:.0%} would take"
+                          + (f"; epoch: {length[0]}" if length else ""))
     for column in ("case", "best", "throughput", "speedup vs default", "±"):
         table.add_column(Text(column), no_wrap=True)
     widened: list[str] = []
@@ -257,6 +278,8 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
                            "the others'; more passes, or a quieter machine, settle it"))
     for line in held:
         console.print(Text(line))
+    if length and length[1]:
+        console.print(Text(length[1]))
     pipes = pipeline_comparison(entries)
     if pipes:
         table = Table(title=f"Input pipelines alone (no model), against the article's ({REFERENCE_PIPELINE})",
@@ -271,7 +294,7 @@ def render_summary(entries: list[dict], width: int = 150) -> str:
         feeds = list(dict.fromkeys(feed for row in inputs for feed in row.inputs))
         table = Table(title="Epoch by input: the article's arrays vs tf.data pipelines (same model and threads)",
                       caption="images/s (as above); speedup over arrays with a 95 % trimmed-t interval over processes "
-                              "(unpaired)")
+                              "(unpaired)" + (f"; {length[0]}" if length else ""))
         for column in ("model", "threads", *feeds):
             table.add_column(Text(column), no_wrap=True)
         for row in inputs:
