@@ -18,6 +18,10 @@ holds 1.00) and, with both pipelines, batched / arrays as the plain script measu
 measured independently) beside the same ratio as the suite measures it. Both feed synthetic data of CIFAR-10's
 shapes, so no archive is needed.
 
+The plain script also times each step (a callback around each batch), and reports per pipeline its median step and
+what an epoch costs beyond its steps (the epoch's time minus its steps at the median step's time: a fresh
+iterator, a first batch not yet prefetched): a share of a short epoch that a whole epoch spreads over 390 steps.
+
     python scripts/measure/independent_fit.py [--pairs 6] [--steps 20] [--rounds 4] [--runner zygote|spawn]
                                               [--pipeline arrays|batched ...] [--out reports/independent.json]
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -65,10 +70,17 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=
 class Timer(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
-        self.seconds = []
+        self.seconds, self.steps = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.steps.append([])
         self.start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.step_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps[-1].append(time.perf_counter() - self.step_start)
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self.start)
@@ -76,22 +88,28 @@ class Timer(keras.callbacks.Callback):
 
 timer = Timer()
 model.fit(epochs=1 + rounds, verbose=0, callbacks=[timer], **fit_args)
-print(json.dumps({"seconds": timer.seconds[1:], "images_per_epoch": steps * 128}))
+print(json.dumps({"seconds": timer.seconds[1:], "step_seconds": timer.steps[1:], "images_per_epoch": steps * 128}))
 """
 
 
+#: Steps of 128 images in one whole CIFAR-10 epoch.
+WHOLE_STEPS = 390
 #: Images the tf.data pipelines draw from (the suite's epoch's ``n_train`` default).
 N_TRAIN = 10_000
 #: The suite's pipeline parameter for each ``--pipeline``.
 PIPELINES = {"arrays": "arrays", "batched": {"variant": "batched", "num_parallel_calls": -1}}
 
 
-def plain(steps: int, rounds: int, pipeline: str, env: dict) -> float:
+def plain(steps: int, rounds: int, pipeline: str, env: dict) -> tuple[float, float, float]:
+    """One plain process: (its images/s over its timed epochs, its median step's seconds, the median of its epochs'
+    time beyond that many median steps: what an epoch costs besides its steps, e.g. a fresh iterator)."""
     out = subprocess.run([sys.executable, "-c", PLAIN, str(steps), str(rounds), pipeline, str(N_TRAIN)],
                          capture_output=True, text=True, check=True, env=env,
                          cwd="/")  # cwd /: not even this checkout is importable
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return result["images_per_epoch"] * len(result["seconds"]) / sum(result["seconds"])
+    step = statistics.median(d for epoch in result["step_seconds"] for d in epoch)
+    beyond = statistics.median(s - len(epoch) * step for s, epoch in zip(result["seconds"], result["step_seconds"]))
+    return result["images_per_epoch"] * len(result["seconds"]) / sum(result["seconds"]), step, beyond
 
 
 def main() -> None:
@@ -122,12 +140,15 @@ def main() -> None:
     modes = args.runner or ["zygote"]
     arms: dict[str, list[float]] = {f"{who}:{p}": [] for p in pipelines for who in ("plain", *modes)}
     runners = {mode: Runner(mode=mode, warm=warm("synthetic")) for mode in modes}
+    epoch_cost: dict[str, list[tuple[float, float]]] = {}  # plain processes: (median step, an epoch's cost beyond)
     try:
         for i in range(args.pairs):
             for name in (list(arms) if i % 2 == 0 else list(reversed(arms))):
                 who, pipeline = name.split(":")
                 if who == "plain":
-                    arms[name].append(plain(args.steps, args.rounds, pipeline, env))
+                    value, step, beyond = plain(args.steps, args.rounds, pipeline, env)
+                    arms[name].append(value)
+                    epoch_cost.setdefault(name, []).append((step, beyond))
                 else:
                     params = {"model": "seed_cnn", "pipeline": PIPELINES[pipeline], "rounds": args.rounds,
                               "warmup_rounds": 1, "steps": args.steps, "data": "synthetic", "n_train": N_TRAIN}
@@ -156,13 +177,20 @@ def main() -> None:
             point = ratios[f"{mode}:batched/{mode}:arrays"][0]
             print(f"the suite's ({mode}) gain of batched over arrays, {point:.2f}x, is "
                   + ("inside" if low <= point <= high else "OUTSIDE") + f" the plain script's [{low:.2f}, {high:.2f}]")
+    for name, costs in epoch_cost.items():
+        step = statistics.median(c[0] for c in costs)
+        beyond = statistics.median(c[1] for c in costs)
+        print(f"{name}: a step {step * 1e3:.1f} ms, an epoch {beyond * 1e3:+.0f} ms beyond its steps (medians over "
+              f"processes): {beyond / (beyond + args.steps * step):.1%} of a {args.steps}-step epoch, "
+              f"{beyond / (beyond + WHOLE_STEPS * step):.1%} of a {WHOLE_STEPS}-step one at that step time")
     params = {"model": "seed_cnn", "pipelines": {p: PIPELINES[p] for p in pipelines}, "rounds": args.rounds,
               "warmup_rounds": 1, "steps": args.steps, "data": "synthetic", "n_train": N_TRAIN}
     print(f"({cpu_model()}, {time.time() - started:.0f} s)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"cpu_model": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                         time.gmtime()),
-                                          "params": params, "images_per_s": arms, "ratios": ratios}, indent=2))
+                                          "params": params, "images_per_s": arms, "ratios": ratios,
+                                          "plain_step_and_epoch_beyond_seconds": epoch_cost}, indent=2))
 
 
 if __name__ == "__main__":
