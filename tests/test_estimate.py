@@ -273,3 +273,22 @@ def test_configurations_that_ran_in_different_passes_are_paired_on_the_passes_bo
     assert kept_values(default, best, e) == ([1.0, 1.01, 0.99, 1.3], [0.5, 0.505, 0.495, 0.65])
     unpaired = speedup({**default, "pass_per_process": None}, {**best, "pass_per_process": None}, paired=True)
     assert not unpaired.paired and unpaired.note  # without the passes recorded: unpaired, and said so
+
+
+def test_processes_needed_asks_scipy_for_each_t_quantile_once(monkeypatch):
+    """"Processes needed" walks n upwards from 2 (up to 10,000) asking t's quantile at each: the gate's check asks it
+    at every look of thousands of resampled sessions, and at scipy's ~0.1 ms a quantile it spent tens of minutes
+    there (2026-12-05). Asked again, the same walk reads remembered quantiles."""
+    import scipy.stats
+
+    from cifar.stats import estimate
+
+    calls = []
+    ppf = scipy.stats.t.ppf
+    monkeypatch.setattr(scipy.stats.t, "ppf", lambda q, df: calls.append((q, df)) or ppf(q, df))
+    getattr(estimate._quantile, "cache_clear", lambda: None)()
+    args = ([1.0] * 6, [1.0, 1.05, 0.96, 1.03, 0.99, 1.01], 1.02)  # about 18 pairs
+    first = estimate.processes_to_bound(*args, paired=True)
+    asked = len(calls)
+    assert first is not None and asked > 10
+    assert estimate.processes_to_bound(*args, paired=True) == first and len(calls) == asked
