@@ -182,7 +182,8 @@ def main() -> None:
         beyond = statistics.median(c[1] for c in costs)
         print(f"{name}: a step {step * 1e3:.1f} ms, an epoch {beyond * 1e3:+.0f} ms beyond its steps (medians over "
               f"processes): {beyond / (beyond + args.steps * step):.1%} of a {args.steps}-step epoch, "
-              f"{beyond / (beyond + WHOLE_STEPS * step):.1%} of a {WHOLE_STEPS}-step one at that step time")
+              f"{beyond / (beyond + WHOLE_STEPS * step):.1%} of a {WHOLE_STEPS}-step one if it did not grow with "
+              "the epoch")
     params = {"model": "seed_cnn", "pipelines": {p: PIPELINES[p] for p in pipelines}, "rounds": args.rounds,
               "warmup_rounds": 1, "steps": args.steps, "data": "synthetic", "n_train": N_TRAIN}
     print(f"({cpu_model()}, {time.time() - started:.0f} s)")
