@@ -401,7 +401,8 @@ def pytest_args(settings: SuiteSettings) -> list[str]:
 #: (`budget`: the pull-request session's target; the planned pairs always run). The training step and the two
 #: pipelines also run as the pinned one-thread detector (`pinned`, `PINNED`), where one-sitting A/As on both CPUs
 #: measured their pairs narrower than at default threads (docs/gate.md); not conv2d (narrower on one CPU only), the
-#: matmul (no narrower) nor the arrays epoch (wider). Left out as adding no coverage: the tf.data epochs (the
+#: matmul (no narrower) nor the arrays epoch (steady pinned, but its epochs after the first wait on their input, and
+#: a slower step hides in that wait: a 10 % injection measured +2 %). Left out as adding no coverage: the tf.data epochs (the
 #: pipelines' code, which the pipeline cases run) and the pipelines with num_parallel_calls=1 (the same code as
 #: their AUTOTUNE twins, one argument apart; seed-npc1 took 64 processes a side, a third of a session's
 #: processes). The calibration kernel is shown, never gated: 4 pairs.
