@@ -460,6 +460,8 @@ def test_paired_gate_tests_per_process_values_of_the_two_arms():
     assert slow.baseline_seconds == pytest.approx(centre(process_values(processes(1.0, seed=3))))
     assert 1.03 < slow.ratio.ratio < 1.13 and slow.ratio.low < slow.ratio.ratio < slow.ratio.high
     assert "one value per process (its rounds' time over their number), 10 processes per arm" in report.notes[-1]
+    # The note names the estimator the ratio comes from: the trimmed one, not a plain mean with a t interval.
+    assert "20% trimmed mean of log ratios with Yuen's 95 % interval (none trimmed below 5 pairs" in report.notes[-1]
     assert not report.passed
 
 

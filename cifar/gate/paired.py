@@ -17,7 +17,7 @@ from cifar.errors import GateError
 from cifar.gate.stored import GateReport, _note_inconclusive, confirm_regressions, remeasured
 from cifar.gate.policy import Policies
 from cifar.suite.runfile import Benchmark, Run, comparable
-from cifar.stats.estimate import centre, process_values, quiet_indices
+from cifar.stats.estimate import TRIM, TRIMMED_FROM, centre, process_values, quiet_indices
 from cifar.stats.ranktests import FALLBACK, TESTS
 from cifar.workloads.timing import CONTENTION_THRESHOLD
 
@@ -152,8 +152,9 @@ def gate_paired(run, policies: Policies = Policies(), *, remeasure=None) -> Gate
     how = (used[0].description if len(used) == 1 else
            " where processes pair up, else ".join(t.description for t in sorted(used, key=lambda t: not t.paired)))
     report.notes.append("paired: one value per process (its rounds' time over their number), "
-                        f"{'/'.join(map(str, n))} processes per arm; {how}; ratio = geometric mean with a 95 % t "
-                        "interval (cifar.stats.estimate)")
+                        f"{'/'.join(map(str, n))} processes per arm; {how}; ratio = the pairs' {TRIM:.0%} trimmed "
+                        f"mean of log ratios with Yuen's 95 % interval (none trimmed below {TRIMMED_FROM} pairs; "
+                        "cifar.stats.estimate)")
     blind = [c for c in report.comparisons if c.verdict not in ("calibration", "inconclusive")
              and c.detectable is not None and c.detectable > BLIND_SPOT]
     if blind:
