@@ -396,11 +396,11 @@ def pytest_args(settings: SuiteSettings) -> list[str]:
 
 #: The paired gate as shipped (`make gate-paired`, CI on pull requests, `make gate-check`): the quick suite under
 #: TensorFlow's default threads, up to 16 processes per arm, 32 for the per-element pipeline, whose processes vary most
-#: (docs/gate.md), each case stopping at a look once its pairs exclude a slowdown above its tolerance (5 %;
-#: `baselines/gate.json`) (`sequential`); a case still unresolved after its planned pairs gets up to as many again while
-#: 10 minutes from the session's start last (`budget`: the pull-request session's target; the planned pairs always run).
-#: The training step and the two pipelines also run as the pinned one-thread detector (`pinned`, `PINNED`), where
-#: one-sitting A/As on both CPUs measured their pairs narrower than at default threads (docs/gate.md); not conv2d
+#: (docs/gate.md), each case stopping at a look once its pairs exclude a slowdown above its tolerance (`sequential`; 5 %
+#: unless `baselines/gate.json` says otherwise); a case still unresolved after its planned pairs gets up to as many
+#: again while 10 minutes from the session's start last (`budget`: the pull-request session's target; the planned pairs
+#: always run). The training step and the two pipelines also run as the pinned one-thread detector (`pinned`, `PINNED`),
+#: where one-sitting A/As on both CPUs measured their pairs narrower than at default threads (docs/gate.md); not conv2d
 #: (narrower on one CPU only), the matmul (no narrower) nor the arrays epoch (steady pinned, but its epochs after the
 #: first wait on their input, and a slower step hides in that wait: a 10 % injection measured +2 %). Left out as adding
 #: no coverage: the tf.data epochs (the pipelines' code, which the pipeline cases run) and the pipelines with
