@@ -256,8 +256,10 @@ def judge_a(results: dict) -> Claim:
 
 
 def _grid_names(prefix: str, results: dict) -> list[str]:
-    return [name for name in results if name.startswith(prefix) and "legacy" not in name
-            and all("durations_seconds" in r for r in results[name][:1])]
+    """The thread grid's arms of a workload: ``prefix`` and one configuration id, so not claim f's graph-mode
+    (``matmul graph …``) or legacy-session arms, which measure the same workload another way."""
+    return [name for name in results if name.startswith(prefix) and " " not in name[len(prefix):]
+            and "legacy" not in name and all("durations_seconds" in r for r in results[name][:1])]
 
 
 def judge_b(results: dict, logical: int) -> Claim:

@@ -73,6 +73,17 @@ def test_matmul_pick_against_the_epoch_pick():
     assert d.verdict == "here the matmul picks a configuration as good as the epoch's best"
 
 
+def test_matmul_pick_ignores_claim_f_graph_mode_arms():
+    # Run together with claim f, its `matmul graph intra2-inter2-v1` arm was the fastest matmul and claim d looked
+    # for an epoch arm of that name: "could not be judged: KeyError" (AMD EPYC, 2026-12-05).
+    results = _grid_results(GRID, {k: 2 * v for k, v in GRID.items()})
+    results["matmul graph intra2-inter2-v1"] = processes(0.3, items=30, seed=50)
+    results["matmul legacy-session-intra1-inter1"] = processes(0.3, items=30, seed=51)
+    (d,) = judge(["d"], results, logical=2)
+    assert d.verdict == "here the matmul picks a configuration as good as the epoch's best"
+    assert d.details["matmul_best"] in GRID
+
+
 def _input_results(alone: dict, epoch_default: dict, epoch_one: dict, step_seconds=0.2):
     results = {"train_step default": processes(step_seconds, items=1280)}
     for name in claims.INPUTS:
