@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--json", default="reports/claims.json",
                         help="every measurement and verdict [reports/claims.json]")
     claims.add_argument("--markdown", default=None, help="also write the table as Markdown here")
+    claims.add_argument("--epoch-steps", type=_positive_int, default=20,
+                        help="steps of 128 images per timed epoch (b-f) [20]; 390 is one whole CIFAR-10 epoch")
     tune = commands.add_parser("tune", help="the best settings for this machine: an Optuna search in isolated "
                                             "processes, confirmed against TensorFlow's default, ready to paste")
     tune.add_argument("--model", default="seed_cnn", help="seed_cnn | resnet20 | pkg.module:function returning your "

@@ -32,6 +32,29 @@ def test_every_claim_has_its_arms_and_shared_arms_run_once():
     assert [a.name for a in arms_for(["a"], logical=2)] == ["setting after the runtime started"]
 
 
+def test_epoch_steps_reach_every_epoch_arm_and_its_words():
+    """--epoch-steps 390 (whole CIFAR-10 epochs): every epoch arm of b-f times 390-step epochs, 2 a process, claim
+    e's tf.data inputs and claim f's legacy-session epoch included; the other arms keep their own parameters."""
+    arms = arms_for(list("abcdef"), logical=2, epoch_steps=390)
+    epochs = [a.params.get("params", a.params) for a in arms if a.name.startswith("epoch ")]
+    assert len(epochs) == len(claims._grid(2)) + 6 + 1, epochs
+    assert all((p["steps"], p["rounds"]) == (390, 2) for p in epochs), epochs
+    assert {p["pipeline"]["variant"] for p in epochs if p["pipeline"] != "arrays"} == {"seed", "heavy"}
+    matmul = next(a for a in arms if a.name == "matmul default")
+    assert matmul.params == claims.MATMUL
+    assert all(a.params["steps"] == 20 for a in arms_for(["b"], logical=2))  # the default: short epochs
+    results = _grid_results(GRID)
+    for arm in results.values():
+        for r in arm:
+            r["workload"] = {"steps": 390}
+    (b, c) = judge(["b", "c"], results, logical=2)
+    assert b.measured.startswith("the article's script (whole 390-step epochs):")
+    assert c.measured.startswith("epoch (whole 390-step epochs): (4, 2)")
+    for r in results["epoch arrays default"]:
+        r["workload"] = {"steps": 20}
+    assert claims.epoch_words({"epoch arrays default": results["epoch arrays default"]}) == "20-step epochs"
+
+
 def _grid_results(epoch_seconds: dict, matmul_seconds: dict | None = None):
     results = {f"epoch arrays {config}": processes(s, seed=i) for i, (config, s) in enumerate(epoch_seconds.items())}
     for i, (config, s) in enumerate((matmul_seconds or {}).items()):
@@ -141,7 +164,8 @@ def test_markdown_table_escapes_pipes_and_names_the_command():
 
 
 @pytest.mark.parametrize(("args", "message"), [(["z"], "unknown claim(s) z; choose from a b c d e f"),
-                                               (["--processes", "1"], "--processes must be >= 2")])
+                                               (["--processes", "1"], "--processes must be >= 2"),
+                                               (["--epoch-steps", "0"], "--epoch-steps")])
 def test_bad_claims_input_is_one_line(args, message):
     proc = subprocess.run([sys.executable, "-m", "cifar", "claims", *args], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
