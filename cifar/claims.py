@@ -105,6 +105,8 @@ class Claim:
     measured: str
     verdict: str
     details: dict
+    #: The command-line options it was measured with, beyond the defaults (" --epoch-steps 390").
+    options: str = ""
 
     @property
     def article(self) -> str:
@@ -112,7 +114,7 @@ class Claim:
 
     @property
     def command(self) -> str:
-        return f"python -m cifar claims {self.key}"
+        return f"python -m cifar claims {self.key}{self.options}"
 
     def to_dict(self) -> dict:
         return {"claim": self.key, "article": self.article, "measured": self.measured, "verdict": self.verdict,
@@ -321,8 +323,14 @@ def judge_c(results: dict) -> Claim:
                "best_vs_default": _triple(best_vs_default),
                "article_vs_best": _triple(article_vs_best),
                "images_per_s": {n.split()[-1]: arm_throughput(results[n]) for n in names}}
-    measured = (f"epoch ({epoch_words(results)}): (4, 2) {_fmt(vs_default)} of default; the grid's best, "
-                f"{best.split()[-1]}, {_fmt(best_vs_default)} of default; (4, 2) {_fmt(article_vs_best)} of the best")
+    # A ratio of an arm to itself is 1 by construction: it is named, not shown as if measured.
+    words = [f"(4, 2) {_fmt(vs_default)} of default"]
+    if best == "epoch arrays default":
+        words.append("the grid's best is default itself")
+    else:
+        words.append(f"the grid's best, {best.split()[-1]}, {_fmt(best_vs_default)} of default")
+        words.append("(4, 2) is the best" if best == article else f"(4, 2) {_fmt(article_vs_best)} of the best")
+    measured = f"epoch ({epoch_words(results)}): " + "; ".join(words)
     if best == article or article_vs_best.high >= 1.0:
         verdict = "not seen here: (4, 2) is within noise of the best on this machine (other machines may differ)"
     else:
@@ -346,8 +354,9 @@ def judge_d(results: dict) -> Claim:
                "matmul_best": config, "matmul_tied": [n.split()[-1] for n in matmul_tied],
                "epoch_at_matmul_pick_vs_epoch_best": _triple(cost)}
     measured = (f"matmul best {config} (tied: {', '.join(details['matmul_tied'])}); epoch best "
-                f"{details['epoch_best']} (tied: {', '.join(details['epoch_tied'])}); the matmul's pick runs the "
-                f"epoch at {_fmt(cost)} of the epoch's best")
+                f"{details['epoch_best']} (tied: {', '.join(details['epoch_tied'])}); "
+                + ("the matmul's pick is the epoch's best" if picked == epoch_best else
+                   f"the matmul's pick runs the epoch at {_fmt(cost)} of the epoch's best"))
     if picked in epoch_tied:
         verdict = "here the matmul picks a configuration as good as the epoch's best"
     else:
@@ -418,7 +427,9 @@ def judge_f(results: dict) -> Claim:
     return Claim("f", measured, verdict, details)
 
 
-def judge_claim(claims: list[str], results: dict, logical: int) -> list[Claim]:
+def judge_claim(claims: list[str], results: dict, logical: int, epoch_steps: int = EPOCH["steps"]) -> list[Claim]:
+    """Each claim's verdict from `results`; a claim that times epochs (b-f) measured at `epoch_steps` other than the
+    default names it in its command."""
     out = []
     for key in claims:
         try:
@@ -428,6 +439,10 @@ def judge_claim(claims: list[str], results: dict, logical: int) -> list[Claim]:
         except (KeyError, ValueError, statistics.StatisticsError) as err:  # a failed arm: say so, keep the rest
             out.append(Claim(key, f"could not be judged: an arm produced no result ({type(err).__name__}: {err})",
                              "not measured", {}))
+    if epoch_steps != EPOCH["steps"]:
+        for claim in out:
+            if claim.key != "a":
+                claim.options = f" --epoch-steps {epoch_steps}"
     return out
 
 
@@ -487,7 +502,7 @@ def run(claims: list[str], processes: int = DEFAULT_PROCESSES, json_path: str | 
     epochs = f"{epoch_steps}-step epochs, " if any(a.name.startswith("epoch ") for a in arms) else ""
     header = (f"on {cpu_model()}, {logical} usable cores, {datetime.date.today().isoformat()}; {processes} processes "
               f"per arm, {epochs}{len(arms)} arms interleaved, {seconds / 60:.1f} min")
-    judged = judge_claim(claims, results, logical)
+    judged = judge_claim(claims, results, logical, epoch_steps)
     print(render(judged, header), end="")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)

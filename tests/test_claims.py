@@ -47,8 +47,10 @@ def test_epoch_steps_reach_every_epoch_arm_and_its_words():
     for arm in results.values():
         for r in arm:
             r["workload"] = {"steps": 390}
-    (b, c) = judge(["b", "c"], results, logical=2)
+    (b, c) = judge(["b", "c"], results, logical=2, epoch_steps=390)
     assert b.measured.startswith("the article's script (whole 390-step epochs):")
+    assert b.command == "python -m cifar claims b --epoch-steps 390"  # the table's "reproduce" column
+    assert judge(["b"], results, logical=2)[0].command == "python -m cifar claims b"
     assert c.measured.startswith("epoch (whole 390-step epochs): (4, 2)")
     for r in results["epoch arrays default"]:
         r["workload"] = {"steps": 20}
@@ -85,6 +87,19 @@ def test_article_setting_against_default_and_best():
     assert c.verdict == "confirmed: (4, 2) is not the best setting here"
     (c,) = judge(["c"], _grid_results({**GRID, "intra4-inter2": 0.5}), logical=2)
     assert c.verdict.startswith("not seen here: (4, 2) is within noise of the best")
+    assert "(4, 2) is the best" in c.measured and "of the best" not in c.measured
+
+
+def test_an_arm_against_itself_is_named_not_shown_as_measured():
+    """Whole epochs on 2026-12-05: default was the epoch's best and the matmul's pick, and claims c and d printed
+    "the grid's best, default, 1.000x [1.000, 1.000] of default" and "runs the epoch at 1.000x [1.000, 1.000] of the
+    epoch's best": an arm's ratio to itself, as if measured."""
+    grid = {**GRID, "default": 0.5}
+    (c, d) = judge(["c", "d"], _grid_results(grid, {k: 2 * v for k, v in grid.items()}), logical=2)
+    assert "the grid's best is default itself" in c.measured and "[1.000, 1.000]" not in c.measured
+    assert c.measured.count("of default") == 1 and "of the best" not in c.measured
+    assert d.details["matmul_best"] == d.details["epoch_best"] == "default"
+    assert d.measured.endswith("the matmul's pick is the epoch's best") and "[1.000, 1.000]" not in d.measured
 
 
 def test_matmul_pick_against_the_epoch_pick():
