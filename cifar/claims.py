@@ -56,6 +56,15 @@ DEFAULT_PROCESSES = 5
 EPOCH = {"model": "seed_cnn", "pipeline": ARRAYS, "rounds": 8, "warmup_rounds": 1, "steps": 20, "data": "auto"}
 #: Steps a process times at least (EPOCH's 8 x 20), in at least 2 epochs (the tuner's confirmation's whole epochs).
 EPOCH_TIMED_STEPS = 160
+MATMUL = {"rounds": 3, "warmup_rounds": 1}
+#: Claim e's inputs: the article's pipeline, and JPEG decoding + SimCLR augmentation per image on 1 thread or
+#: AUTOTUNE.
+#: 4,096 images: the heavy pipeline encodes its images as JPEG when it is built (~0.45 ms each, not timed).
+INPUTS = {"seed-npcAUTO": PipelineOptions("seed"), "heavy-npc1": PipelineOptions("heavy", num_parallel_calls=1),
+          "heavy-npcAUTO": PipelineOptions("heavy", num_parallel_calls=AUTOTUNE)}
+INPUT_IMAGES = 4096
+#: Claim f: two ratios within this of each other are "the same".
+SAME = 0.05
 
 
 def epoch_params(steps: int = EPOCH["steps"]) -> dict:
@@ -78,15 +87,6 @@ def epoch_words(results: dict) -> str:
     if steps is None:
         return "epochs"
     return f"whole {steps}-step epochs" if steps >= WHOLE_EPOCH_STEPS else f"{steps}-step epochs"
-MATMUL = {"rounds": 3, "warmup_rounds": 1}
-#: Claim e's inputs: the article's pipeline, and JPEG decoding + SimCLR augmentation per image on 1 thread or
-#: AUTOTUNE.
-#: 4,096 images: the heavy pipeline encodes its images as JPEG when it is built (~0.45 ms each, not timed).
-INPUTS = {"seed-npcAUTO": PipelineOptions("seed"), "heavy-npc1": PipelineOptions("heavy", num_parallel_calls=1),
-          "heavy-npcAUTO": PipelineOptions("heavy", num_parallel_calls=AUTOTUNE)}
-INPUT_IMAGES = 4096
-#: Claim f: two ratios within this of each other are "the same".
-SAME = 0.05
 
 
 @dataclass(frozen=True)
