@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "processes, confirmed against TensorFlow's default, ready to paste")
     tune.add_argument("--model", default="seed_cnn", help="seed_cnn | resnet20 | pkg.module:function returning your "
                                                           "Keras model [seed_cnn]")
-    tune.add_argument("--budget", default="20m", help="wall time for search and confirmation: 20m, 90s, 1h [20m; at "
-                                                      "10m a 2-core VM could not confirm on whole epochs]")
+    tune.add_argument("--budget", default="20m", help="wall time for search and confirmation: 20m, 90s, 1h [20m; "
+                                                      "docs/tuning.md: what a budget confirms]")
     tune.add_argument("--space", action="append", default=[], metavar="NAME=VALUES",
                       help="replace a dimension's values, e.g. intra=1-4, pipeline=arrays,seed, "
                            "precision=float32,mixed_bfloat16 (repeatable; see cifar.tuning.space)")

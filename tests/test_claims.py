@@ -91,9 +91,8 @@ def test_article_setting_against_default_and_best():
 
 
 def test_an_arm_against_itself_is_named_not_shown_as_measured():
-    """Whole epochs on 2026-12-05: default was the epoch's best and the matmul's pick, and claims c and d printed
-    "the grid's best, default, 1.000x [1.000, 1.000] of default" and "runs the epoch at 1.000x [1.000, 1.000] of the
-    epoch's best": an arm's ratio to itself, as if measured."""
+    """When default is both the epoch's best and the matmul's pick, claims c and d name it; they used to print an
+    arm's ratio to itself ("the grid's best, default, 1.000x [1.000, 1.000] of default") as if it were measured."""
     grid = {**GRID, "default": 0.5}
     (c, d) = judge(["c", "d"], _grid_results(grid, {k: 2 * v for k, v in grid.items()}), logical=2)
     assert "the grid's best is default itself" in c.measured and "[1.000, 1.000]" not in c.measured
@@ -113,7 +112,7 @@ def test_matmul_pick_against_the_epoch_pick():
 
 def test_matmul_pick_ignores_claim_f_graph_mode_arms():
     # Run together with claim f, its `matmul graph intra2-inter2-v1` arm was the fastest matmul and claim d looked
-    # for an epoch arm of that name: "could not be judged: KeyError" (AMD EPYC, 2026-12-05).
+    # for an epoch arm of that name: "could not be judged: KeyError".
     results = _grid_results(GRID, {k: 2 * v for k, v in GRID.items()})
     results["matmul graph intra2-inter2-v1"] = processes(0.3, items=30, seed=50)
     results["matmul legacy-session-intra1-inter1"] = processes(0.3, items=30, seed=51)

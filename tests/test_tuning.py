@@ -133,9 +133,8 @@ def test_suggest_asks_tf_data_dimensions_only_for_tf_data_pipelines():
 
 # -- budget -----------------------------------------------------------------------------------------------------
 def test_the_default_budget_is_one_that_confirmed_on_whole_epochs():
-    """`tune` with no --budget: on the AMD EPYC (2 cores, 2026-12-05) 10 minutes confirmed 4 passes of whole epochs,
-    fewer than the 5 a recommendation needs, so it said "too little time"; 20 minutes confirmed in 6
-    (docs/tuning.md)."""
+    """`tune` with no --budget gets the budget the README's example uses, one that confirmed on whole epochs where
+    10 minutes did not (docs/tuning.md, "Confirmation")."""
     from cifar.cli import build_parser
 
     assert build_parser().parse_args(["tune"]).budget == "20m"
